@@ -1,0 +1,193 @@
+// BGP-4 messages as values (RFC 4271 §4) and their wire codec. Pure code: bytes in, structs out and
+// back. Owns no socket, no clock, no state between calls: what was negotiated for a session is an
+// explicit input (DecodeContext / EncodeContext).
+//
+// Error contract (RFC 4271 §6, RFC 7606): decode_message() returns either a Message or a
+// DecodeError. A DecodeError always carries the NOTIFICATION code/subcode/data to send and means
+// "reset the session". Errors RFC 7606 lets the session survive are reported inside the
+// UpdateMessage instead: `treat_as_withdraw` set (its NLRI must be withdrawn, never installed) or
+// attributes dropped (`discarded_attributes`).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "bgp/errors.hpp"
+#include "common/expected.hpp"
+#include "common/ip.hpp"
+
+namespace kroute::bgp {
+
+using Bytes = std::vector<std::uint8_t>;
+
+inline constexpr std::size_t kHeaderLength = 19;
+inline constexpr std::size_t kMaxMessageLength = 4096;          // RFC 4271 §4.1
+inline constexpr std::size_t kMaxExtendedMessageLength = 65535;  // RFC 8654
+inline constexpr std::uint16_t kAsTrans = 23456;                // RFC 6793
+
+enum class MessageType : std::uint8_t {
+    kOpen = 1, kUpdate = 2, kNotification = 3, kKeepalive = 4, kRouteRefresh = 5
+};
+
+inline constexpr std::uint16_t kAfiIpv4 = 1;
+inline constexpr std::uint16_t kAfiIpv6 = 2;
+inline constexpr std::uint8_t kSafiUnicast = 1;
+
+struct AfiSafi {
+    std::uint16_t afi = kAfiIpv4;
+    std::uint8_t safi = kSafiUnicast;
+    friend bool operator==(const AfiSafi&, const AfiSafi&) = default;
+    friend auto operator<=>(const AfiSafi&, const AfiSafi&) = default;
+};
+
+// A capability we do not model, kept verbatim (RFC 5492).
+struct RawCapability {
+    std::uint8_t code = 0;
+    Bytes value;
+    friend bool operator==(const RawCapability&, const RawCapability&) = default;
+};
+
+struct OpenMessage {
+    std::uint8_t version = 4;
+    std::uint16_t my_as = 0;          // AS_TRANS when the real AS does not fit (RFC 6793)
+    std::uint16_t hold_time = 0;
+    std::uint32_t bgp_id = 0;         // host byte order
+    // Capabilities (RFC 5492), in the order the encoder writes them: multiprotocol, route
+    // refresh, 4-octet AS, then `other_capabilities`.
+    std::vector<AfiSafi> multiprotocol;            // RFC 4760 code 1
+    bool route_refresh = false;                    // RFC 2918 code 2
+    std::optional<std::uint32_t> four_octet_as;    // RFC 6793 code 65
+    std::vector<RawCapability> other_capabilities; // anything else, verbatim
+    friend bool operator==(const OpenMessage&, const OpenMessage&) = default;
+
+    // The peer's real AS: the 4-octet capability if present, else my_as.
+    [[nodiscard]] std::uint32_t asn() const noexcept { return four_octet_as.value_or(my_as); }
+};
+
+enum class Origin : std::uint8_t { kIgp = 0, kEgp = 1, kIncomplete = 2 };
+
+struct AsPathSegment {
+    enum Type : std::uint8_t { kAsSet = 1, kAsSequence = 2 };
+    std::uint8_t type = kAsSequence;
+    std::vector<std::uint32_t> asns;
+    friend bool operator==(const AsPathSegment&, const AsPathSegment&) = default;
+    friend auto operator<=>(const AsPathSegment&, const AsPathSegment&) = default;
+};
+
+struct Aggregator {
+    std::uint32_t asn = 0;
+    IpAddress address;
+    friend bool operator==(const Aggregator&, const Aggregator&) = default;
+    friend auto operator<=>(const Aggregator&, const Aggregator&) = default;
+};
+
+// An attribute we carry but do not interpret (unknown optional transitive: passed on with the
+// Partial bit set, RFC 4271 §5).
+struct RawAttribute {
+    std::uint8_t flags = 0;
+    std::uint8_t code = 0;
+    Bytes value;
+    friend bool operator==(const RawAttribute&, const RawAttribute&) = default;
+    friend auto operator<=>(const RawAttribute&, const RawAttribute&) = default;
+};
+
+// The path attributes of one UPDATE (RFC 4271 §5). Absent optional attributes are nullopt/empty.
+struct PathAttributes {
+    std::optional<Origin> origin;
+    std::optional<std::vector<AsPathSegment>> as_path;  // present-but-empty is valid (iBGP origination)
+    std::optional<IpAddress> next_hop;                  // IPv4 NEXT_HOP attribute
+    std::optional<std::uint32_t> med;
+    std::optional<std::uint32_t> local_pref;
+    bool atomic_aggregate = false;
+    std::optional<Aggregator> aggregator;
+    std::vector<std::uint32_t> communities;             // RFC 1997
+    std::optional<std::uint32_t> originator_id;         // RFC 4456
+    std::vector<std::uint32_t> cluster_list;            // RFC 4456
+    std::vector<RawAttribute> unknown;                  // sorted by code
+    friend bool operator==(const PathAttributes&, const PathAttributes&) = default;
+    friend auto operator<=>(const PathAttributes&, const PathAttributes&) = default;
+};
+
+// MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760): the NLRI of families other than IPv4 unicast.
+struct MpReach {
+    AfiSafi family;
+    std::vector<IpAddress> next_hops;  // IPv6: global, optionally followed by link-local
+    std::vector<Prefix> nlri;
+    friend bool operator==(const MpReach&, const MpReach&) = default;
+};
+struct MpUnreach {
+    AfiSafi family;
+    std::vector<Prefix> withdrawn;
+    friend bool operator==(const MpUnreach&, const MpUnreach&) = default;
+};
+
+struct UpdateMessage {
+    std::vector<Prefix> withdrawn;  // IPv4 unicast withdrawn routes
+    PathAttributes attributes;
+    std::vector<Prefix> nlri;       // IPv4 unicast NLRI
+    std::optional<MpReach> mp_reach;
+    std::optional<MpUnreach> mp_unreach;
+    // RFC 7606: set when an attribute error means "treat as withdraw"; the session stays up and
+    // every prefix in nlri / mp_reach is to be withdrawn, not installed.
+    std::optional<DecodeError> treat_as_withdraw;
+    // RFC 7606 "attribute discard": codes of attributes dropped from `attributes` as malformed.
+    std::vector<std::uint8_t> discarded_attributes;
+    friend bool operator==(const UpdateMessage&, const UpdateMessage&) = default;
+
+    // RFC 4724 §2: an UPDATE with nothing in it is the IPv4 unicast End-of-RIB marker.
+    [[nodiscard]] bool is_end_of_rib() const noexcept;
+};
+
+struct NotificationMessage {
+    std::uint8_t code = 0;
+    std::uint8_t subcode = 0;
+    Bytes data;
+    friend bool operator==(const NotificationMessage&, const NotificationMessage&) = default;
+};
+
+struct KeepaliveMessage {
+    friend bool operator==(const KeepaliveMessage&, const KeepaliveMessage&) = default;
+};
+
+struct RouteRefreshMessage {  // RFC 2918 / RFC 7313
+    AfiSafi family;
+    std::uint8_t subtype = 0;
+    friend bool operator==(const RouteRefreshMessage&, const RouteRefreshMessage&) = default;
+};
+
+using Message = std::variant<OpenMessage, UpdateMessage, NotificationMessage, KeepaliveMessage, RouteRefreshMessage>;
+
+// What was negotiated on a session, as far as the codec cares.
+struct DecodeContext {
+    bool four_octet_as = true;      // both sides sent capability 65 (RFC 6793)
+    bool extended_message = false;  // RFC 8654
+    bool ebgp = false;              // some RFC 7606 checks differ for iBGP/eBGP
+};
+struct EncodeContext {
+    bool four_octet_as = true;
+    bool extended_message = false;
+};
+
+// Header check of a possibly partial buffer (RFC 4271 §4.1, §6.1): nullopt = need more bytes;
+// a value = the length of the whole message; an error = bad marker/length/type (reset).
+[[nodiscard]] Expected<std::optional<std::size_t>, DecodeError> frame_length(std::span<const std::uint8_t> buf,
+                                                                             bool extended_message = false);
+
+// Decode one complete message (header included).
+[[nodiscard]] Expected<Message, DecodeError> decode_message(std::span<const std::uint8_t> frame,
+                                                            const DecodeContext& ctx);
+
+// Encode one message (header included).
+[[nodiscard]] Bytes encode(const Message& msg, const EncodeContext& ctx = {});
+
+// Pack a set of IPv4 unicast announcements sharing one attribute set into as few UPDATEs as the
+// size limit allows; likewise withdrawals.
+[[nodiscard]] std::vector<Bytes> encode_announcements(const PathAttributes& attrs, std::span<const Prefix> nlri,
+                                                      const EncodeContext& ctx = {});
+[[nodiscard]] std::vector<Bytes> encode_withdrawals(std::span<const Prefix> withdrawn, const EncodeContext& ctx = {});
+
+}  // namespace kroute::bgp

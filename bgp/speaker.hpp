@@ -1,0 +1,132 @@
+// bgp::Speaker: the BGP speaker as the daemon sees it. Owns the listener, every peer's session,
+// the Adj-RIBs-In, the Loc-RIB and the Adj-RIBs-Out. Knows nothing of Kubernetes, CNI or netlink.
+//
+// Thread: everything here runs on the one io_context thread given to the constructor; no method
+// may be called from another thread (post to the io_context instead). Callbacks are invoked on
+// that thread too.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bgp/message.hpp"
+#include "common/asio.hpp"
+#include "common/expected.hpp"
+#include "common/ip.hpp"
+
+namespace kroute::bgp {
+
+struct Timers {
+    std::chrono::seconds hold_time{90};      // proposed in OPEN; 0 disables keepalives (RFC 4271 §4.2)
+    std::chrono::seconds keepalive{30};      // used as min(keepalive, negotiated hold / 3)
+    std::chrono::seconds connect_retry{120};
+    friend bool operator==(const Timers&, const Timers&) = default;
+};
+
+struct SpeakerConfig {
+    std::uint32_t asn = 64512;
+    IpAddress router_id;                    // IPv4, the BGP Identifier
+    std::uint16_t listen_port = 179;        // 0 = an ephemeral port (tests)
+    std::vector<IpAddress> listen_addresses;  // empty = every address (dual-stack wildcard)
+    Timers timers;                          // default for peers that do not set their own
+};
+
+struct PeerConfig {
+    IpAddress address;
+    std::uint32_t remote_asn = 0;
+    std::uint16_t port = 179;               // where we connect to
+    std::optional<IpAddress> local_address; // bind before connect
+    std::optional<Timers> timers;           // nullopt = the speaker's
+    bool passive = false;                   // never connect, only accept
+    std::string description;                // e.g. the Kubernetes node name, for logs and kroutectl
+    friend bool operator==(const PeerConfig&, const PeerConfig&) = default;
+};
+
+// The Loc-RIB's best route for a prefix, as the FIB needs it.
+struct BestRoute {
+    Prefix prefix;
+    std::vector<IpAddress> next_hops;  // one, or several for equal-cost multipath
+    IpAddress from_peer;               // unspecified when locally originated
+    bool local = false;                // originated by this speaker: nothing to install
+    friend bool operator==(const BestRoute&, const BestRoute&) = default;
+};
+
+// Snapshots for the debug API (copies, taken on the io_context thread).
+struct NeighborSnapshot {
+    IpAddress address;
+    std::uint32_t asn = 0;
+    std::string description;
+    std::string state;                 // RFC 4271 spelling: Idle, Connect, Active, OpenSent, OpenConfirm, Established
+    std::chrono::seconds uptime{0};    // time in Established, 0 otherwise
+    std::uint64_t prefixes_received = 0;
+    std::uint64_t prefixes_sent = 0;
+    bool end_of_rib_received = false;  // since the session last came up
+    std::uint32_t remote_router_id = 0;
+    std::uint16_t negotiated_hold_time = 0;
+    std::string last_error;            // last NOTIFICATION sent or received, or socket error
+    std::uint64_t messages_received = 0;
+    std::uint64_t messages_sent = 0;
+};
+
+struct PathSnapshot {
+    IpAddress from_peer;  // unspecified when local
+    bool local = false;
+    bool best = false;
+    std::vector<IpAddress> next_hops;
+    PathAttributes attributes;
+    std::string reason;   // why the best one won (best path only), e.g. "router-id"
+};
+
+struct RibEntrySnapshot {
+    Prefix prefix;
+    std::vector<PathSnapshot> paths;  // best first
+};
+
+class Speaker {
+public:
+    // (prefix, new best or nullopt when the prefix left the Loc-RIB)
+    using BestPathHandler = std::function<void(const Prefix&, const std::optional<BestRoute>&)>;
+    using PeerStateHandler = std::function<void(const IpAddress& peer, const std::string& state)>;
+
+    Speaker(asio::io_context& ioc, SpeakerConfig cfg);
+    ~Speaker();
+    Speaker(const Speaker&) = delete;
+    Speaker& operator=(const Speaker&) = delete;
+
+    // Binds the listener(s). An error says which address/port and why.
+    [[nodiscard]] Expected<void, std::string> start();
+    // Sends Cease (Administrative Shutdown) to every established peer, closes everything, then
+    // calls on_done (on the io_context) once the NOTIFICATIONs were written or after 1 s.
+    void stop(std::function<void()> on_done);
+
+    // Adds a peer, or reconfigures it (a changed config resets the session).
+    void set_peer(const PeerConfig& peer);
+    // Sends Cease (Peer De-configured) and drops the peer and every route learned from it.
+    void remove_peer(const IpAddress& address);
+    [[nodiscard]] std::vector<IpAddress> peers() const;
+
+    // Local routes, announced to every peer with the given next hop (iBGP: unchanged on the way).
+    void originate(const Prefix& prefix, const IpAddress& next_hop);
+    void withdraw(const Prefix& prefix);
+
+    void on_best_path_change(BestPathHandler handler);
+    void on_peer_state_change(PeerStateHandler handler);
+
+    [[nodiscard]] std::vector<NeighborSnapshot> neighbors() const;
+    [[nodiscard]] std::vector<RibEntrySnapshot> rib(const std::optional<Prefix>& only = std::nullopt) const;
+    [[nodiscard]] std::size_t rib_prefix_count() const;
+    [[nodiscard]] const SpeakerConfig& config() const noexcept;
+    // The port actually bound (useful with listen_port = 0).
+    [[nodiscard]] std::uint16_t local_port() const noexcept;
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kroute::bgp

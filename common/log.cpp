@@ -1,0 +1,37 @@
+#include "common/log.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <mutex>
+
+namespace kroute::log {
+namespace {
+
+std::mutex g_mutex;
+spdlog::level::level_enum g_level = spdlog::level::info;
+
+spdlog::sink_ptr shared_sink() {
+    static auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    return sink;
+}
+
+}  // namespace
+
+std::shared_ptr<spdlog::logger> get(const std::string& component) {
+    std::lock_guard lock(g_mutex);
+    if (auto existing = spdlog::get(component)) return existing;
+    auto logger = std::make_shared<spdlog::logger>(component, shared_sink());
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %L %n: %v");
+    logger->set_level(g_level);
+    logger->flush_on(spdlog::level::trace);
+    spdlog::register_logger(logger);
+    return logger;
+}
+
+void set_verbosity(int v) {
+    std::lock_guard lock(g_mutex);
+    g_level = v <= 0 ? spdlog::level::info : v <= 2 ? spdlog::level::debug : spdlog::level::trace;
+    spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->set_level(g_level); });
+}
+
+}  // namespace kroute::log

@@ -1,0 +1,48 @@
+// The Node model: what kroute needs of a Kubernetes Node object, parsed from the API's JSON.
+// Pure code; no I/O. Knows nothing of BGP.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/expected.hpp"
+#include "common/ip.hpp"
+
+namespace kroute::k8s {
+
+struct Node {
+    std::string name;
+    std::string uid;
+    std::string resource_version;
+    // podCIDRs: the kube-router.io/pod-cidrs annotation (comma list), else spec.podCIDRs, else
+    // spec.podCIDR; either family may come first. Empty: none allocated (yet).
+    std::vector<Prefix> pod_cidrs;
+    std::vector<IpAddress> internal_ips;  // status.addresses of type InternalIP, in order
+    std::vector<IpAddress> external_ips;  // ... of type ExternalIP
+    std::map<std::string, std::string> labels;
+    std::map<std::string, std::string> annotations;
+
+    // The node's address for a family: first InternalIP, else first ExternalIP.
+    [[nodiscard]] std::optional<IpAddress> address(Family family) const;
+    [[nodiscard]] std::optional<Prefix> pod_cidr(Family family) const;
+    friend bool operator==(const Node&, const Node&) = default;
+};
+
+// Parses one Node object (items of a NodeList, the object of a watch event). Errors name the
+// field that was wrong. Unparseable podCIDRs or addresses are errors, not silently dropped.
+[[nodiscard]] Expected<Node, std::string> parse_node(const nlohmann::json& object);
+
+struct NodeListResult {
+    std::vector<Node> nodes;
+    std::vector<std::string> errors;  // one per item that could not be parsed (skipped)
+    std::string resource_version;     // the list's metadata.resourceVersion
+    std::string continue_token;       // metadata.continue
+};
+// A NodeList as the API returns it, or a List as `kubectl get nodes -o json` prints it.
+[[nodiscard]] Expected<NodeListResult, std::string> parse_node_list(const nlohmann::json& list);
+
+}  // namespace kroute::k8s

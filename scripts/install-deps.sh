@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian package kroute's build, tests and demo need. Idempotent: when everything is
+# already there it prints nothing and exits 0 without touching apt.
+set -euo pipefail
+
+packages=(
+    # build
+    build-essential cmake ninja-build pkg-config
+    libboost1.81-dev libnl-3-dev libnl-route-3-dev nlohmann-json3-dev libcpp-httplib-dev
+    libspdlog-dev catch2 libssl-dev libcli11-dev libyaml-cpp-dev
+    # tests and demo
+    iproute2 iputils-ping nftables iptables jq curl util-linux procps openssl
+    containernetworking-plugins
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+# kubectl: the machine image may carry one; else Debian's kubernetes-client.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+if [[ $EUID -ne 0 ]]; then
+    echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+    exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
