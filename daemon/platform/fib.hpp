@@ -1,0 +1,76 @@
+// daemon::Fib: kroute's routes in the kernel. The io_context thread states what it wants
+// (set_route / remove_route); a writer thread of Fib's own turns the differences into batched
+// netlink requests (libnl-route-3) and listens to kernel route/link events, so that a million kernel
+// writes never stall BGP. Results and kernel changes come back to the io_context with asio::post.
+//
+// Every route written carries `protocol` (kroute's own rtm_protocol, default 52): kroute only ever
+// reads, replaces or deletes routes with that protocol, and never touches anyone else's.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/asio.hpp"
+#include "common/expected.hpp"
+#include "common/ip.hpp"
+
+namespace kroute::daemon {
+
+struct FibRoute {
+    Prefix prefix;
+    std::vector<IpAddress> next_hops;  // several = one multipath route
+    friend bool operator==(const FibRoute&, const FibRoute&) = default;
+};
+
+struct FibConfig {
+    std::uint8_t protocol = 52;
+    std::uint32_t table = 254;  // RT_TABLE_MAIN
+    std::chrono::milliseconds sync_period{std::chrono::minutes(5)};  // --routes-sync-period: full dump + repair
+    std::chrono::milliseconds batch_delay{20};  // coalesce changes this long before writing
+};
+
+struct FibSnapshot {
+    std::vector<FibRoute> desired;      // what the RIB says, sorted by prefix
+    std::vector<FibRoute> kernel;       // our protocol's routes as last read from the kernel, sorted
+    std::uint64_t writes = 0;           // routes written or deleted since start
+    std::uint64_t errors = 0;           // failed writes
+    std::string last_error;
+    bool sweep_enabled = false;
+};
+
+class Fib {
+public:
+    Fib(asio::io_context& ioc, FibConfig cfg);
+    ~Fib();  // stops the thread; leaves the kernel's routes in place (graceful restart)
+    Fib(const Fib&) = delete;
+    Fib& operator=(const Fib&) = delete;
+
+    // Opens the netlink sockets, reads the kernel's current kroute routes, starts the writer thread.
+    [[nodiscard]] Expected<void, std::string> start();
+    void stop();
+
+    // Desired state; io_context thread only. Cheap: marks the prefix dirty for the writer.
+    void set_route(const FibRoute& route);
+    void remove_route(const Prefix& prefix);
+
+    // Until this is called, kroute routes found in the kernel that are not desired are left alone
+    // (they may be the previous run's, still valid until the RIB is rebuilt). From then on, every
+    // undesired route of our protocol is removed, now and at every reconciliation.
+    void enable_stale_sweep();
+
+    [[nodiscard]] FibSnapshot snapshot() const;  // io_context thread only
+    [[nodiscard]] std::size_t desired_count() const;
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Sets net.ipv4.ip_forward / net.ipv6.conf.all.forwarding for the namespace kroute runs in.
+[[nodiscard]] Expected<void, std::string> enable_forwarding(bool ipv4, bool ipv6);
+
+}  // namespace kroute::daemon
