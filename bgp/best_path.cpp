@@ -1,0 +1,118 @@
+#include "bgp/best_path.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+
+namespace kroute::bgp {
+
+std::uint32_t Path::local_pref() const noexcept { return attributes->local_pref.value_or(kDefaultLocalPref); }
+
+std::size_t Path::as_path_length() const noexcept {
+    if (!attributes->as_path) return 0;
+    std::size_t n = 0;
+    for (const auto& seg : *attributes->as_path) n += seg.type == AsPathSegment::kAsSet ? 1 : seg.asns.size();
+    return n;
+}
+
+Origin Path::origin() const noexcept { return attributes->origin.value_or(Origin::kIncomplete); }
+
+std::uint32_t Path::med() const noexcept { return attributes->med.value_or(0); }
+
+std::uint32_t Path::neighbor_as() const noexcept {
+    if (!attributes->as_path) return 0;
+    for (const auto& seg : *attributes->as_path) {
+        if (seg.type == AsPathSegment::kAsSequence && !seg.asns.empty()) return seg.asns.front();
+        if (!seg.asns.empty()) return 0;  // starts with an AS_SET: no single neighbour AS
+    }
+    return 0;
+}
+
+std::uint32_t Path::router_id() const noexcept { return attributes->originator_id.value_or(peer_router_id); }
+
+std::string_view to_string(Reason r) noexcept {
+    switch (r) {
+        case Reason::kOnlyPath: return "only path";
+        case Reason::kLocal: return "locally originated";
+        case Reason::kLocalPref: return "local-pref";
+        case Reason::kAsPathLength: return "as-path length";
+        case Reason::kOrigin: return "origin";
+        case Reason::kMed: return "med";
+        case Reason::kEbgpOverIbgp: return "ebgp over ibgp";
+        case Reason::kRouterId: return "router-id";
+        case Reason::kPeerAddress: return "peer address";
+    }
+    return "unknown";
+}
+
+Verdict compare(const Path& a, const Path& b) {  // RFC 4271 §9.1.1, §9.1.2.2 (no IGP cost step)
+    if (a.local != b.local) return {a.local, Reason::kLocal};
+    if (a.local_pref() != b.local_pref()) return {a.local_pref() > b.local_pref(), Reason::kLocalPref};
+    if (a.as_path_length() != b.as_path_length()) return {a.as_path_length() < b.as_path_length(), Reason::kAsPathLength};
+    if (a.origin() != b.origin()) return {a.origin() < b.origin(), Reason::kOrigin};
+    if (a.med() != b.med() && a.neighbor_as() == b.neighbor_as()) return {a.med() < b.med(), Reason::kMed};
+    if (a.ebgp != b.ebgp) return {a.ebgp, Reason::kEbgpOverIbgp};
+    if (a.router_id() != b.router_id()) return {a.router_id() < b.router_id(), Reason::kRouterId};
+    return {a.peer_address <= b.peer_address, Reason::kPeerAddress};
+}
+
+namespace {
+
+// Keeps the candidates with the best key; records `reason` if that removed anything.
+template <class Key, class Better>
+void keep_best(std::span<const Path> paths, std::vector<std::size_t>& c, Key key, Better better, Reason reason,
+               Reason& last) {
+    if (c.size() < 2) return;
+    auto best = key(paths[c.front()]);
+    for (auto i : c) {
+        auto k = key(paths[i]);
+        if (better(k, best)) best = k;
+    }
+    const auto before = c.size();
+    std::erase_if(c, [&](std::size_t i) { return key(paths[i]) != best; });
+    if (c.size() != before) last = reason;
+}
+
+}  // namespace
+
+std::optional<Selection> select_best(std::span<const Path> paths) {
+    if (paths.empty()) return std::nullopt;
+    std::vector<std::size_t> c(paths.size());
+    for (std::size_t i = 0; i < c.size(); ++i) c[i] = i;
+    Reason last = Reason::kOnlyPath;
+
+    keep_best(paths, c, [](const Path& p) { return p.local; }, std::greater<>{}, Reason::kLocal, last);
+    keep_best(paths, c, [](const Path& p) { return p.local_pref(); }, std::greater<>{}, Reason::kLocalPref, last);
+    keep_best(paths, c, [](const Path& p) { return p.as_path_length(); }, std::less<>{}, Reason::kAsPathLength, last);
+    keep_best(paths, c, [](const Path& p) { return p.origin(); }, std::less<>{}, Reason::kOrigin, last);
+
+    // (c) per neighbouring AS, drop the paths whose MED is not that AS's lowest.
+    if (c.size() > 1) {
+        std::map<std::uint32_t, std::uint32_t> lowest;
+        for (auto i : c) {
+            auto [it, fresh] = lowest.try_emplace(paths[i].neighbor_as(), paths[i].med());
+            if (!fresh) it->second = std::min(it->second, paths[i].med());
+        }
+        const auto before = c.size();
+        std::erase_if(c, [&](std::size_t i) { return paths[i].med() != lowest[paths[i].neighbor_as()]; });
+        if (c.size() != before) last = Reason::kMed;
+    }
+    keep_best(paths, c, [](const Path& p) { return p.ebgp; }, std::greater<>{}, Reason::kEbgpOverIbgp, last);
+
+    Selection sel;
+    // Multipath: what is left differs only in the tie-breaks below; require one MED as well, since
+    // survivors from different neighbour ASes may still differ in it.
+    const auto multipath_candidates = c;
+
+    keep_best(paths, c, [](const Path& p) { return p.router_id(); }, std::less<>{}, Reason::kRouterId, last);
+    keep_best(paths, c, [](const Path& p) { return p.peer_address; }, std::less<>{}, Reason::kPeerAddress, last);
+
+    sel.best = c.front();
+    sel.reason = last;
+    for (auto i : multipath_candidates) {
+        if (paths[i].med() == paths[sel.best].med()) sel.multipath.push_back(i);
+    }
+    return sel;
+}
+
+}  // namespace kroute::bgp

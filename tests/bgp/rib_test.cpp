@@ -1,0 +1,163 @@
+// Adj-RIB-In + Loc-RIB: best-path changes are emitted exactly when the best or its next hops change.
+#include "bgp/rib.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace kroute;
+using namespace kroute::bgp;
+
+namespace {
+
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+Prefix pfx(const char* s) { return *Prefix::parse(s); }
+
+PathSource ibgp(const char* addr, std::uint32_t id) { return PathSource{ip(addr), id, 64512, false}; }
+
+std::shared_ptr<const PathAttributes> attrs(Rib& rib, const char* next_hop, std::uint32_t local_pref = 100,
+                                            std::vector<std::uint32_t> as_path = {}) {
+    PathAttributes a;
+    a.origin = Origin::kIgp;
+    a.as_path = std::vector<AsPathSegment>{};
+    if (!as_path.empty()) a.as_path->push_back({AsPathSegment::kAsSequence, std::move(as_path)});
+    a.next_hop = ip(next_hop);
+    a.local_pref = local_pref;
+    return rib.attributes().intern(a);
+}
+
+}  // namespace
+
+TEST_CASE("attribute sets are interned and swept", "[bgp][rib]") {
+    AttributeStore store;
+    PathAttributes a;
+    a.origin = Origin::kIgp;
+    a.local_pref = 100;
+    auto x = store.intern(a);
+    auto y = store.intern(a);
+    CHECK(x.get() == y.get());
+    a.local_pref = 200;
+    auto z = store.intern(a);
+    CHECK(z.get() != x.get());
+    CHECK(store.size() == 2);
+    x.reset();
+    y.reset();
+    CHECK(store.size() == 1);
+}
+
+TEST_CASE("first path, better path, withdraw, drop peer", "[bgp][rib]") {
+    Rib rib;
+    Rib::Changes ch;
+    const auto p = pfx("10.244.2.0/24");
+
+    rib.update(ibgp("10.0.0.2", 2), p, attrs(rib, "10.0.0.2"), ip("10.0.0.2"), ch);
+    REQUIRE(ch.size() == 1);
+    CHECK(ch[0].prefix == p);
+    CHECK_FALSE(ch[0].old_best);
+    REQUIRE(ch[0].new_best);
+    CHECK(ch[0].new_next_hops == std::vector<IpAddress>{ip("10.0.0.2")});
+    CHECK(rib.prefix_count() == 1);
+    CHECK(rib.adj_rib_in_count(ip("10.0.0.2")) == 1);
+
+    SECTION("the same path again changes nothing") {
+        ch.clear();
+        rib.update(ibgp("10.0.0.2", 2), p, attrs(rib, "10.0.0.2"), ip("10.0.0.2"), ch);
+        CHECK(ch.empty());
+    }
+    SECTION("a worse path from another peer changes nothing; its withdrawal neither") {
+        ch.clear();
+        rib.update(ibgp("10.0.0.3", 3), p, attrs(rib, "10.0.0.3", 50), ip("10.0.0.3"), ch);
+        CHECK(ch.empty());
+        CHECK(rib.find(p)->paths.size() == 2);
+        rib.withdraw(ip("10.0.0.3"), p, ch);
+        CHECK(ch.empty());
+    }
+    SECTION("a better path replaces the best") {
+        ch.clear();
+        rib.update(ibgp("10.0.0.3", 3), p, attrs(rib, "10.0.0.3", 200), ip("10.0.0.3"), ch);
+        REQUIRE(ch.size() == 1);
+        CHECK(ch[0].old_best->peer_address == ip("10.0.0.2"));
+        CHECK(ch[0].new_best->peer_address == ip("10.0.0.3"));
+        CHECK(ch[0].new_next_hops == std::vector<IpAddress>{ip("10.0.0.3")});
+    }
+    SECTION("an equal path adds a multipath next hop, sorted") {
+        ch.clear();
+        rib.update(ibgp("10.0.0.1", 9), p, attrs(rib, "10.0.0.1"), ip("10.0.0.1"), ch);
+        REQUIRE(ch.size() == 1);
+        CHECK(ch[0].new_best->peer_address == ip("10.0.0.2"));  // router id 2 < 9
+        CHECK(ch[0].new_next_hops == std::vector<IpAddress>{ip("10.0.0.1"), ip("10.0.0.2")});
+        CHECK(ch[0].old_next_hops == std::vector<IpAddress>{ip("10.0.0.2")});
+    }
+    SECTION("withdraw of the only path removes the prefix") {
+        ch.clear();
+        rib.withdraw(ip("10.0.0.2"), p, ch);
+        REQUIRE(ch.size() == 1);
+        CHECK_FALSE(ch[0].new_best);
+        CHECK(ch[0].new_next_hops.empty());
+        CHECK(rib.prefix_count() == 0);
+        CHECK(rib.find(p) == nullptr);
+    }
+    SECTION("withdraw of an unknown prefix is ignored") {
+        ch.clear();
+        rib.withdraw(ip("10.0.0.2"), pfx("10.9.0.0/16"), ch);
+        rib.withdraw(ip("10.0.0.99"), p, ch);
+        CHECK(ch.empty());
+        CHECK(rib.prefix_count() == 1);
+    }
+    SECTION("dropping a peer removes all its routes at once, falling back to others") {
+        const auto q = pfx("10.244.3.0/24");
+        rib.update(ibgp("10.0.0.2", 2), q, attrs(rib, "10.0.0.2"), ip("10.0.0.2"), ch);
+        rib.update(ibgp("10.0.0.3", 3), p, attrs(rib, "10.0.0.3"), ip("10.0.0.3"), ch);
+        ch.clear();
+        rib.drop_peer(ip("10.0.0.2"), ch);
+        REQUIRE(ch.size() == 2);
+        CHECK(ch[0].prefix == p);
+        CHECK(ch[0].new_best->peer_address == ip("10.0.0.3"));
+        CHECK(ch[1].prefix == q);
+        CHECK_FALSE(ch[1].new_best);
+        CHECK(rib.adj_rib_in_count(ip("10.0.0.2")) == 0);
+        CHECK(rib.prefix_count() == 1);
+    }
+    SECTION("implicit withdraw: a new path from the same peer replaces the old one") {
+        ch.clear();
+        rib.update(ibgp("10.0.0.2", 2), p, attrs(rib, "10.0.0.22"), ip("10.0.0.22"), ch);
+        REQUIRE(ch.size() == 1);
+        CHECK(rib.find(p)->paths.size() == 1);
+        CHECK(ch[0].new_next_hops == std::vector<IpAddress>{ip("10.0.0.22")});
+    }
+}
+
+TEST_CASE("local routes win and are withdrawn on their own", "[bgp][rib]") {
+    Rib rib;
+    Rib::Changes ch;
+    const auto p = pfx("10.244.1.0/24");
+    rib.update(ibgp("10.0.0.2", 2), p, attrs(rib, "10.0.0.2", 500), ip("10.0.0.2"), ch);
+    ch.clear();
+    rib.originate(p, ip("10.0.0.1"), ch);
+    REQUIRE(ch.size() == 1);
+    REQUIRE(ch[0].new_best);
+    CHECK(ch[0].new_best->local);
+    CHECK(ch[0].new_next_hops == std::vector<IpAddress>{ip("10.0.0.1")});
+    const RibEntry* e = rib.find(p);
+    REQUIRE(e);
+    CHECK(e->selection->reason == Reason::kLocal);
+
+    ch.clear();
+    rib.originate(p, ip("10.0.0.1"), ch);  // idempotent
+    CHECK(ch.empty());
+
+    rib.withdraw_local(p, ch);
+    REQUIRE(ch.size() == 1);
+    CHECK(ch[0].new_best->peer_address == ip("10.0.0.2"));
+    ch.clear();
+    rib.withdraw_local(p, ch);
+    CHECK(ch.empty());
+}
+
+TEST_CASE("IPv6 prefixes live in the same Loc-RIB", "[bgp][rib]") {
+    Rib rib;
+    Rib::Changes ch;
+    rib.update(ibgp("10.0.0.2", 2), pfx("fd00:10:244:2::/64"), attrs(rib, "10.0.0.2"), ip("fd00::2"), ch);
+    rib.update(ibgp("10.0.0.2", 2), pfx("10.244.2.0/24"), attrs(rib, "10.0.0.2"), ip("10.0.0.2"), ch);
+    CHECK(ch.size() == 2);
+    CHECK(rib.prefix_count() == 2);
+    CHECK(rib.find(pfx("fd00:10:244:2::/64"))->next_hops() == std::vector<IpAddress>{ip("fd00::2")});
+}
