@@ -1,0 +1,240 @@
+// Node parsing: the API's JSON (a NodeList item, a watch event's object, a `kubectl get -o json`
+// List item) to the Node model. Pure code. Wire input never throws: every access is type-checked
+// and a wrong type is an error naming the field.
+#include "k8s-client/node.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string_view>
+
+namespace kroute::k8s {
+namespace {
+
+using Json = nlohmann::json;
+
+// kube-router's annotations win over the spec (kube-router pkg/utils/pod_cidr.go): they let an
+// operator assign pod CIDRs where the controller-manager does not.
+constexpr std::string_view kPodCidrsAnnotation = "kube-router.io/pod-cidrs";
+constexpr std::string_view kPodCidrAnnotation = "kube-router.io/pod-cidr";
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// The member `key` of `object` if present and not null; nullptr otherwise.
+const Json* member(const Json& object, const char* key) {
+    auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return nullptr;
+    return &*it;
+}
+
+Expected<std::string, std::string> optional_string(const Json& object, const char* key, const std::string& where) {
+    const Json* v = member(object, key);
+    if (v == nullptr) return std::string{};
+    if (!v->is_string()) return unexpected(where + ": expected a string, got " + v->type_name());
+    return v->get<std::string>();
+}
+
+Expected<std::map<std::string, std::string>, std::string> string_map(const Json& object, const char* key,
+                                                                      const std::string& where) {
+    std::map<std::string, std::string> out;
+    const Json* v = member(object, key);
+    if (v == nullptr) return out;
+    if (!v->is_object()) return unexpected(where + ": expected an object, got " + v->type_name());
+    for (const auto& [k, val] : v->items()) {
+        if (!val.is_string()) return unexpected(where + "[\"" + k + "\"]: expected a string, got " + val.type_name());
+        out.emplace(k, val.get<std::string>());
+    }
+    return out;
+}
+
+Expected<Prefix, std::string> parse_cidr(std::string_view text, const std::string& where) {
+    auto p = Prefix::parse(trim(text));
+    if (!p) return unexpected(where + ": invalid CIDR \"" + std::string{text} + "\"");
+    return *p;
+}
+
+Expected<std::vector<Prefix>, std::string> pod_cidrs_from_annotation(const std::string& value, std::string_view key) {
+    std::vector<Prefix> out;
+    std::string_view rest = value;
+    const std::string where = "metadata.annotations[\"" + std::string{key} + "\"]";
+    while (!rest.empty()) {
+        auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        if (trim(item).empty()) continue;
+        auto p = parse_cidr(item, where);
+        if (!p) return unexpected(std::move(p).error());
+        out.push_back(*p);
+    }
+    return out;
+}
+
+Expected<std::vector<Prefix>, std::string> pod_cidrs_from_spec(const Json& node) {
+    std::vector<Prefix> out;
+    const Json* spec = member(node, "spec");
+    if (spec == nullptr) return out;
+    if (!spec->is_object()) return unexpected(std::string{"spec: expected an object, got "} + spec->type_name());
+    if (const Json* list = member(*spec, "podCIDRs")) {
+        if (!list->is_array()) return unexpected(std::string{"spec.podCIDRs: expected an array, got "} + list->type_name());
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            const std::string where = "spec.podCIDRs[" + std::to_string(i) + "]";
+            const Json& item = (*list)[i];
+            if (!item.is_string()) return unexpected(where + ": expected a string, got " + item.type_name());
+            auto p = parse_cidr(item.get_ref<const std::string&>(), where);
+            if (!p) return unexpected(std::move(p).error());
+            out.push_back(*p);
+        }
+        if (!out.empty()) return out;
+    }
+    // Older servers (< 1.16) and some tools set only the single-family field.
+    auto single = optional_string(*spec, "podCIDR", "spec.podCIDR");
+    if (!single) return unexpected(std::move(single).error());
+    if (!single->empty()) {
+        auto p = parse_cidr(*single, "spec.podCIDR");
+        if (!p) return unexpected(std::move(p).error());
+        out.push_back(*p);
+    }
+    return out;
+}
+
+Expected<void, std::string> parse_addresses(const Json& node, Node& out) {
+    const Json* status = member(node, "status");
+    if (status == nullptr) return {};
+    if (!status->is_object()) return unexpected(std::string{"status: expected an object, got "} + status->type_name());
+    const Json* addresses = member(*status, "addresses");
+    if (addresses == nullptr) return {};
+    if (!addresses->is_array())
+        return unexpected(std::string{"status.addresses: expected an array, got "} + addresses->type_name());
+    for (std::size_t i = 0; i < addresses->size(); ++i) {
+        const std::string where = "status.addresses[" + std::to_string(i) + "]";
+        const Json& a = (*addresses)[i];
+        if (!a.is_object()) return unexpected(where + ": expected an object, got " + a.type_name());
+        auto type = optional_string(a, "type", where + ".type");
+        if (!type) return unexpected(std::move(type).error());
+        // Hostname, InternalDNS, ExternalDNS carry names, not addresses: not ours to parse.
+        const bool internal = *type == "InternalIP";
+        if (!internal && *type != "ExternalIP") continue;
+        auto text = optional_string(a, "address", where + ".address");
+        if (!text) return unexpected(std::move(text).error());
+        auto ip = IpAddress::parse(*text);
+        if (!ip) return unexpected(where + ".address: invalid " + *type + " \"" + *text + "\"");
+        (internal ? out.internal_ips : out.external_ips).push_back(*ip);
+    }
+    return {};
+}
+
+Expected<Node, std::string> parse_node_impl(const Json& object) {
+    if (!object.is_object()) return unexpected(std::string{"node: expected an object, got "} + object.type_name());
+    const Json* metadata = member(object, "metadata");
+    if (metadata == nullptr) return unexpected(std::string{"metadata: missing"});
+    if (!metadata->is_object()) return unexpected(std::string{"metadata: expected an object, got "} + metadata->type_name());
+
+    Node node;
+    auto name = optional_string(*metadata, "name", "metadata.name");
+    if (!name) return unexpected(std::move(name).error());
+    if (name->empty()) return unexpected(std::string{"metadata.name: missing"});
+    node.name = std::move(*name);
+    auto prefix_error = [&node](std::string e) { return unexpected("node " + node.name + ": " + std::move(e)); };
+
+    auto uid = optional_string(*metadata, "uid", "metadata.uid");
+    if (!uid) return prefix_error(std::move(uid).error());
+    node.uid = std::move(*uid);
+    auto rv = optional_string(*metadata, "resourceVersion", "metadata.resourceVersion");
+    if (!rv) return prefix_error(std::move(rv).error());
+    node.resource_version = std::move(*rv);
+    auto labels = string_map(*metadata, "labels", "metadata.labels");
+    if (!labels) return prefix_error(std::move(labels).error());
+    node.labels = std::move(*labels);
+    auto annotations = string_map(*metadata, "annotations", "metadata.annotations");
+    if (!annotations) return prefix_error(std::move(annotations).error());
+    node.annotations = std::move(*annotations);
+
+    Expected<std::vector<Prefix>, std::string> cidrs = std::vector<Prefix>{};
+    if (auto it = node.annotations.find(std::string{kPodCidrsAnnotation}); it != node.annotations.end() && !trim(it->second).empty()) {
+        cidrs = pod_cidrs_from_annotation(it->second, kPodCidrsAnnotation);
+    } else if (auto it1 = node.annotations.find(std::string{kPodCidrAnnotation});
+               it1 != node.annotations.end() && !trim(it1->second).empty()) {
+        cidrs = pod_cidrs_from_annotation(it1->second, kPodCidrAnnotation);
+    } else {
+        cidrs = pod_cidrs_from_spec(object);
+    }
+    if (!cidrs) return prefix_error(std::move(cidrs).error());
+    node.pod_cidrs = std::move(*cidrs);
+
+    if (auto addrs = parse_addresses(object, node); !addrs) return prefix_error(std::move(addrs).error());
+    return node;
+}
+
+}  // namespace
+
+std::optional<IpAddress> Node::address(Family family) const {
+    // kube-router's getPrimaryNodeIP: the first InternalIP, else the first ExternalIP.
+    for (const auto& ip : internal_ips)
+        if (ip.family() == family) return ip;
+    for (const auto& ip : external_ips)
+        if (ip.family() == family) return ip;
+    return std::nullopt;
+}
+
+std::optional<Prefix> Node::pod_cidr(Family family) const {
+    for (const auto& p : pod_cidrs)
+        if (p.family() == family) return p;
+    return std::nullopt;
+}
+
+Expected<Node, std::string> parse_node(const nlohmann::json& object) {
+    try {
+        return parse_node_impl(object);
+    } catch (const std::exception& e) {  // defensive: nlohmann never throws on the checked paths above
+        return unexpected(std::string{"node: "} + e.what());
+    }
+}
+
+Expected<NodeListResult, std::string> parse_node_list(const nlohmann::json& list) {
+    try {
+        if (!list.is_object()) return unexpected(std::string{"node list: expected an object, got "} + list.type_name());
+        auto kind = optional_string(list, "kind", "kind");
+        if (!kind) return unexpected(std::move(kind).error());
+        // The API returns NodeList; `kubectl get nodes -o json` prints a List whose items carry their
+        // own kind (k8s-api.md §0 rule 1).
+        if (!kind->empty() && *kind != "NodeList" && *kind != "List")
+            return unexpected("kind: expected NodeList or List, got \"" + *kind + "\"");
+        NodeListResult out;
+        if (const Json* metadata = member(list, "metadata")) {
+            if (!metadata->is_object())
+                return unexpected(std::string{"metadata: expected an object, got "} + metadata->type_name());
+            auto rv = optional_string(*metadata, "resourceVersion", "metadata.resourceVersion");
+            if (!rv) return unexpected(std::move(rv).error());
+            out.resource_version = std::move(*rv);
+            auto cont = optional_string(*metadata, "continue", "metadata.continue");
+            if (!cont) return unexpected(std::move(cont).error());
+            out.continue_token = std::move(*cont);
+        }
+        const Json* items = member(list, "items");
+        if (items == nullptr) return out;
+        if (!items->is_array()) return unexpected(std::string{"items: expected an array, got "} + items->type_name());
+        for (std::size_t i = 0; i < items->size(); ++i) {
+            const Json& item = (*items)[i];
+            if (item.is_object()) {
+                auto item_kind = optional_string(item, "kind", "kind");
+                if (item_kind && !item_kind->empty() && *item_kind != "Node") {
+                    out.errors.push_back("items[" + std::to_string(i) + "]: kind \"" + *item_kind + "\" is not Node");
+                    continue;
+                }
+            }
+            auto node = parse_node_impl(item);
+            if (node)
+                out.nodes.push_back(std::move(*node));
+            else
+                out.errors.push_back("items[" + std::to_string(i) + "]: " + node.error());
+        }
+        return out;
+    } catch (const std::exception& e) {
+        return unexpected(std::string{"node list: "} + e.what());
+    }
+}
+
+}  // namespace kroute::k8s
