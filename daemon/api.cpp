@@ -1,0 +1,305 @@
+#include "daemon/api.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "common/log.hpp"
+
+namespace kroute::daemon {
+namespace {
+
+using nlohmann::json;
+
+json addresses(const std::vector<IpAddress>& as) {
+    json out = json::array();
+    for (const auto& a : as) out.push_back(a.to_string());
+    return out;
+}
+
+json prefixes(const std::vector<Prefix>& ps) {
+    json out = json::array();
+    for (const auto& p : ps) out.push_back(p.to_string());
+    return out;
+}
+
+std::string origin_name(const std::optional<bgp::Origin>& o) {
+    if (!o) return "";
+    switch (*o) {
+        case bgp::Origin::kIgp: return "IGP";
+        case bgp::Origin::kEgp: return "EGP";
+        case bgp::Origin::kIncomplete: return "incomplete";
+    }
+    return "";
+}
+
+json as_path_json(const std::optional<std::vector<bgp::AsPathSegment>>& path) {
+    json out = json::array();
+    if (!path) return out;
+    for (const auto& seg : *path) {
+        if (seg.type == bgp::AsPathSegment::kAsSet) {
+            json set = json::array();
+            for (auto a : seg.asns) set.push_back(a);
+            out.push_back(set);
+        } else {
+            for (auto a : seg.asns) out.push_back(a);
+        }
+    }
+    return out;
+}
+
+json neighbor_json(const bgp::NeighborSnapshot& n, bool detail) {
+    json j{{"address", n.address.to_string()},
+           {"asn", n.asn},
+           {"description", n.description},
+           {"state", n.state},
+           {"uptime_seconds", n.uptime.count()},
+           {"prefixes_received", n.prefixes_received},
+           {"prefixes_sent", n.prefixes_sent},
+           {"last_error", n.last_error}};
+    if (detail) {
+        j["end_of_rib_received"] = n.end_of_rib_received;
+        j["remote_router_id"] = n.remote_router_id == 0 ? "" : IpAddress::v4(n.remote_router_id).to_string();
+        j["negotiated_hold_time"] = n.negotiated_hold_time;
+        j["messages_received"] = n.messages_received;
+        j["messages_sent"] = n.messages_sent;
+    }
+    return j;
+}
+
+json status(const ApiContext& ctx) {
+    auto s = ctx.controller.status();
+    const auto* speaker = ctx.controller.speaker();
+    std::size_t total = 0, established = 0, rib = 0;
+    if (speaker) {
+        for (const auto& n : speaker->neighbors()) {
+            ++total;
+            if (n.state == "Established") ++established;
+        }
+        rib = speaker->rib_prefix_count();
+    }
+    auto fib = ctx.fib_snapshot();
+    json j{{"node", s.node},
+           {"router_id", s.router_id},
+           {"asn", s.asn},
+           {"peers_total", total},
+           {"peers_established", established},
+           {"rib_prefixes", rib},
+           {"fib_routes", fib ? fib->kernel.size() : ctx.controller.desired_routes().size()},
+           {"fib_enabled", fib.has_value()},
+           {"node_address", s.node_address ? s.node_address->to_string() : ""},
+           {"pod_cidrs", prefixes(s.pod_cidrs)},
+           {"nodes_known", s.nodes_known},
+           {"nodes_synced", s.nodes_synced},
+           {"bgp_started", s.speaker_started},
+           {"stale_sweep_enabled", s.stale_sweep_enabled},
+           {"routes_rejected", s.routes_rejected},
+           {"conflist_error", s.conflist_error}};
+    if (fib) {
+        j["fib_errors"] = fib->errors;
+        j["fib_last_error"] = fib->last_error;
+    }
+    return j;
+}
+
+json neighbors(const ApiContext& ctx, const std::optional<IpAddress>& only) {
+    json out = json::array();
+    const auto* speaker = ctx.controller.speaker();
+    if (!speaker) return out;
+    for (const auto& n : speaker->neighbors()) {
+        if (only && n.address != *only) continue;
+        out.push_back(neighbor_json(n, only.has_value()));
+    }
+    return out;
+}
+
+json rib(const ApiContext& ctx, const std::optional<Prefix>& only) {
+    json out = json::array();
+    const auto* speaker = ctx.controller.speaker();
+    if (!speaker) return out;
+    for (const auto& entry : speaker->rib(only)) {
+        json paths = json::array();
+        for (const auto& p : entry.paths) {
+            json communities = json::array();
+            for (auto c : p.attributes.communities)
+                communities.push_back(std::to_string(c >> 16) + ":" + std::to_string(c & 0xffff));
+            paths.push_back({{"from", p.local ? "local" : p.from_peer.to_string()},
+                             {"local", p.local},
+                             {"best", p.best},
+                             {"next_hops", addresses(p.next_hops)},
+                             {"as_path", as_path_json(p.attributes.as_path)},
+                             {"origin", origin_name(p.attributes.origin)},
+                             {"local_pref", p.attributes.local_pref ? json(*p.attributes.local_pref) : json()},
+                             {"med", p.attributes.med ? json(*p.attributes.med) : json()},
+                             {"communities", communities},
+                             {"reason", p.reason}});
+        }
+        out.push_back({{"prefix", entry.prefix.to_string()}, {"paths", paths}});
+    }
+    return out;
+}
+
+json routes(const ApiContext& ctx) {
+    auto fib = ctx.fib_snapshot();
+    std::map<Prefix, std::pair<std::optional<FibRoute>, std::optional<FibRoute>>> rows;
+    for (const auto& [p, r] : ctx.controller.desired_routes()) rows[p].first = r;
+    if (fib)
+        for (const auto& r : fib->kernel) rows[r.prefix].second = r;
+    json out = json::array();
+    for (const auto& [p, pair] : rows) {
+        const auto& [want, have] = pair;
+        std::string state;
+        if (!fib) state = "no-fib";
+        else if (want && have) state = want->next_hops == have->next_hops ? "ok" : "different";
+        else if (want) state = "missing";
+        else state = "stale";
+        out.push_back({{"prefix", p.to_string()},
+                       {"desired_next_hops", want ? addresses(want->next_hops) : json::array()},
+                       {"kernel_next_hops", have ? addresses(have->next_hops) : json::array()},
+                       {"state", state}});
+    }
+    return out;
+}
+
+json node(const ApiContext& ctx) {
+    const auto& nodes = ctx.controller.nodes();
+    auto it = nodes.find(ctx.controller.status().node);
+    if (it == nodes.end()) return {{"name", ctx.controller.status().node}, {"found", false}};
+    const auto& n = it->second;
+    return {{"name", n.name},
+            {"found", true},
+            {"internal_ips", addresses(n.internal_ips)},
+            {"external_ips", addresses(n.external_ips)},
+            {"pod_cidrs", prefixes(n.pod_cidrs)},
+            {"resource_version", n.resource_version},
+            {"labels", n.labels},
+            {"annotations", n.annotations},
+            {"nodes_known", nodes.size()}};
+}
+
+json config(const ApiContext& ctx) {
+    json out = json::object();
+    for (const auto& [k, v] : describe(ctx.controller.options())) out[k] = v;
+    return out;
+}
+
+}  // namespace
+
+json handle_api_request(const json& request, const ApiContext& ctx) {
+    if (!request.is_object() || !request.contains("command") || !request["command"].is_string())
+        return {{"error", "a request is a JSON object with a \"command\" string"}};
+    const auto command = request["command"].get<std::string>();
+    auto arg = [&](const char* key) -> std::string {
+        return request.contains(key) && request[key].is_string() ? request[key].get<std::string>() : "";
+    };
+    if (command == "status") return status(ctx);
+    if (command == "neighbors") return neighbors(ctx, std::nullopt);
+    if (command == "neighbor") {
+        auto a = IpAddress::parse(arg("address"));
+        if (!a) return {{"error", "neighbor: '" + arg("address") + "' is not an IP address"}};
+        auto list = neighbors(ctx, a);
+        if (list.empty()) return {{"error", "no neighbor " + a->to_string()}};
+        return list.front();
+    }
+    if (command == "rib") {
+        std::optional<Prefix> only;
+        if (!arg("prefix").empty()) {
+            only = Prefix::parse(arg("prefix"), true);
+            if (!only) return {{"error", "rib: '" + arg("prefix") + "' is not a prefix"}};
+        }
+        return rib(ctx, only);
+    }
+    if (command == "routes") return routes(ctx);
+    if (command == "node") return node(ctx);
+    if (command == "config") return config(ctx);
+    return {{"error", "unknown command '" + command + "'"}};
+}
+
+namespace {
+
+class ApiConnection : public std::enable_shared_from_this<ApiConnection> {
+public:
+    ApiConnection(asio::local::stream_protocol::socket socket, const ApiContext& ctx)
+        : socket_{std::move(socket)}, ctx_{ctx} {}
+
+    void start() {
+        auto self = shared_from_this();
+        asio::async_read_until(socket_, asio::dynamic_buffer(in_, 64 * 1024), '\n',
+                               [self](boost::system::error_code ec, std::size_t n) { self->on_read(ec, n); });
+    }
+
+private:
+    void on_read(boost::system::error_code ec, std::size_t n) {
+        if (ec) return;
+        json reply;
+        auto request = json::parse(in_.substr(0, n), nullptr, false);
+        if (request.is_discarded()) reply = {{"error", "the request is not JSON"}};
+        else reply = handle_api_request(request, ctx_);
+        out_ = reply.dump() + "\n";
+        auto self = shared_from_this();
+        asio::async_write(socket_, asio::buffer(out_), [self](boost::system::error_code, std::size_t) {
+            boost::system::error_code ignored;
+            self->socket_.shutdown(asio::local::stream_protocol::socket::shutdown_both, ignored);
+        });
+    }
+
+    asio::local::stream_protocol::socket socket_;
+    const ApiContext& ctx_;
+    std::string in_;
+    std::string out_;
+};
+
+}  // namespace
+
+ApiServer::ApiServer(asio::io_context& ioc, std::string socket_path, ApiContext ctx)
+    : ioc_{ioc}, path_{std::move(socket_path)}, ctx_{std::move(ctx)} {}
+
+ApiServer::~ApiServer() { stop(); }
+
+Expected<void, std::string> ApiServer::start() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    auto dir = fs::path(path_).parent_path();
+    if (!dir.empty()) {
+        fs::create_directories(dir, ec);
+        if (ec) return unexpected("cannot create " + dir.string() + ": " + ec.message());
+    }
+    // A socket left by a previous run (killed) would make bind fail: replace it, but never a
+    // regular file that happens to sit there.
+    if (fs::is_socket(fs::symlink_status(path_, ec))) fs::remove(path_, ec);
+    try {
+        // umask for the bind so the socket is created 0600 (root only) with no window.
+        mode_t old = ::umask(0177);
+        acceptor_ = std::make_unique<asio::local::stream_protocol::acceptor>(
+            ioc_, asio::local::stream_protocol::endpoint(path_));
+        ::umask(old);
+    } catch (const boost::system::system_error& e) {
+        return unexpected("cannot listen on " + path_ + ": " + e.code().message());
+    }
+    accept();
+    log::get("ctl")->info("debug API on {}", path_);
+    return {};
+}
+
+void ApiServer::stop() {
+    if (!acceptor_) return;
+    boost::system::error_code ec;
+    acceptor_->close(ec);
+    acceptor_.reset();
+    std::error_code fec;
+    std::filesystem::remove(path_, fec);
+}
+
+void ApiServer::accept() {
+    acceptor_->async_accept([this](boost::system::error_code ec, asio::local::stream_protocol::socket socket) {
+        if (ec == asio::error::operation_aborted || !acceptor_) return;
+        if (!ec) std::make_shared<ApiConnection>(std::move(socket), ctx_)->start();
+        accept();
+    });
+}
+
+}  // namespace kroute::daemon

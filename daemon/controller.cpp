@@ -1,0 +1,387 @@
+#include "daemon/controller.hpp"
+
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "cni-writer/atomic_file.hpp"
+#include "cni-writer/conflist.hpp"
+#include "common/log.hpp"
+
+namespace kroute::daemon {
+namespace {
+
+constexpr auto kRetryDelay = std::chrono::seconds(5);
+constexpr auto kSweepCheck = std::chrono::milliseconds(500);
+
+std::string join(const std::vector<Prefix>& ps) {
+    std::string out;
+    for (const auto& p : ps) out += (out.empty() ? "" : ",") + p.to_string();
+    return out;
+}
+
+std::string join(const std::vector<IpAddress>& as) {
+    std::string out;
+    for (const auto& a : as) out += (out.empty() ? "" : ",") + a.to_string();
+    return out;
+}
+
+}  // namespace
+
+std::optional<int> link_mtu_of(const IpAddress& address) {
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) return std::nullopt;
+    std::string name;
+    for (auto* it = list; it != nullptr && name.empty(); it = it->ifa_next) {
+        if (it->ifa_addr == nullptr) continue;
+        if (it->ifa_addr->sa_family == AF_INET && address.is_v4()) {
+            auto* sin = reinterpret_cast<sockaddr_in*>(it->ifa_addr);
+            if (std::memcmp(&sin->sin_addr, address.data(), 4) == 0) name = it->ifa_name;
+        } else if (it->ifa_addr->sa_family == AF_INET6 && address.is_v6()) {
+            auto* sin6 = reinterpret_cast<sockaddr_in6*>(it->ifa_addr);
+            if (std::memcmp(&sin6->sin6_addr, address.data(), 16) == 0) name = it->ifa_name;
+        }
+    }
+    freeifaddrs(list);
+    if (name.empty()) return std::nullopt;
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::nullopt;
+    ifreq req{};
+    std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    int rc = ::ioctl(fd, SIOCGIFMTU, &req);
+    ::close(fd);
+    if (rc != 0) return std::nullopt;
+    return req.ifr_mtu;
+}
+
+Controller::Controller(asio::io_context& ioc, Options options, std::string node_name, RouteSink& routes)
+    : ioc_{ioc},
+      options_{std::move(options)},
+      node_name_{std::move(node_name)},
+      routes_{routes},
+      retry_timer_{ioc},
+      sweep_timer_{ioc} {}
+
+Controller::~Controller() = default;
+
+void Controller::handle(const k8s::NodeEvent& event) {
+    auto log = log::get("k8s");
+    switch (event.type) {
+        case k8s::NodeEvent::Type::kAdded:
+        case k8s::NodeEvent::Type::kModified: {
+            auto [it, inserted] = nodes_.insert_or_assign(event.node.name, event.node);
+            if (inserted)
+                log->info("node {} added: address {}, podCIDRs [{}]", event.node.name,
+                          event.node.address(Family::kIpv4) ? event.node.address(Family::kIpv4)->to_string() : "none",
+                          join(event.node.pod_cidrs));
+            else
+                log->debug("node {} modified (resourceVersion {})", event.node.name, event.node.resource_version);
+            (void)it;
+            break;
+        }
+        case k8s::NodeEvent::Type::kDeleted:
+            if (nodes_.erase(event.node.name) > 0) log->info("node {} deleted", event.node.name);
+            break;
+        case k8s::NodeEvent::Type::kSynced:
+            if (!synced_) {
+                log->info("node list synced: {} nodes", nodes_.size());
+                synced_ = true;
+                synced_at_ = std::chrono::steady_clock::now();
+            }
+            break;
+    }
+    reconcile();
+}
+
+void Controller::reconcile() {
+    auto log = log::get("main");
+    auto self_it = nodes_.find(node_name_);
+    if (self_it == nodes_.end()) {
+        if (synced_ && !warned_missing_self_) {
+            log->warn("node {} is not in the node list; waiting for it (set --hostname-override or NODE_NAME "
+                      "if the name is wrong)", node_name_);
+            warned_missing_self_ = true;
+        }
+        return;
+    }
+    warned_missing_self_ = false;
+    const k8s::Node& self = self_it->second;
+
+    auto address = self.address(Family::kIpv4);
+    if (!address) {
+        if (!warned_no_address_)
+            log->warn("node {} has no IPv4 InternalIP or ExternalIP yet; waiting", node_name_);
+        warned_no_address_ = true;
+    } else {
+        warned_no_address_ = false;
+        if (node_address_ && *node_address_ != *address)
+            log->warn("node {} address changed from {} to {}; BGP keeps router id {} until restart", node_name_,
+                      node_address_->to_string(), address->to_string(), router_id_.to_string());
+        node_address_ = address;
+    }
+
+    if (self.pod_cidrs.empty()) {
+        if (!warned_no_cidr_)
+            log->warn("node {} has no podCIDR yet (kube-controller-manager --allocate-node-cidrs, or the "
+                      "kube-router.io/pod-cidrs annotation); waiting", node_name_);
+        warned_no_cidr_ = true;
+    } else {
+        if (warned_no_cidr_) log->info("node {} got podCIDRs [{}]", node_name_, join(self.pod_cidrs));
+        warned_no_cidr_ = false;
+    }
+
+    sync_conflist(self);
+    ensure_speaker(self);
+    if (speaker_) {
+        sync_originated(self);
+        sync_peers(self);
+    }
+    check_stale_sweep();
+}
+
+void Controller::ensure_speaker(const k8s::Node& self) {
+    (void)self;
+    if (speaker_) return;
+    if (!options_.router_id.empty()) {
+        router_id_ = *IpAddress::parse(options_.router_id);
+    } else if (node_address_) {
+        router_id_ = *node_address_;
+    } else {
+        return;  // waiting for the node's address, logged in reconcile()
+    }
+    bgp::SpeakerConfig cfg;
+    cfg.asn = options_.cluster_asn;
+    cfg.router_id = router_id_;
+    cfg.listen_port = options_.bgp_port;
+    if (node_address_) cfg.listen_addresses = {*node_address_};
+    cfg.timers.hold_time = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_holdtime);
+    cfg.timers.keepalive = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_keepalive_time);
+    cfg.timers.connect_retry = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_connect_retry_time);
+    auto speaker = std::make_unique<bgp::Speaker>(ioc_, cfg);
+    if (auto started = speaker->start(); !started) {
+        log::get("bgp")->error("cannot start the BGP speaker: {}; retrying in {}s", started.error(), kRetryDelay.count());
+        arm_retry();
+        return;
+    }
+    speaker->on_best_path_change(
+        [this](const Prefix& prefix, const std::optional<bgp::BestRoute>& best) { on_best_path(prefix, best); });
+    speaker_ = std::move(speaker);
+    log::get("bgp")->info("BGP speaker started: AS {}, router id {}, port {}", cfg.asn, router_id_.to_string(),
+                          speaker_->local_port());
+}
+
+void Controller::sync_conflist(const k8s::Node& self) {
+    if (!options_.enable_cni || self.pod_cidrs.empty()) return;
+    int mtu = options_.mtu;
+    if (mtu == 0) {
+        mtu = 1500;
+        if (options_.auto_mtu && node_address_) {
+            if (auto m = link_mtu_of(*node_address_)) mtu = *m;
+        }
+    }
+    if (self.pod_cidrs == written_cidrs_ && mtu == written_mtu_ && conflist_error_.empty()) return;
+
+    auto log = log::get("cni");
+    std::string template_text;
+    if (!options_.cni_conf_template.empty()) {
+        std::ifstream in(options_.cni_conf_template);
+        if (!in) {
+            conflist_error_ = "cannot read template " + options_.cni_conf_template + ": " + std::strerror(errno);
+            log->error("{}; retrying in {}s", conflist_error_, kRetryDelay.count());
+            arm_retry();
+            return;
+        }
+        std::stringstream ss;
+        ss << in.rdbuf();
+        template_text = ss.str();
+    }
+    cni::ConflistOptions copts;
+    copts.mtu = mtu;
+    copts.ipam_data_dir = options_.cni_ipam_data_dir;
+    auto text = cni::render_conflist(template_text, self.pod_cidrs, copts);
+    if (!text) {
+        conflist_error_ = "cannot render the CNI conflist: " + text.error();
+        log->error("{}; retrying in {}s", conflist_error_, kRetryDelay.count());
+        arm_retry();
+        return;
+    }
+    auto written = cni::write_file_atomically(options_.cni_conf_file, *text);
+    if (!written) {
+        conflist_error_ = written.error();
+        log->error("cannot write the CNI conflist: {}; the previous file is untouched; retrying in {}s",
+                   conflist_error_, kRetryDelay.count());
+        arm_retry();
+        return;
+    }
+    conflist_error_.clear();
+    written_cidrs_ = self.pod_cidrs;
+    written_mtu_ = mtu;
+    if (*written == cni::WriteOutcome::kWritten)
+        log->info("wrote {} for podCIDRs [{}], mtu {}", options_.cni_conf_file, join(self.pod_cidrs), mtu);
+    else
+        log->info("{} already up to date for podCIDRs [{}]", options_.cni_conf_file, join(self.pod_cidrs));
+}
+
+void Controller::sync_originated(const k8s::Node& self) {
+    std::set<Prefix> want;
+    if (options_.advertise_pod_cidr && node_address_) {
+        for (const auto& p : self.pod_cidrs)
+            if (p.family() == Family::kIpv4) want.insert(p);
+    }
+    for (auto it = originated_.begin(); it != originated_.end();) {
+        if (want.count(*it) == 0) {
+            speaker_->withdraw(*it);
+            log::get("bgp")->info("withdrew {}", it->to_string());
+            it = originated_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (const auto& p : want) {
+        if (originated_.insert(p).second) {
+            speaker_->originate(p, *node_address_);
+            log::get("bgp")->info("originated {} with next hop {}", p.to_string(), node_address_->to_string());
+        }
+    }
+}
+
+void Controller::sync_peers(const k8s::Node& self) {
+    std::map<IpAddress, bgp::PeerConfig> want;
+    if (options_.enable_ibgp) {
+        auto self_addr = self.address(Family::kIpv4);
+        for (const auto& [name, node] : nodes_) {
+            if (name == node_name_) continue;
+            auto addr = node.address(Family::kIpv4);
+            if (!addr || (self_addr && *addr == *self_addr)) continue;
+            bgp::PeerConfig peer;
+            peer.address = *addr;
+            peer.remote_asn = options_.cluster_asn;
+            peer.port = options_.bgp_port;
+            peer.local_address = node_address_;
+            peer.description = name;
+            want.emplace(*addr, std::move(peer));
+        }
+    }
+    for (auto it = peers_.begin(); it != peers_.end();) {
+        if (want.count(it->first) == 0) {
+            log::get("bgp")->info("peer {} ({}) removed: its node is gone", it->first.to_string(), it->second.description);
+            speaker_->remove_peer(it->first);
+            it = peers_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto& [addr, peer] : want) {
+        auto it = peers_.find(addr);
+        if (it != peers_.end() && it->second == peer) continue;
+        log::get("bgp")->info("peer {} AS{} ({}) {}", addr.to_string(), peer.remote_asn, peer.description,
+                              it == peers_.end() ? "added" : "reconfigured");
+        speaker_->set_peer(peer);
+        peers_[addr] = peer;
+    }
+}
+
+std::optional<std::string> Controller::import_rejection(const Prefix& prefix, const bgp::BestRoute& best) const {
+    auto self_it = nodes_.find(node_name_);
+    if (self_it != nodes_.end()) {
+        for (const auto& own : self_it->second.pod_cidrs)
+            if (own.overlaps(prefix)) return "it overlaps this node's podCIDR " + own.to_string();
+    }
+    for (const auto& svc : options_.service_cluster_ip_range)
+        if (svc.overlaps(prefix)) return "it overlaps the service range " + svc.to_string();
+    for (const auto& nh : best.next_hops)
+        if (node_address_ && nh == *node_address_) return "its next hop is this node";
+    if (best.next_hops.empty()) return "it has no next hop";
+    return std::nullopt;
+}
+
+void Controller::on_best_path(const Prefix& prefix, const std::optional<bgp::BestRoute>& best) {
+    auto log = log::get("fib");
+    if (!best || best->local) {
+        if (desired_.erase(prefix) > 0) {
+            routes_.remove_route(prefix);
+            log->info("route {} withdrawn", prefix.to_string());
+        }
+        return;
+    }
+    if (auto why = import_rejection(prefix, *best)) {
+        ++rejected_;
+        if (rejection_logged_.insert(prefix).second)
+            log->warn("not installing {} from {}: {}", prefix.to_string(), best->from_peer.to_string(), *why);
+        if (desired_.erase(prefix) > 0) routes_.remove_route(prefix);
+        return;
+    }
+    FibRoute route{prefix, best->next_hops};
+    auto it = desired_.find(prefix);
+    if (it != desired_.end() && it->second == route) return;
+    desired_[prefix] = route;
+    routes_.set_route(route);
+    log->info("route {} via {} (from {})", prefix.to_string(), join(route.next_hops), best->from_peer.to_string());
+}
+
+void Controller::arm_retry() {
+    if (retry_armed_) return;
+    retry_armed_ = true;
+    retry_timer_.expires_after(kRetryDelay);
+    retry_timer_.async_wait([this](boost::system::error_code ec) {
+        retry_armed_ = false;
+        if (!ec) reconcile();
+    });
+}
+
+// Routes of kroute's protocol left in the kernel by an earlier run are justified by nothing until
+// the RIB is rebuilt: sweep them only once the node list is synced and every peer has sent its
+// End-of-RIB, or after a hold time plus a connect-retry time for peers that never came up.
+void Controller::check_stale_sweep() {
+    if (sweep_enabled_ || !synced_ || !speaker_) return;
+    auto grace = options_.bgp_holdtime + options_.bgp_connect_retry_time;
+    bool all_eor = true;
+    for (const auto& n : speaker_->neighbors()) all_eor = all_eor && n.end_of_rib_received;
+    bool timed_out = synced_at_ && std::chrono::steady_clock::now() - *synced_at_ >= grace;
+    if (all_eor || timed_out) {
+        sweep_enabled_ = true;
+        routes_.enable_stale_sweep();
+        log::get("fib")->info("{}: stale kroute routes will now be removed",
+                              all_eor ? "End-of-RIB received from every peer" : "End-of-RIB wait timed out");
+        return;
+    }
+    sweep_timer_.expires_after(kSweepCheck);
+    sweep_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) check_stale_sweep();
+    });
+}
+
+void Controller::shutdown(std::function<void()> on_done) {
+    retry_timer_.cancel();
+    sweep_timer_.cancel();
+    if (!speaker_) {
+        asio::post(ioc_, std::move(on_done));
+        return;
+    }
+    speaker_->stop(std::move(on_done));
+}
+
+ControllerStatus Controller::status() const {
+    ControllerStatus s;
+    s.node = node_name_;
+    s.router_id = speaker_ ? router_id_.to_string() : options_.router_id;
+    s.asn = options_.cluster_asn;
+    s.nodes_synced = synced_;
+    s.speaker_started = speaker_ != nullptr;
+    s.stale_sweep_enabled = sweep_enabled_;
+    if (auto it = nodes_.find(node_name_); it != nodes_.end()) s.pod_cidrs = it->second.pod_cidrs;
+    s.node_address = node_address_;
+    s.conflist_error = conflist_error_;
+    s.nodes_known = nodes_.size();
+    s.routes_rejected = rejected_;
+    return s;
+}
+
+}  // namespace kroute::daemon

@@ -1,0 +1,112 @@
+// daemon::Controller: the one place that knows every module. It turns Node events into the BGP
+// peer set, the originated prefixes and the CNI conflist, and best-path changes into kernel routes.
+//
+// Thread: the io_context thread only. Node events arrive here by asio::post from the node source's
+// thread; the Fib's own thread is behind RouteSink.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "bgp/speaker.hpp"
+#include "common/asio.hpp"
+#include "daemon/options.hpp"
+#include "daemon/platform/fib.hpp"
+#include "k8s-client/node_source.hpp"
+
+namespace kroute::daemon {
+
+// Where the controller's desired kernel routes go: the netlink Fib, or nowhere (--no-fib).
+class RouteSink {
+public:
+    virtual ~RouteSink() = default;
+    virtual void set_route(const FibRoute& route) = 0;
+    virtual void remove_route(const Prefix& prefix) = 0;
+    virtual void enable_stale_sweep() = 0;
+};
+
+struct ControllerStatus {
+    std::string node;
+    std::string router_id;
+    std::uint32_t asn = 0;
+    bool nodes_synced = false;
+    bool speaker_started = false;
+    bool stale_sweep_enabled = false;
+    std::vector<Prefix> pod_cidrs;
+    std::optional<IpAddress> node_address;
+    std::string conflist_error;  // last failure writing the conflist, empty when fine
+    std::size_t nodes_known = 0;
+    std::size_t routes_rejected = 0;  // best paths the import policy refused
+};
+
+class Controller {
+public:
+    Controller(asio::io_context& ioc, Options options, std::string node_name, RouteSink& routes);
+    ~Controller();
+    Controller(const Controller&) = delete;
+    Controller& operator=(const Controller&) = delete;
+
+    void handle(const k8s::NodeEvent& event);
+    // Stops BGP (Cease to every peer); on_done once the NOTIFICATIONs are out.
+    void shutdown(std::function<void()> on_done);
+
+    [[nodiscard]] ControllerStatus status() const;
+    [[nodiscard]] const Options& options() const noexcept { return options_; }
+    [[nodiscard]] bgp::Speaker* speaker() noexcept { return speaker_.get(); }
+    [[nodiscard]] const bgp::Speaker* speaker() const noexcept { return speaker_.get(); }
+    [[nodiscard]] const std::map<std::string, k8s::Node>& nodes() const noexcept { return nodes_; }
+    // Routes the controller asked the kernel for, by prefix.
+    [[nodiscard]] const std::map<Prefix, FibRoute>& desired_routes() const noexcept { return desired_; }
+
+private:
+    void reconcile();
+    void ensure_speaker(const k8s::Node& self);
+    void sync_conflist(const k8s::Node& self);
+    void sync_originated(const k8s::Node& self);
+    void sync_peers(const k8s::Node& self);
+    void on_best_path(const Prefix& prefix, const std::optional<bgp::BestRoute>& best);
+    [[nodiscard]] std::optional<std::string> import_rejection(const Prefix& prefix, const bgp::BestRoute& best) const;
+    void arm_retry();
+    void check_stale_sweep();
+
+    asio::io_context& ioc_;
+    Options options_;
+    std::string node_name_;
+    RouteSink& routes_;
+    std::unique_ptr<bgp::Speaker> speaker_;
+    IpAddress router_id_;
+    std::optional<IpAddress> node_address_;
+
+    std::map<std::string, k8s::Node> nodes_;
+    bool synced_ = false;
+    std::optional<std::chrono::steady_clock::time_point> synced_at_;
+    bool sweep_enabled_ = false;
+
+    std::vector<Prefix> written_cidrs_;   // what the conflist on disk was rendered for
+    int written_mtu_ = 0;
+    std::string conflist_error_;
+    std::set<Prefix> originated_;
+    std::map<IpAddress, bgp::PeerConfig> peers_;
+    std::map<Prefix, FibRoute> desired_;
+    std::size_t rejected_ = 0;
+    std::set<Prefix> rejection_logged_;
+
+    bool warned_missing_self_ = false;
+    bool warned_no_cidr_ = false;
+    bool warned_no_address_ = false;
+    asio::steady_timer retry_timer_;
+    bool retry_armed_ = false;
+    asio::steady_timer sweep_timer_;
+};
+
+// The MTU of the interface that holds `address` in this network namespace, if any.
+[[nodiscard]] std::optional<int> link_mtu_of(const IpAddress& address);
+
+}  // namespace kroute::daemon

@@ -1,0 +1,49 @@
+#include "daemon/health_server.hpp"
+
+#include <httplib.h>
+
+#include "common/log.hpp"
+
+namespace kroute::daemon {
+namespace {
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+HealthServer::HealthServer(std::chrono::milliseconds stale_after) : stale_after_{stale_after} { beat(); }
+
+HealthServer::~HealthServer() { stop(); }
+
+void HealthServer::beat() noexcept { last_beat_ms_.store(now_ms(), std::memory_order_relaxed); }
+
+Expected<void, std::string> HealthServer::start(const std::string& address, std::uint16_t port) {
+    server_ = std::make_unique<httplib::Server>();
+    server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
+    server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+        auto age = now_ms() - last_beat_ms_.load(std::memory_order_relaxed);
+        if (age <= stale_after_.count()) {
+            res.set_content("OK\n", "text/plain");
+        } else {
+            res.status = 500;
+            res.set_content("core loop stalled for " + std::to_string(age) + " ms\n", "text/plain");
+        }
+    });
+    const std::string host = address.empty() ? "::" : address;
+    if (!server_->bind_to_port(host.c_str(), port))
+        return unexpected("cannot listen on [" + host + "]:" + std::to_string(port) + " for /healthz");
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    log::get("main")->info("health endpoint on [{}]:{}/healthz", host, port);
+    return {};
+}
+
+void HealthServer::stop() {
+    if (server_) server_->stop();
+    if (thread_.joinable()) thread_.join();
+    server_.reset();
+}
+
+}  // namespace kroute::daemon

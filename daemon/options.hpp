@@ -1,0 +1,72 @@
+// kroute's command line: kube-router's flag names and meanings wherever kube-router has the flag
+// (../docs/flags.md lists them all). Parsing never exits the process: it returns the options or
+// an error text (or a help/version text to print).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/expected.hpp"
+#include "common/ip.hpp"
+
+namespace kroute::daemon {
+
+struct Options {
+    // Kubernetes
+    std::string kubeconfig;
+    std::string master;
+    std::string hostname_override;
+    std::string nodes_file;  // instead of the API server
+
+    // BGP
+    std::uint32_t cluster_asn = 64512;
+    std::string router_id;   // empty = the node's IPv4 address
+    std::uint16_t bgp_port = 179;
+    bool enable_ibgp = true;
+    bool nodes_full_mesh = true;
+    bool advertise_pod_cidr = true;
+    std::chrono::milliseconds bgp_holdtime{std::chrono::seconds(90)};
+    std::chrono::milliseconds bgp_keepalive_time{std::chrono::seconds(30)};
+    std::chrono::milliseconds bgp_connect_retry_time{std::chrono::seconds(120)};
+
+    // Data plane
+    bool enable_cni = true;
+    std::string cni_conf_file = "/etc/cni/net.d/10-kuberouter.conflist";
+    std::string cni_conf_template;
+    std::string cni_ipam_data_dir;
+    bool auto_mtu = true;
+    int mtu = 0;  // 0 = auto (or 1500 without --auto-mtu)
+    bool no_fib = false;
+    int route_protocol = 52;
+    std::chrono::milliseconds routes_sync_period{std::chrono::minutes(5)};
+    bool enable_ipv4 = true;
+    bool enable_ipv6 = false;
+    std::vector<Prefix> service_cluster_ip_range;
+    std::vector<Prefix> cluster_cidr;
+
+    // Operations
+    std::uint16_t health_port = 20244;
+    std::string health_addr;   // empty = every address
+    std::uint16_t metrics_port = 0;
+    std::string api_socket = "/run/kroute/kroute.sock";
+    int verbosity = 0;
+};
+
+struct ParseOutcome {
+    std::optional<Options> options;  // set when kroute should run
+    std::string message;             // help / version text (exit 0) when options is empty
+};
+
+// argv as main() gets it; env is consulted for NODE_NAME and KUBE_ROUTER_CNI_CONF_FILE.
+[[nodiscard]] Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* argv);
+
+// The node name: --hostname-override, else env NODE_NAME, else the hostname.
+[[nodiscard]] std::string node_name(const Options& options);
+
+// The options as JSON-able text pairs, for `kroutectl config` (secrets never included).
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> describe(const Options& options);
+
+}  // namespace kroute::daemon
