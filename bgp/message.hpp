@@ -140,6 +140,9 @@ struct UpdateMessage {
 
     // RFC 4724 §2: an UPDATE with nothing in it is the IPv4 unicast End-of-RIB marker.
     [[nodiscard]] bool is_end_of_rib() const noexcept;
+    // RFC 4724 §2: the family whose End-of-RIB this is: IPv4 unicast for the empty UPDATE, the
+    // MP_UNREACH_NLRI's family for an UPDATE holding only an empty MP_UNREACH_NLRI.
+    [[nodiscard]] std::optional<AfiSafi> end_of_rib_family() const noexcept;
 };
 
 struct NotificationMessage {
@@ -188,6 +191,18 @@ struct EncodeContext {
 // size limit allows; likewise withdrawals.
 [[nodiscard]] std::vector<Bytes> encode_announcements(const PathAttributes& attrs, std::span<const Prefix> nlri,
                                                       const EncodeContext& ctx = {});
+// encode_announcements() takes IPv4 prefixes (NLRI field, next hop = attrs.next_hop) and skips
+// others: announce IPv6 with encode_mp_announcements(). encode_withdrawals() takes both families
+// (IPv6 goes into MP_UNREACH_NLRI). An attribute set too large for even one prefix yields nothing.
 [[nodiscard]] std::vector<Bytes> encode_withdrawals(std::span<const Prefix> withdrawn, const EncodeContext& ctx = {});
+
+// IPv6 (or any MP family) announcements in MP_REACH_NLRI with the given next hops (IPv6: global,
+// then optionally link-local, RFC 2545 §3); attrs.next_hop is not sent (RFC 4760 §3).
+[[nodiscard]] std::vector<Bytes> encode_mp_announcements(const PathAttributes& attrs, AfiSafi family,
+                                                         std::span<const IpAddress> next_hops,
+                                                         std::span<const Prefix> nlri, const EncodeContext& ctx = {});
+
+// The End-of-RIB marker of a family (RFC 4724 §2).
+[[nodiscard]] Bytes encode_end_of_rib(AfiSafi family, const EncodeContext& ctx = {});
 
 }  // namespace kroute::bgp

@@ -1,0 +1,55 @@
+// OPEN optional parameters and capabilities (RFC 5492), and what two OPENs negotiate. Pure code.
+// The codec reads capabilities into OpenMessage's fields; negotiate() turns the local and the
+// remote OPEN into the explicit DecodeContext / EncodeContext a session passes to the codec.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "bgp/message.hpp"
+#include "bgp/wire.hpp"
+
+namespace kroute::bgp {
+
+inline constexpr std::uint8_t kOptParamCapabilities = 2;  // RFC 5492 §4
+
+inline constexpr std::uint8_t kCapMultiprotocol = 1;      // RFC 4760
+inline constexpr std::uint8_t kCapRouteRefresh = 2;       // RFC 2918
+inline constexpr std::uint8_t kCapExtendedMessage = 6;    // RFC 8654
+inline constexpr std::uint8_t kCapGracefulRestart = 64;   // RFC 4724
+inline constexpr std::uint8_t kCapFourOctetAs = 65;       // RFC 6793
+inline constexpr std::uint8_t kCapEnhancedRouteRefresh = 70;  // RFC 7313
+
+// Reads the Optional Parameters field of an OPEN (after its length octet) into `open`. Accepts
+// each capability in a parameter of its own (RFC 3392 practice) as well as several capabilities in
+// one parameter (RFC 5492 §4). Errors: OPEN Message Error / Unsupported Optional Parameter for a
+// parameter type other than Capabilities; OPEN Message Error (subcode 0) for malformed TLVs.
+[[nodiscard]] Expected<void, DecodeError> decode_optional_parameters(std::span<const std::uint8_t> params,
+                                                                     OpenMessage& open);
+
+// Writes the Optional Parameters field (without its length octet): one Capabilities parameter
+// holding every capability, in OpenMessage's order. Empty when there is no capability.
+void write_optional_parameters(Writer& w, const OpenMessage& open);
+
+[[nodiscard]] bool has_capability(const OpenMessage& open, std::uint8_t code) noexcept;
+
+// The outcome of an OPEN exchange, as far as the codec and the RIB care.
+struct Negotiated {
+    bool four_octet_as = false;     // both sent capability 65 (RFC 6793 §4)
+    bool extended_message = false;  // both sent capability 6 (RFC 8654 §3)
+    bool route_refresh = false;     // the peer may be sent ROUTE-REFRESH (it advertised code 2)
+    std::vector<AfiSafi> families;  // both sides' multiprotocol sets intersected (RFC 4760 §8)
+    std::uint16_t hold_time = 0;    // min of both; 0 = no keepalives (RFC 4271 §4.2)
+    friend bool operator==(const Negotiated&, const Negotiated&) = default;
+
+    [[nodiscard]] DecodeContext decode_context(bool ebgp) const noexcept {
+        return DecodeContext{four_octet_as, extended_message, ebgp};
+    }
+    [[nodiscard]] EncodeContext encode_context() const noexcept { return EncodeContext{four_octet_as, extended_message}; }
+};
+
+// A side that sends no multiprotocol capability speaks IPv4 unicast only (RFC 4760 §8).
+[[nodiscard]] Negotiated negotiate(const OpenMessage& local, const OpenMessage& remote);
+
+}  // namespace kroute::bgp
