@@ -1,0 +1,185 @@
+# Sourced. A simulated Kubernetes cluster in network namespaces, for the demo and the end-to-end
+# tests. Must run inside run_in_sandbox (scripts/lib/sandbox.sh): it creates namespaces freely.
+#
+#  sw: bridge br0 ── veth ── api   (eth0 172.18.0.2/16: fake-apiserver on :6443)
+#                 ── veth ── nodeN (eth0 172.18.0.(10+N)/16: kroute; kube-bridge 10.244.N.1/24 made by
+#                                   the CNI bridge plugin) ── veth ── pod_N_M (10.244.N.x)
+#
+# Required variables: KR_BIN (kroute binaries), KR_DIR (a scratch directory of the caller's).
+
+KR_PROTO=${KR_PROTO:-52}
+KR_API_IP=172.18.0.2
+KR_TOKEN=kroute-demo-token
+KR_KROUTE_FLAGS=(--bgp-holdtime 9s --bgp-keepalive-time 3s --bgp-connect-retry-time 1s
+                 --route-protocol "$KR_PROTO")
+declare -A KR_PIDS=()   # name -> PID of a daemon we started
+declare -A KR_POD_IP=() # pod_N_M -> its address
+
+kr_log() { printf '%s\n' "$*"; }
+kr_fail() { printf 'FAIL: %s\n' "$*" >&2; return 1; }
+
+node_ip() { echo "172.18.0.$((10 + $1))"; }
+pod_cidr() { echo "10.244.$1.0/24"; }
+
+# wait_for SECONDS DESCRIPTION CMD...: polls CMD every 0.2 s until it succeeds or time runs out.
+wait_for() {
+    local seconds=$1 what=$2; shift 2
+    local deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            kr_fail "timed out after ${seconds}s waiting for: $what"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+underlay_up() {
+    ip netns add sw
+    ip -n sw link set lo up
+    ip -n sw link add br0 type bridge
+    ip -n sw link set br0 up
+}
+
+# attach NS IP: a namespace with eth0 on the underlay switch.
+attach() {
+    local ns=$1 ip=$2
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip -n sw link add "v-$ns" type veth peer name eth0 netns "$ns"
+    ip -n sw link set "v-$ns" master br0 up
+    ip -n "$ns" addr add "$ip/16" dev eth0
+    ip -n "$ns" link set eth0 up
+}
+
+apiserver_up() {
+    attach api "$KR_API_IP"
+    mkdir -p "$KR_DIR/api" "$KR_DIR/home"
+    ip netns exec api "$KR_BIN/fake-apiserver" --listen "$KR_API_IP" --port 6443 --token "$KR_TOKEN" \
+        --cert-dir "$KR_DIR/api" </dev/null >"$KR_DIR/api/log" 2>&1 &
+    KR_PIDS[api]=$!
+    wait_for 20 "the fake API server" test -s "$KR_DIR/api/kubeconfig"
+    wait_for 20 "the API server to answer" kubectl_api get nodes
+}
+
+# kubectl as an operator would use it, from the control-plane namespace.
+kubectl_api() {
+    HOME="$KR_DIR/home" ip netns exec api "${KUBECTL:-kubectl}" --kubeconfig "$KR_DIR/api/kubeconfig" "$@"
+}
+
+# register_node N: what kubelet does (a Node with its InternalIP, no podCIDR), then what
+# kube-controller-manager --allocate-node-cidrs does (spec.podCIDR(s) patched in).
+register_node() {
+    local n=$1
+    cat >"$KR_DIR/node$n.yaml" <<YAML
+apiVersion: v1
+kind: Node
+metadata:
+  name: node$n
+  labels:
+    kubernetes.io/hostname: node$n
+status:
+  addresses:
+  - type: InternalIP
+    address: $(node_ip "$n")
+  - type: Hostname
+    address: node$n
+YAML
+    kubectl_api apply --validate=false -f "$KR_DIR/node$n.yaml" >/dev/null
+    kubectl_api patch node "node$n" --type=merge \
+        -p "{\"spec\":{\"podCIDR\":\"$(pod_cidr "$n")\",\"podCIDRs\":[\"$(pod_cidr "$n")\"]}}" >/dev/null
+}
+
+# node_up N: the node's namespace and its kroute (which waits for its Node object by itself).
+node_up() {
+    local n=$1 dir="$KR_DIR/node$1"
+    attach "node$n" "$(node_ip "$n")"
+    mkdir -p "$dir/net.d" "$dir/ipam" "$dir/cni-cache"
+    kroute_start "$n"
+}
+
+kroute_start() {
+    local n=$1 dir="$KR_DIR/node$1"
+    setsid ip netns exec "node$n" "$KR_BIN/kroute" --kubeconfig "$KR_DIR/api/kubeconfig" \
+        --hostname-override "node$n" \
+        --cni-conf-file "$dir/net.d/10-kuberouter.conflist" --cni-ipam-data-dir "$dir/ipam" \
+        --api-socket "$dir/kroute.sock" "${KR_KROUTE_FLAGS[@]}" \
+        </dev/null >>"$dir/kroute.log" 2>&1 &
+    KR_PIDS[node$n]=$!
+}
+
+kroutectl_on() {
+    local n=$1; shift
+    "$KR_BIN/kroutectl" --socket "$KR_DIR/node$n/kroute.sock" "$@"
+}
+
+# pod_up N M: a pod namespace wired by the real CNI plugins with the conflist kroute wrote,
+# executed in the node's namespace as kubelet would.
+pod_up() {
+    local n=$1 m=$2 pod="pod_$1_$2" dir="$KR_DIR/node$1"
+    ip netns add "$pod"
+    ip netns exec "node$n" "$KR_BIN/kroute-cni-exec" add --conflist "$dir/net.d/10-kuberouter.conflist" \
+        --netns "/run/netns/$pod" --container-id "$pod" --cache-dir "$dir/cni-cache" >"$KR_DIR/$pod.json"
+    local ip
+    ip=$(jq -r '.ips[0].address' "$KR_DIR/$pod.json")
+    KR_POD_IP[$pod]=${ip%/*}
+    # Record the source address of every ping the pod receives (no tcpdump needed).
+    ip netns exec "$pod" nft -f - <<NFT
+table inet kroute_seen {
+    set sources { type ipv4_addr; flags dynamic; }
+    chain input { type filter hook input priority 0; icmp type echo-request add @sources { ip saddr } }
+}
+NFT
+}
+
+pod_down() {
+    local n=$1 m=$2 pod="pod_$1_$2" dir="$KR_DIR/node$1"
+    ip netns exec "node$n" "$KR_BIN/kroute-cni-exec" del --conflist "$dir/net.d/10-kuberouter.conflist" \
+        --netns "/run/netns/$pod" --container-id "$pod" --cache-dir "$dir/cni-cache" >/dev/null || true
+    ip netns del "$pod" 2>/dev/null || true
+}
+
+# The kroute routes of node N, one "prefix via nexthop" per line, sorted.
+kernel_routes() {
+    ip -n "node$1" -4 route show proto "$KR_PROTO" | awk '{print $1, $2, $3}' | sort
+}
+
+# What kernel_routes must print on node N when the nodes in "$2" (a list) are up.
+expected_routes() {
+    local n=$1 j
+    for j in $2; do
+        [[ $j == "$n" ]] || echo "$(pod_cidr "$j") via $(node_ip "$j")"
+    done | sort
+}
+
+routes_converged() {
+    local n=$1 nodes=$2
+    [[ "$(kernel_routes "$n")" == "$(expected_routes "$n" "$nodes")" ]]
+}
+
+pod_sources() {
+    ip netns exec "$1" nft -j list set inet kroute_seen sources | jq -r '.nftables[] | select(.set) | .set.elem // [] | .[]'
+}
+
+stop_daemon() {
+    local name=$1 sig=${2:-TERM}
+    local pid=${KR_PIDS[$name]:-}
+    [[ -n $pid ]] || return 0
+    kill "-$sig" "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 10))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    unset "KR_PIDS[$name]"
+}
+
+cluster_down() {
+    local name ns
+    for name in "${!KR_PIDS[@]}"; do
+        [[ $name == api ]] || stop_daemon "$name"
+    done
+    stop_daemon api
+    for ns in $(ip netns list | awk '{print $1}'); do
+        ip netns del "$ns" 2>/dev/null || true
+    done
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The README's second command: installs what is missing, builds, then runs every test: the
+# Catch2 unit suites (CTest; the netlink ones in network namespaces of their own), the kubectl test
+# against the fake API server, the CNI plugin test and the end-to-end cluster in network
+# namespaces (inside the no-route sandbox). `--long` adds the long runs (soak, long fuzzing).
+# Run as root on Debian 12.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+long=0
+for arg in "$@"; do
+    case $arg in
+        --long) long=1 ;;
+        *) echo "usage: $0 [--long]" >&2; exit 2 ;;
+    esac
+done
+[[ $EUID -eq 0 ]] || { echo "test.sh: run as root (the tests create network namespaces)" >&2; exit 1; }
+
+t0=$SECONDS
+"$repo/scripts/install-deps.sh"
+echo "== build"
+"$repo/scripts/build.sh"
+t_build=$SECONDS
+export KR_BIN="$repo/build/bin"
+
+failed=()
+run() {
+    local name=$1; shift
+    local t=$SECONDS
+    echo "== $name"
+    if "$@"; then
+        echo "-- $name passed ($((SECONDS - t)) s)"
+    else
+        echo "-- $name FAILED ($((SECONDS - t)) s)"
+        failed+=("$name")
+    fi
+}
+
+run "unit tests (ctest)" ctest --test-dir "$repo/build" --output-on-failure -j 2
+run "kubectl against the fake API server" "$repo/tests/e2e/kubectl_test.sh"
+run "real CNI plugins with kroute-cni-exec" "$repo/tests/e2e/cni_exec_test.sh"
+run "end-to-end cluster in network namespaces" "$repo/tests/e2e/cluster_test.sh"
+if ((long)); then
+    for t in "$repo"/tests/long/*.sh; do
+        [[ -e $t ]] && run "long: $(basename "$t")" "$t"
+    done
+fi
+
+echo
+echo "build: $((t_build - t0)) s (installs included), tests: $((SECONDS - t_build)) s, total: $((SECONDS - t0)) s"
+if ((${#failed[@]})); then
+    printf 'FAILED: %s\n' "${failed[@]}"
+    exit 1
+fi
+echo "all tests passed"
