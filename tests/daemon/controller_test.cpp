@@ -1,0 +1,224 @@
+// The controller with real BGP speakers over loopback (127.0.0.x, no root needed): Node events in,
+// peers, conflists and desired kernel routes out.
+#include "daemon/controller.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+using namespace kroute;
+using namespace kroute::daemon;
+using namespace std::chrono_literals;
+
+namespace {
+
+class FakeRouteSink final : public RouteSink {
+public:
+    void set_route(const FibRoute& r) override { routes[r.prefix] = r; }
+    void remove_route(const Prefix& p) override { routes.erase(p); ++removals; }
+    void enable_stale_sweep() override { sweep = true; }
+    std::map<Prefix, FibRoute> routes;
+    int removals = 0;
+    bool sweep = false;
+};
+
+std::uint16_t free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+k8s::Node node(const std::string& name, const std::string& ip, const std::vector<std::string>& cidrs) {
+    k8s::Node n;
+    n.name = name;
+    n.internal_ips = {*IpAddress::parse(ip)};
+    for (const auto& c : cidrs) n.pod_cidrs.push_back(*Prefix::parse(c));
+    return n;
+}
+
+k8s::NodeEvent event(k8s::NodeEvent::Type t, k8s::Node n = {}) { return {t, std::move(n)}; }
+
+template <class Pred>
+bool run_until(asio::io_context& ioc, Pred pred, std::chrono::milliseconds limit = 15s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        ioc.restart();
+        ioc.run_for(20ms);
+    }
+    return true;
+}
+
+bool has_route(const FakeRouteSink& s, const std::string& prefix, const std::string& via) {
+    auto it = s.routes.find(*Prefix::parse(prefix));
+    return it != s.routes.end() && it->second.next_hops == std::vector<IpAddress>{*IpAddress::parse(via)};
+}
+
+struct TempDir {
+    std::filesystem::path path;
+    TempDir() {
+        char tmpl[] = "/tmp/kroute-controller-test.XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+Options options_for(std::uint16_t port, const TempDir& dir, const std::string& name) {
+    Options o;
+    o.bgp_port = port;
+    o.bgp_holdtime = 9s;
+    o.bgp_keepalive_time = 3s;
+    o.bgp_connect_retry_time = 1s;
+    o.cni_conf_file = (dir.path / name / "10-kuberouter.conflist").string();
+    o.cni_ipam_data_dir = (dir.path / name / "ipam").string();
+    o.health_port = 0;
+    return o;
+}
+
+std::string read(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("two nodes peer over BGP and each installs the other's podCIDR", "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1, sink2;
+    Controller c1(ioc, options_for(port, dir, "node1"), "node1", sink1);
+    Controller c2(ioc, options_for(port, dir, "node2"), "node2", sink2);
+    auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24"});
+    auto n2 = node("node2", "127.0.0.2", {"10.244.2.0/24"});
+    for (auto* c : {&c1, &c2}) {
+        c->handle(event(k8s::NodeEvent::Type::kAdded, n1));
+        c->handle(event(k8s::NodeEvent::Type::kAdded, n2));
+        c->handle(event(k8s::NodeEvent::Type::kSynced));
+    }
+
+    REQUIRE(run_until(ioc, [&] {
+        return has_route(sink1, "10.244.2.0/24", "127.0.0.2") && has_route(sink2, "10.244.1.0/24", "127.0.0.1");
+    }));
+    CHECK(sink1.routes.size() == 1);  // never its own podCIDR
+    CHECK(sink2.routes.size() == 1);
+    CHECK(c1.status().router_id == "127.0.0.1");
+
+    SECTION("the conflist is written for the node's podCIDR") {
+        auto conf = nlohmann::json::parse(read(c1.options().cni_conf_file));
+        const auto& bridge = conf["plugins"][0];
+        CHECK(bridge["type"] == "bridge");
+        CHECK(bridge["ipam"]["ranges"][0][0]["subnet"] == "10.244.1.0/24");
+        CHECK(bridge["ipam"]["dataDir"] == c1.options().cni_ipam_data_dir);
+    }
+
+    SECTION("End-of-RIB from every peer enables the stale-route sweep") {
+        CHECK(run_until(ioc, [&] { return sink1.sweep && sink2.sweep; }));
+    }
+
+    SECTION("a podCIDR change rewrites the conflist and moves the route on the other node") {
+        auto changed = node("node2", "127.0.0.2", {"10.244.20.0/24"});
+        c1.handle(event(k8s::NodeEvent::Type::kModified, changed));
+        c2.handle(event(k8s::NodeEvent::Type::kModified, changed));
+        REQUIRE(run_until(ioc, [&] {
+            return has_route(sink1, "10.244.20.0/24", "127.0.0.2") && sink1.routes.size() == 1;
+        }));
+        CHECK_THAT(read(c2.options().cni_conf_file), Catch::Contains("10.244.20.0/24"));
+        CHECK_THAT(read(c2.options().cni_conf_file), !Catch::Contains("10.244.2.0/24"));
+    }
+
+    SECTION("a deleted node's session and routes go") {
+        c1.handle(event(k8s::NodeEvent::Type::kDeleted, n2));
+        REQUIRE(run_until(ioc, [&] { return sink1.routes.empty(); }));
+        CHECK(c1.speaker()->peers().empty());
+        // node2 loses node1's route too: the session ended with a Cease.
+        CHECK(run_until(ioc, [&] { return sink2.routes.empty(); }));
+    }
+}
+
+TEST_CASE("the import policy refuses routes onto this node's podCIDR and the service range", "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1;
+    Controller c1(ioc, options_for(port, dir, "node1"), "node1", sink1);
+
+    // A misbehaving peer: announces a piece of node1's podCIDR, a service range prefix and one
+    // legitimate prefix.
+    bgp::SpeakerConfig rogue_cfg;
+    rogue_cfg.router_id = *IpAddress::parse("127.0.0.3");
+    rogue_cfg.listen_port = port;
+    rogue_cfg.listen_addresses = {*IpAddress::parse("127.0.0.3")};
+    rogue_cfg.timers = {9s, 3s, 1s};
+    bgp::Speaker rogue(ioc, rogue_cfg);
+    REQUIRE(rogue.start());
+    bgp::PeerConfig to_c1;
+    to_c1.address = *IpAddress::parse("127.0.0.1");
+    to_c1.remote_asn = 64512;
+    to_c1.port = port;
+    to_c1.local_address = *IpAddress::parse("127.0.0.3");
+    rogue.set_peer(to_c1);
+    const auto via = *IpAddress::parse("127.0.0.3");
+    rogue.originate(*Prefix::parse("10.244.1.128/25"), via);
+    rogue.originate(*Prefix::parse("10.96.0.0/24"), via);
+    rogue.originate(*Prefix::parse("10.244.3.0/24"), via);
+
+    c1.handle(event(k8s::NodeEvent::Type::kAdded, node("node1", "127.0.0.1", {"10.244.1.0/24"})));
+    c1.handle(event(k8s::NodeEvent::Type::kAdded, node("node3", "127.0.0.3", {"10.244.3.0/24"})));
+    c1.handle(event(k8s::NodeEvent::Type::kSynced));
+
+    REQUIRE(run_until(ioc, [&] { return has_route(sink1, "10.244.3.0/24", "127.0.0.3") && c1.status().routes_rejected >= 2; }));
+    CHECK(sink1.routes.size() == 1);
+    CHECK(c1.speaker()->rib_prefix_count() == 4);  // in the RIB (visible to kroutectl), not in the kernel
+}
+
+TEST_CASE("a node without its Node object or podCIDR waits and says so", "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    FakeRouteSink sink;
+    Controller c(ioc, options_for(free_port(), dir, "node1"), "node1", sink);
+    c.handle(event(k8s::NodeEvent::Type::kAdded, node("other", "127.0.0.9", {"10.244.9.0/24"})));
+    c.handle(event(k8s::NodeEvent::Type::kSynced));
+    CHECK_FALSE(c.status().speaker_started);
+    CHECK_FALSE(std::filesystem::exists(c.options().cni_conf_file));
+
+    c.handle(event(k8s::NodeEvent::Type::kAdded, node("node1", "127.0.0.1", {})));
+    CHECK(c.status().speaker_started);  // the address is enough for BGP
+    CHECK_FALSE(std::filesystem::exists(c.options().cni_conf_file));
+    CHECK(c.speaker()->peers().size() == 1);
+
+    c.handle(event(k8s::NodeEvent::Type::kModified, node("node1", "127.0.0.1", {"10.244.1.0/24"})));
+    CHECK(std::filesystem::exists(c.options().cni_conf_file));
+}
+
+TEST_CASE("a conflist that cannot be written is an error in the status, retried later", "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    FakeRouteSink sink;
+    auto opts = options_for(free_port(), dir, "node1");
+    // The parent "directory" is a regular file: the write must fail cleanly.
+    std::ofstream(dir.path / "blocker") << "x";
+    opts.cni_conf_file = (dir.path / "blocker" / "10-kuberouter.conflist").string();
+    Controller c(ioc, opts, "node1", sink);
+    c.handle(event(k8s::NodeEvent::Type::kAdded, node("node1", "127.0.0.1", {"10.244.1.0/24"})));
+    c.handle(event(k8s::NodeEvent::Type::kSynced));
+    CHECK_FALSE(c.status().conflist_error.empty());
+    CHECK(c.status().speaker_started);  // BGP does not wait for the conflist
+}
