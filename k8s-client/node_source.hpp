@@ -35,6 +35,10 @@ struct WatchOptions {
     std::chrono::milliseconds backoff_initial{800};
     std::chrono::milliseconds backoff_max{30'000};
     std::chrono::seconds watch_timeout_min{300};  // timeoutSeconds random in [min, 2*min)
+    // Added by k8s-client: a failure this long after the previous one starts the backoff afresh
+    // (client-go's 2 min), and the LIST page size (client-go tools/pager's 500).
+    std::chrono::milliseconds backoff_reset{120'000};
+    int page_size = 500;
 };
 
 [[nodiscard]] std::unique_ptr<NodeSource> make_node_watcher(ClientConfig cfg, WatchOptions opts = {});
