@@ -1,0 +1,499 @@
+// Fib: desired state on the io_context thread, kernel work on a writer thread of its own.
+//
+//   io_context thread                         writer thread
+//   set_route/remove_route ─► Inbox (mutex) ─► desired_, dirty_ ─(batch_delay)─► route_diff ─► netlink
+//   IoState (snapshot)  ◄──── asio::post(Report) ◄── acks, kernel events, dumps
+//
+// The only shared objects are the Inbox (a mutex, held for a map swap) and the eventfd that wakes
+// the writer; everything else is owned by exactly one thread.
+#include "daemon/platform/fib.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "common/log.hpp"
+#include "daemon/platform/netlink_route_table.hpp"
+#include "daemon/platform/route_diff.hpp"
+
+namespace kroute::daemon {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// A link event (down/up, a device gone) may flush routes without any route notification (IPv4
+// does not announce routes removed with their device): re-read the table shortly after, but not
+// more often than every kLinkRecheckSpacing while links flap (pod veths come and go all day).
+constexpr auto kLinkRecheckDelay = 30ms;
+constexpr auto kLinkRecheckSpacing = 200ms;
+constexpr auto kDumpRetry = 1s;
+constexpr auto kMaxPollWait = 1s;  // the loop wakes at least this often, whatever happens
+
+// What the io_context thread sees (snapshot, desired_count); touched on that thread only.
+struct IoState {
+    RouteMap desired;
+    RouteMap kernel;
+    std::uint64_t writes = 0;
+    std::uint64_t errors = 0;
+    std::string last_error;
+    bool sweep = false;
+};
+
+// Writer -> io_context: what changed in the kernel view and the write counters.
+struct Report {
+    std::optional<RouteMap> full;  // the whole view after a dump
+    std::vector<std::pair<Prefix, std::optional<FibRoute>>> changes;
+    std::uint64_t writes = 0;
+    std::uint64_t errors = 0;
+    std::string last_error;
+    [[nodiscard]] bool empty() const { return !full && changes.empty() && writes == 0 && errors == 0; }
+};
+
+void apply_report(IoState& s, Report& r) {
+    if (r.full) s.kernel = std::move(*r.full);
+    for (auto& [p, route] : r.changes) {
+        if (route)
+            s.kernel.insert_or_assign(p, std::move(*route));
+        else
+            s.kernel.erase(p);
+    }
+    s.writes += r.writes;
+    s.errors += r.errors;
+    if (!r.last_error.empty()) s.last_error = std::move(r.last_error);
+}
+
+// io_context thread -> writer. Changes coalesce per prefix: only the latest desired state matters.
+struct Inbox {
+    std::mutex mutex;
+    std::map<Prefix, std::optional<FibRoute>> changes;
+    bool sweep = false;
+    bool stop = false;
+};
+
+class Writer {
+public:
+    Writer(const FibConfig& cfg, NetlinkRouteTable table, NetlinkEvents events, int wake_fd, Inbox& inbox,
+           KernelState kernel, std::function<void(Report)> post)
+        : cfg_{cfg},
+          table_{std::move(table)},
+          events_{std::move(events)},
+          wake_fd_{wake_fd},
+          inbox_{inbox},
+          kernel_{std::move(kernel)},
+          post_{std::move(post)},
+          log_{log::get("fib")} {}
+
+    void run() {
+        next_sync_ = Clock::now() + cfg_.sync_period;
+        while (true) {
+            const auto now = Clock::now();
+            pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {events_.fd(), POLLIN, 0}};
+            const int timeout = static_cast<int>(
+                std::chrono::ceil<std::chrono::milliseconds>(std::max(next_deadline(now) - now, Clock::duration::zero()))
+                    .count());
+            const int ready = ::poll(fds, 2, timeout);
+            if (ready < 0 && errno != EINTR) {
+                log_->error("poll failed: {}", std::strerror(errno));
+                std::this_thread::sleep_for(100ms);  // do not spin on a broken poll
+            }
+            if (ready > 0 && (fds[0].revents & POLLIN) != 0) {
+                std::uint64_t count = 0;
+                (void)::read(wake_fd_, &count, sizeof count);
+            }
+            if (!take_inbox()) return;
+            if (ready > 0 && (fds[1].revents & (POLLIN | POLLERR)) != 0) read_events();
+            step(Clock::now());
+        }
+    }
+
+private:
+    // Returns false when asked to stop.
+    bool take_inbox() {
+        std::map<Prefix, std::optional<FibRoute>> changes;
+        bool sweep = false;
+        {
+            std::lock_guard lock(inbox_.mutex);
+            if (inbox_.stop) return false;
+            changes.swap(inbox_.changes);
+            sweep = inbox_.sweep;
+        }
+        const auto now = Clock::now();
+        for (auto& [p, route] : changes) {
+            if (route) {
+                desired_.insert_or_assign(p, std::move(*route));
+                withdrawn_.erase(p);
+            } else {
+                desired_.erase(p);
+                withdrawn_.insert(p);
+            }
+            retry_.erase(p);  // a new desired state deserves a fresh attempt
+            mark_dirty(p, now + cfg_.batch_delay);
+        }
+        if (sweep && !sweep_) {
+            sweep_ = true;
+            log_->info("stale sweep enabled: undesired routes of protocol {} will be removed", cfg_.protocol);
+            resync_due_ = now;  // re-read the kernel and sweep now
+        }
+        return true;
+    }
+
+    void mark_dirty(const Prefix& p, Clock::time_point due) {
+        dirty_.insert(p);
+        if (!batch_due_ || due < *batch_due_) batch_due_ = due;
+    }
+
+    void read_events() {
+        auto batch = events_.read_pending();
+        if (!batch) {
+            log_->warn("reading kernel route events failed: {}; resynchronising", batch.error().message());
+            resync_due_ = Clock::now();
+            return;
+        }
+        const auto now = Clock::now();
+        Report report;
+        for (const auto& ev : batch->events) {
+            if (ev.kind == KernelEvent::Kind::kLink) {
+                if (!link_due_) link_due_ = std::max(now + kLinkRecheckDelay, last_link_check_ + kLinkRecheckSpacing);
+                continue;
+            }
+            const auto kind = ev.kind == KernelEvent::Kind::kNewRoute ? EventKind::kNewRoute : EventKind::kDelRoute;
+            const Prefix& p = ev.route.route.prefix;
+            if (!apply_event(kernel_, kind, ev.route, cfg_.protocol, cfg_.table)) continue;
+            if (ev.route.protocol == cfg_.protocol) {
+                auto it = kernel_.ours.find(p);
+                report.changes.emplace_back(p, it == kernel_.ours.end() ? std::nullopt : std::optional<FibRoute>(it->second));
+            } else if (!kernel_.foreign.contains(p)) {
+                occupied_logged_.erase(p);
+            }
+            // Someone else changed this prefix (or it is the echo of our own write, which the
+            // diff then finds already in place): look at it with the next batch.
+            mark_dirty(p, now + cfg_.batch_delay);
+        }
+        if (batch->overflow) {
+            log_->warn("kernel route events were lost (socket buffer overflow); resynchronising");
+            resync_due_ = now;
+        }
+        if (!report.empty()) post_(std::move(report));
+    }
+
+    [[nodiscard]] Clock::time_point next_deadline(Clock::time_point now) const {
+        Clock::time_point t = std::min(now + kMaxPollWait, next_sync_);
+        if (batch_due_ && !dirty_.empty()) t = std::min(t, *batch_due_);
+        if (resync_due_) t = std::min(t, *resync_due_);
+        if (link_due_) t = std::min(t, *link_due_);
+        for (const auto& [p, r] : retry_) t = std::min(t, r.next_at);
+        return t;
+    }
+
+    void step(Clock::time_point now) {
+        const bool link = link_due_ && *link_due_ <= now;
+        const bool resync = (resync_due_ && *resync_due_ <= now) || next_sync_ <= now || link;
+        if (resync) {
+            if (link) {
+                last_link_check_ = now;
+                link_due_.reset();
+                retry_.clear();  // a link came back: try the failed routes now, not at their backoff
+            }
+            resync_due_.reset();
+            next_sync_ = now + cfg_.sync_period;
+            if (full_sync(now)) return;
+        }
+        bool retry_due = false;
+        for (const auto& [p, r] : retry_) {
+            if (r.next_at <= now) {
+                dirty_.insert(p);
+                retry_due = true;
+            }
+        }
+        if (dirty_.empty() || (!retry_due && batch_due_ && *batch_due_ > now)) return;
+        std::set<Prefix> candidates;
+        candidates.swap(dirty_);
+        batch_due_.reset();
+        std::erase_if(candidates, [&](const Prefix& p) {
+            auto it = retry_.find(p);
+            return it != retry_.end() && it->second.next_at > now;  // still backing off
+        });
+        flush(candidates, now);
+    }
+
+    // Re-reads the table, then reconciles every prefix. False when the dump failed.
+    bool full_sync(Clock::time_point now) {
+        auto dump = table_.dump();
+        if (!dump) {
+            if (dump_error_logged_ != dump.error()) {
+                log_->warn("reading table {} failed: {}; retrying", cfg_.table, dump.error().message());
+                dump_error_logged_ = dump.error();
+            }
+            resync_due_ = now + kDumpRetry;
+            return false;
+        }
+        dump_error_logged_.clear();
+        kernel_ = split_kernel(*dump, cfg_.protocol, cfg_.table);
+        std::erase_if(occupied_logged_, [&](const Prefix& p) { return !kernel_.foreign.contains(p); });
+        Report report;
+        report.full = kernel_.ours;
+        post_(std::move(report));
+        std::set<Prefix> all;
+        for (const auto& [p, r] : desired_) all.insert(p);
+        for (const auto& [p, r] : kernel_.ours) all.insert(p);
+        for (const auto& p : withdrawn_) all.insert(p);
+        std::erase_if(all, [&](const Prefix& p) {
+            auto it = retry_.find(p);
+            return it != retry_.end() && it->second.next_at > now;
+        });
+        dirty_.clear();
+        batch_due_.reset();
+        flush(all, now);
+        return true;
+    }
+
+    void flush(const std::set<Prefix>& candidates, Clock::time_point now) {
+        if (candidates.empty()) return;
+        const RouteDiff diff = diff_routes({desired_, kernel_, withdrawn_, sweep_}, candidates);
+        for (const auto& o : diff.occupied) {
+            if (occupied_logged_.insert(o.prefix).second)
+                log_->warn("{} is held by a route of protocol {} in table {}: not replacing it", o.prefix.to_string(),
+                           o.protocol, cfg_.table);
+        }
+        std::vector<RouteOp> ops;
+        ops.reserve(diff.replace.size() + diff.remove.size());
+        for (const auto& r : diff.replace) ops.push_back({RouteOpKind::kReplace, r});
+        for (const auto& r : diff.remove) ops.push_back({RouteOpKind::kRemove, r});
+
+        // Candidates needing nothing are settled: forget their retry state; an occupied prefix
+        // keeps none either (it is looked at again when the foreign route goes away).
+        std::set<Prefix> written;
+        for (const auto& op : ops) written.insert(op.route.prefix);
+        for (const auto& p : candidates) {
+            if (written.contains(p)) continue;
+            retry_.erase(p);
+            if (!desired_.contains(p) && !kernel_.ours.contains(p)) withdrawn_.erase(p);
+            if (errors_.clear(p)) log_->info("{}: no longer failing", p.to_string());
+        }
+        if (ops.empty()) return;
+
+        const auto results = table_.apply(ops);
+        Report report;
+        std::size_t installed = 0;
+        std::size_t removed = 0;
+        std::size_t failed = 0;
+        for (std::size_t i = 0; i < ops.size(); ++i) {
+            const RouteOp& op = ops[i];
+            const Prefix& p = op.route.prefix;
+            std::error_code ec = results[i];
+            if (op.kind == RouteOpKind::kRemove && ec == std::error_code(ESRCH, std::system_category()))
+                ec.clear();  // already gone: that is what we wanted
+            if (!ec) {
+                ++report.writes;
+                retry_.erase(p);
+                const bool recovered = errors_.clear(p);
+                if (op.kind == RouteOpKind::kReplace) {
+                    ++installed;
+                    kernel_.ours.insert_or_assign(p, op.route);
+                    report.changes.emplace_back(p, op.route);
+                    log_->info("installed {}{}", describe(op.route), recovered ? " (after errors)" : "");
+                } else {
+                    ++removed;
+                    kernel_.ours.erase(p);
+                    withdrawn_.erase(p);
+                    report.changes.emplace_back(p, std::nullopt);
+                    log_->info("removed {}", describe(op.route));
+                }
+                continue;
+            }
+            ++failed;
+            ++report.errors;
+            auto& retry = retry_[p];
+            ++retry.failures;
+            retry.next_at = now + retry_delay(retry.failures);
+            const char* verb = op.kind == RouteOpKind::kReplace ? "installing" : "removing";
+            report.last_error = std::string(verb) + " " + describe(op.route) + ": " + ec.message();
+            // Once per prefix and error, not once per attempt: an unreachable gateway retries
+            // for as long as it stays unreachable.
+            if (errors_.record(p, ec.value()))
+                log_->warn("{} {} failed: {} (retrying with backoff)", verb,
+                           op.kind == RouteOpKind::kReplace ? describe(op.route) : p.to_string(), ec.message());
+        }
+        if (ops.size() > 1) log_->info("programmed {} routes, removed {}, {} failed", installed, removed, failed);
+        post_(std::move(report));
+    }
+
+    struct Retry {
+        unsigned failures = 0;
+        Clock::time_point next_at;
+    };
+
+    const FibConfig cfg_;
+    NetlinkRouteTable table_;
+    NetlinkEvents events_;
+    const int wake_fd_;
+    Inbox& inbox_;
+    KernelState kernel_;
+    std::function<void(Report)> post_;
+    std::shared_ptr<spdlog::logger> log_;
+
+    RouteMap desired_;
+    std::set<Prefix> withdrawn_;  // removed by the RIB: delete our route there even before the sweep
+    bool sweep_ = false;
+    std::set<Prefix> dirty_;
+    std::optional<Clock::time_point> batch_due_;
+    std::map<Prefix, Retry> retry_;
+    ErrorMemo errors_;
+    std::set<Prefix> occupied_logged_;
+    std::optional<Clock::time_point> resync_due_;
+    std::optional<Clock::time_point> link_due_;
+    Clock::time_point last_link_check_{};
+    Clock::time_point next_sync_{};
+    std::error_code dump_error_logged_;
+};
+
+}  // namespace
+
+class Fib::Impl {
+public:
+    Impl(asio::io_context& ioc, FibConfig cfg) : ioc_{ioc}, cfg_{cfg}, io_{std::make_shared<IoState>()} {}
+
+    ~Impl() { stop(); }
+
+    Expected<void, std::string> start() {
+        if (thread_.joinable()) return unexpected(std::string("fib: already started"));
+        if (stopped_) return unexpected(std::string("fib: stopped; a Fib is started once"));
+        auto log = log::get("fib");
+        // Subscribe before the dump, so that no change between the two goes unseen.
+        auto events = NetlinkEvents::open();
+        if (!events) return unexpected("fib: cannot subscribe to kernel route events: " + events.error().message());
+        auto table = NetlinkRouteTable::open(cfg_.protocol, cfg_.table);
+        if (!table) return unexpected("fib: cannot open a netlink route socket: " + table.error().message());
+        auto dump = table->dump();
+        if (!dump) return unexpected("fib: cannot read the kernel's routes: " + dump.error().message());
+        KernelState kernel = split_kernel(*dump, cfg_.protocol, cfg_.table);
+        log->info("table {}: found {} routes of protocol {} ({} routes of other protocols)", cfg_.table,
+                  kernel.ours.size(), cfg_.protocol, kernel.foreign.size());
+        io_->kernel = kernel.ours;
+
+        wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (wake_fd_ < 0) return unexpected(std::string("fib: eventfd: ") + std::strerror(errno));
+
+        std::weak_ptr<IoState> weak = io_;
+        auto post = [&ioc = ioc_, weak](Report r) {
+            asio::post(ioc, [weak, r = std::move(r)]() mutable {
+                if (auto s = weak.lock()) apply_report(*s, r);
+            });
+        };
+        auto writer = std::make_unique<Writer>(cfg_, std::move(*table), std::move(*events), wake_fd_, inbox_,
+                                               std::move(kernel), std::move(post));
+        try {
+            thread_ = std::thread([w = std::move(writer)] { w->run(); });
+        } catch (const std::system_error& e) {
+            ::close(wake_fd_);
+            wake_fd_ = -1;
+            return unexpected(std::string("fib: cannot start the writer thread: ") + e.what());
+        }
+        wake();  // routes set before start() wait in the inbox
+        return {};
+    }
+
+    void stop() {
+        stopped_ = true;
+        if (!thread_.joinable()) return;
+        {
+            std::lock_guard lock(inbox_.mutex);
+            inbox_.stop = true;
+        }
+        wake();
+        thread_.join();
+        ::close(wake_fd_);
+        wake_fd_ = -1;
+    }
+
+    void set_route(const FibRoute& route) {
+        FibRoute r = normalized(route);
+        if (!installable(r)) {
+            // The RIB has no usable next hop for this prefix: as good as withdrawn.
+            log::get("fib")->warn("{}: no usable next hop of its family; treating it as removed",
+                                  route.prefix.to_string());
+            remove_route(route.prefix);
+            return;
+        }
+        auto it = io_->desired.find(r.prefix);
+        if (it != io_->desired.end() && it->second == r) return;
+        io_->desired.insert_or_assign(r.prefix, r);
+        send(r.prefix, std::move(r));
+    }
+
+    void remove_route(const Prefix& prefix) {
+        io_->desired.erase(prefix);
+        send(prefix, std::nullopt);
+    }
+
+    void enable_stale_sweep() {
+        if (io_->sweep) return;
+        io_->sweep = true;
+        {
+            std::lock_guard lock(inbox_.mutex);
+            inbox_.sweep = true;
+        }
+        wake();
+    }
+
+    [[nodiscard]] FibSnapshot snapshot() const {
+        FibSnapshot s;
+        s.desired.reserve(io_->desired.size());
+        for (const auto& [p, r] : io_->desired) s.desired.push_back(r);
+        s.kernel.reserve(io_->kernel.size());
+        for (const auto& [p, r] : io_->kernel) s.kernel.push_back(r);
+        s.writes = io_->writes;
+        s.errors = io_->errors;
+        s.last_error = io_->last_error;
+        s.sweep_enabled = io_->sweep;
+        return s;
+    }
+
+    [[nodiscard]] std::size_t desired_count() const { return io_->desired.size(); }
+
+private:
+    void send(const Prefix& prefix, std::optional<FibRoute> route) {
+        bool was_empty = false;
+        {
+            std::lock_guard lock(inbox_.mutex);
+            was_empty = inbox_.changes.empty();
+            inbox_.changes.insert_or_assign(prefix, std::move(route));
+        }
+        if (was_empty) wake();  // one wakeup per batch, not per route
+    }
+
+    void wake() {
+        if (wake_fd_ < 0) return;  // not started: the writer takes the inbox when it starts
+        const std::uint64_t one = 1;
+        (void)::write(wake_fd_, &one, sizeof one);
+    }
+
+    asio::io_context& ioc_;
+    const FibConfig cfg_;
+    std::shared_ptr<IoState> io_;
+    Inbox inbox_;
+    int wake_fd_ = -1;
+    std::thread thread_;
+    bool stopped_ = false;
+};
+
+Fib::Fib(asio::io_context& ioc, FibConfig cfg) : impl_{std::make_unique<Impl>(ioc, cfg)} {}
+Fib::~Fib() = default;
+Expected<void, std::string> Fib::start() { return impl_->start(); }
+void Fib::stop() { impl_->stop(); }
+void Fib::set_route(const FibRoute& route) { impl_->set_route(route); }
+void Fib::remove_route(const Prefix& prefix) { impl_->remove_route(prefix); }
+void Fib::enable_stale_sweep() { impl_->enable_stale_sweep(); }
+FibSnapshot Fib::snapshot() const { return impl_->snapshot(); }
+std::size_t Fib::desired_count() const { return impl_->desired_count(); }
+
+}  // namespace kroute::daemon

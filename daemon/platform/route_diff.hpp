@@ -1,0 +1,99 @@
+// daemon/platform/route_diff: the deciding half of the FIB, with no netlink, thread or clock in it.
+// Given what the RIB wants (desired), what the kernel holds under kroute's protocol (kernel) and
+// which prefixes another protocol occupies in kroute's table (foreign), it says which routes to
+// replace and which to delete. It also holds the small bookkeeping the writer needs: retry
+// backoff and "log an error once per prefix". Fib's writer thread calls it; tests call it directly.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/ip.hpp"
+#include "daemon/platform/fib.hpp"
+
+namespace kroute::daemon {
+
+// A route as read from the kernel: any protocol, any table (the adapter filters nothing).
+struct KernelRoute {
+    FibRoute route;
+    std::uint8_t protocol = 0;
+    std::uint32_t table = 0;
+    friend bool operator==(const KernelRoute&, const KernelRoute&) = default;
+};
+
+using RouteMap = std::map<Prefix, FibRoute>;
+using ForeignMap = std::map<Prefix, std::uint8_t>;  // prefix -> the other protocol holding it
+
+// Next hops sorted, duplicates and hops of the other family dropped. The kernel reports the hops
+// of a multipath route in its own order, so routes compare as sets of next hops.
+[[nodiscard]] FibRoute normalized(FibRoute route);
+// Something the kernel can be asked to install: at least one next hop of the prefix's family,
+// none of them unspecified (0.0.0.0 / ::).
+[[nodiscard]] bool installable(const FibRoute& route);
+// "10.244.2.0/24 via 172.18.0.12" / "10.244.3.0/24 via 172.18.0.12, 172.18.0.13"
+[[nodiscard]] std::string describe(const FibRoute& route);
+
+struct KernelState {
+    RouteMap ours;       // our protocol, our table
+    ForeignMap foreign;  // other protocols, our table
+};
+// Splits a full dump. Routes of other tables are dropped.
+[[nodiscard]] KernelState split_kernel(const std::vector<KernelRoute>& dump, std::uint8_t protocol,
+                                       std::uint32_t table);
+
+enum class EventKind : std::uint8_t { kNewRoute, kDelRoute };
+// Applies one kernel route notification to `state`; true when the prefix's state changed (then the
+// prefix needs a look: our route deleted behind our back, a foreign route appeared or went away).
+bool apply_event(KernelState& state, EventKind kind, const KernelRoute& route, std::uint8_t protocol,
+                 std::uint32_t table);
+
+struct Occupied {
+    Prefix prefix;
+    std::uint8_t protocol = 0;
+    friend bool operator==(const Occupied&, const Occupied&) = default;
+};
+
+struct RouteDiff {
+    std::vector<FibRoute> replace;   // install or change (NLM_F_CREATE | NLM_F_REPLACE)
+    std::vector<FibRoute> remove;    // delete our route at this prefix
+    std::vector<Occupied> occupied;  // desired, but another protocol holds the prefix: not written
+    [[nodiscard]] bool empty() const noexcept { return replace.empty() && remove.empty(); }
+};
+
+struct DiffInput {
+    const RouteMap& desired;        // normalized routes
+    const KernelState& kernel;
+    const std::set<Prefix>& withdrawn;  // removed by remove_route(): delete even before the sweep
+    bool sweep = false;             // delete every undesired route of ours
+};
+
+// The changes that make `candidates` in the kernel match `desired`. A desired route is never written
+// over another protocol's route (NLM_F_REPLACE matches on prefix and metric, not protocol); an
+// undesired route of ours is deleted only when withdrawn or when the stale sweep is on.
+[[nodiscard]] RouteDiff diff_routes(const DiffInput& in, const std::set<Prefix>& candidates);
+// The same over every prefix either side knows (periodic reconciliation).
+[[nodiscard]] RouteDiff diff_all(const DiffInput& in);
+
+// Delay before the n-th retry of a failed write (n >= 1): 250 ms doubling up to 30 s.
+[[nodiscard]] std::chrono::milliseconds retry_delay(unsigned failures) noexcept;
+
+// Remembers the last error logged per prefix so that a route failing every retry is logged once,
+// and once more when the error changes or the route recovers.
+class ErrorMemo {
+public:
+    // True when (prefix, error) differs from what was last recorded: log it.
+    bool record(const Prefix& prefix, int error);
+    // True when the prefix had a recorded error (log the recovery); forgets it.
+    bool clear(const Prefix& prefix);
+    [[nodiscard]] std::size_t size() const noexcept { return errors_.size(); }
+
+private:
+    std::map<Prefix, int> errors_;
+};
+
+}  // namespace kroute::daemon

@@ -1,0 +1,55 @@
+// enable_forwarding(): the two sysctls a router needs, written through /proc/sys, which shows the
+// network namespace of the calling thread (so a test in its own namespace changes only that one).
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "common/log.hpp"
+#include "daemon/platform/fib.hpp"
+
+namespace kroute::daemon {
+namespace {
+
+constexpr const char* kIpv4Forward = "/proc/sys/net/ipv4/ip_forward";
+constexpr const char* kIpv6Forward = "/proc/sys/net/ipv6/conf/all/forwarding";
+constexpr const char* kIpv6Dir = "/proc/sys/net/ipv6";
+
+Expected<void, std::string> write_sysctl(const char* path, const char* value) {
+    std::ofstream f(path);
+    if (!f) return unexpected(std::string("cannot open ") + path + ": " + std::strerror(errno));
+    f << value << '\n';
+    f.flush();
+    if (!f) return unexpected(std::string("cannot write ") + path + ": " + std::strerror(errno));
+    f.close();
+    if (!f) return unexpected(std::string("cannot write ") + path + ": " + std::strerror(errno));
+    return {};
+}
+
+bool exists(const char* path) {
+    struct stat st {};
+    return ::stat(path, &st) == 0;
+}
+
+}  // namespace
+
+Expected<void, std::string> enable_forwarding(bool ipv4, bool ipv6) {
+    auto log = log::get("fib");
+    if (ipv4) {
+        if (auto r = write_sysctl(kIpv4Forward, "1"); !r) return unexpected("enable IPv4 forwarding: " + r.error());
+        log->info("net.ipv4.ip_forward = 1");
+    }
+    if (ipv6) {
+        if (!exists(kIpv6Dir)) {
+            log->info("the kernel has no IPv6: not enabling IPv6 forwarding");
+            return {};
+        }
+        if (auto r = write_sysctl(kIpv6Forward, "1"); !r) return unexpected("enable IPv6 forwarding: " + r.error());
+        log->info("net.ipv6.conf.all.forwarding = 1");
+    }
+    return {};
+}
+
+}  // namespace kroute::daemon

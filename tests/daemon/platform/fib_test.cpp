@@ -1,0 +1,259 @@
+// Fib against the real kernel, each test in a network namespace of its own (netns_support.hpp).
+// The kernel's state is read back with iproute2, independently of Fib's own netlink code.
+#include "daemon/platform/fib.hpp"
+
+#include <spdlog/sinks/ringbuffer_sink.h>
+
+#include <algorithm>
+
+#include <catch2/catch.hpp>
+
+#include "common/log.hpp"
+#include "tests/daemon/platform/netns_support.hpp"
+
+namespace kroute::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+using test::must;
+using test::run_until;
+using test::sh;
+
+Prefix pfx(const char* text) {
+    auto p = Prefix::parse(text);
+    REQUIRE(p);
+    return *p;
+}
+FibRoute route(const char* prefix, std::initializer_list<const char*> hops) {
+    FibRoute r{pfx(prefix), {}};
+    for (const char* h : hops) {
+        auto a = IpAddress::parse(h);
+        REQUIRE(a);
+        r.next_hops.push_back(*a);
+    }
+    return r;
+}
+
+// Our routes as the kernel shows them (table main, protocol 52).
+std::string ours(const char* family_flag = "-4") {
+    return sh(std::string("ip ") + family_flag + " route show table main proto 52").out;
+}
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+FibConfig fast_config() {
+    FibConfig cfg;
+    cfg.batch_delay = 5ms;
+    return cfg;
+}
+
+struct Node {
+    Node() {
+        test::enter_fresh_netns();  // first: nothing below may run in the root namespace
+        test::setup_node();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("Fib installs IPv4, IPv6 and multipath routes with its protocol", "[daemon][fib][netns]") {
+    Node node;
+    asio::io_context ioc;
+    Fib fib(ioc, fast_config());
+    auto started = fib.start();
+    INFO((started ? "" : started.error()));
+    REQUIRE(started);
+
+    const auto v4 = route("10.244.2.0/24", {"172.18.0.12"});
+    const auto v6 = route("fd00:244:2::/64", {"fd00:18::12"});
+    const auto multi4 = route("10.244.3.0/24", {"172.18.0.13", "172.18.0.12"});
+    const auto multi6 = route("fd00:244:3::/64", {"fd00:18::12", "fd00:18::13"});
+    for (const auto& r : {v4, v6, multi4, multi6}) fib.set_route(r);
+    CHECK(fib.desired_count() == 4);
+
+    auto all_there = [] {
+        const auto v4s = ours("-4");
+        const auto v6s = ours("-6");
+        return contains(v4s, "10.244.2.0/24 via 172.18.0.12 dev veth0") &&
+               contains(v4s, "nexthop via 172.18.0.12 dev veth0") && contains(v4s, "nexthop via 172.18.0.13 dev veth0") &&
+               contains(v6s, "fd00:244:2::/64 via fd00:18::12 dev veth0") &&
+               contains(v6s, "nexthop via fd00:18::12 dev veth0") && contains(v6s, "nexthop via fd00:18::13 dev veth0");
+    };
+    bool done = run_until(ioc, all_there);
+    INFO(ours("-4") << ours("-6"));
+    CHECK(done);
+    // Scope universe ("global"), table main, protocol 52: the filter matches all four.
+    CHECK(contains(sh("ip -4 route show table main proto 52 scope global").out, "10.244.3.0/24"));
+    CHECK(contains(sh("ip -6 route show table main proto 52").out, "fd00:244:3::/64"));
+
+    // The snapshot reports the kernel's view once the results came back to the io_context.
+    CHECK(run_until(ioc, [&] { return fib.snapshot().kernel.size() == 4; }));
+    auto snap = fib.snapshot();
+    CHECK(snap.desired.size() == 4);
+    CHECK(snap.kernel == snap.desired);  // both sorted by prefix, next hops normalized
+    CHECK(snap.writes == 4);
+    CHECK(snap.errors == 0);
+    CHECK(snap.last_error.empty());
+    CHECK_FALSE(snap.sweep_enabled);
+
+    // Changing a route's next hops replaces it in place.
+    fib.set_route(route("10.244.2.0/24", {"172.18.0.14"}));
+    CHECK(run_until(ioc, [] { return contains(ours("-4"), "10.244.2.0/24 via 172.18.0.14 dev veth0"); }));
+    CHECK_FALSE(contains(ours("-4"), "10.244.2.0/24 via 172.18.0.12"));
+}
+
+TEST_CASE("Fib removes its routes on remove_route, and only its own", "[daemon][fib][netns]") {
+    Node node;
+    must("ip route add 10.244.7.0/24 via 172.18.0.17 proto static");
+    asio::io_context ioc;
+    Fib fib(ioc, fast_config());
+    REQUIRE(fib.start());
+    fib.set_route(route("10.244.2.0/24", {"172.18.0.12"}));
+    fib.set_route(route("fd00:244:2::/64", {"fd00:18::12"}));
+    REQUIRE(run_until(ioc, [] { return contains(ours("-4"), "10.244.2.0/24") && contains(ours("-6"), "fd00:244:2::/64"); }));
+
+    fib.remove_route(pfx("10.244.2.0/24"));
+    fib.remove_route(pfx("fd00:244:2::/64"));
+    fib.remove_route(pfx("10.244.7.0/24"));  // not ours: must stay
+    CHECK(fib.desired_count() == 0);
+    CHECK(run_until(ioc, [] { return !contains(ours("-4"), "10.244.2.0/24") && !contains(ours("-6"), "fd00:244:2::/64"); }));
+    CHECK(run_until(ioc, [&] { return fib.snapshot().kernel.empty(); }));
+    CHECK(contains(sh("ip -4 route show proto static").out, "10.244.7.0/24 via 172.18.0.17"));
+}
+
+TEST_CASE("Fib re-adds a route deleted behind its back", "[daemon][fib][netns]") {
+    Node node;
+    asio::io_context ioc;
+    Fib fib(ioc, fast_config());
+    REQUIRE(fib.start());
+    fib.set_route(route("10.244.2.0/24", {"172.18.0.12"}));
+    fib.set_route(route("fd00:244:2::/64", {"fd00:18::12"}));
+    REQUIRE(run_until(ioc, [] { return contains(ours("-4"), "10.244.2.0/24") && contains(ours("-6"), "fd00:244:2::/64"); }));
+
+    must("ip route del 10.244.2.0/24 proto 52");
+    must("ip -6 route del fd00:244:2::/64 proto 52");
+    CHECK(run_until(ioc, [] {
+        return contains(ours("-4"), "10.244.2.0/24 via 172.18.0.12") && contains(ours("-6"), "fd00:244:2::/64 via fd00:18::12");
+    }));
+    // Changed behind its back: put back as desired.
+    must("ip route replace 10.244.2.0/24 via 172.18.0.99 proto 52");
+    CHECK(run_until(ioc, [] { return contains(ours("-4"), "10.244.2.0/24 via 172.18.0.12"); }));
+}
+
+TEST_CASE("Fib restores routes flushed by a link going down and up", "[daemon][fib][netns]") {
+    Node node;
+    asio::io_context ioc;
+    Fib fib(ioc, fast_config());
+    REQUIRE(fib.start());
+    fib.set_route(route("10.244.2.0/24", {"172.18.0.12"}));
+    fib.set_route(route("10.244.3.0/24", {"172.18.0.12", "172.18.0.13"}));
+    REQUIRE(run_until(ioc, [] { return contains(ours("-4"), "10.244.2.0/24") && contains(ours("-4"), "10.244.3.0/24"); }));
+
+    must("ip link set veth0 down");
+    CHECK_FALSE(contains(ours("-4"), "10.244.2.0/24"));  // the kernel flushed them with the link
+    must("ip link set veth0 up");
+    CHECK(run_until(ioc, [] {
+        const auto s = ours("-4");
+        return contains(s, "10.244.2.0/24 via 172.18.0.12") && contains(s, "nexthop via 172.18.0.13");
+    }));
+}
+
+TEST_CASE("Fib leaves another protocol's route at a desired prefix alone", "[daemon][fib][netns]") {
+    Node node;
+    must("ip route add 10.244.5.0/24 via 172.18.0.15 proto static");
+    asio::io_context ioc;
+    Fib fib(ioc, fast_config());
+    REQUIRE(fib.start());
+    fib.set_route(route("10.244.5.0/24", {"172.18.0.25"}));
+    fib.set_route(route("10.244.2.0/24", {"172.18.0.12"}));  // same batch: done when this one is
+    REQUIRE(run_until(ioc, [] { return contains(ours("-4"), "10.244.2.0/24"); }));
+    CHECK(contains(sh("ip -4 route show 10.244.5.0/24").out, "via 172.18.0.15 dev veth0 proto static"));
+    CHECK_FALSE(contains(ours("-4"), "10.244.5.0/24"));
+
+    // Once the other route is gone, the prefix is free and ours goes in.
+    must("ip route del 10.244.5.0/24 proto static");
+    CHECK(run_until(ioc, [] { return contains(ours("-4"), "10.244.5.0/24 via 172.18.0.25"); }));
+}
+
+TEST_CASE("Fib keeps a previous run's routes until the stale sweep, then removes them", "[daemon][fib][netns]") {
+    Node node;
+    must("ip route add 10.244.9.0/24 via 172.18.0.19 proto 52");
+    must("ip -6 route add fd00:244:9::/64 via fd00:18::19 proto 52");
+    must("ip route add 10.244.8.0/24 via 172.18.0.18 proto static");
+    asio::io_context ioc;
+    Fib fib(ioc, fast_config());
+    REQUIRE(fib.start());
+    // start() read them: the snapshot reports the kernel's state.
+    auto snap = fib.snapshot();
+    CHECK(snap.kernel == std::vector<FibRoute>{route("10.244.9.0/24", {"172.18.0.19"}),
+                                               route("fd00:244:9::/64", {"fd00:18::19"})});
+
+    fib.set_route(route("10.244.2.0/24", {"172.18.0.12"}));
+    REQUIRE(run_until(ioc, [] { return contains(ours("-4"), "10.244.2.0/24"); }));
+    CHECK(contains(ours("-4"), "10.244.9.0/24 via 172.18.0.19"));
+    CHECK(contains(ours("-6"), "fd00:244:9::/64 via fd00:18::19"));
+
+    fib.enable_stale_sweep();
+    CHECK(fib.snapshot().sweep_enabled);
+    CHECK(run_until(ioc, [] { return !contains(ours("-4"), "10.244.9.0/24") && !contains(ours("-6"), "fd00:244:9::/64"); }));
+    CHECK(contains(ours("-4"), "10.244.2.0/24 via 172.18.0.12"));                     // desired: kept
+    CHECK(contains(sh("ip -4 route show proto static").out, "10.244.8.0/24"));        // not ours: kept
+    CHECK(run_until(ioc, [&] { return fib.snapshot().kernel == std::vector<FibRoute>{route("10.244.2.0/24", {"172.18.0.12"})}; }));
+}
+
+TEST_CASE("Fib retries a failing write with backoff and logs it once", "[daemon][fib][netns]") {
+    Node node;
+    auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256);
+    auto logger = log::get("fib");
+    logger->sinks().push_back(ring);  // before the writer thread exists
+
+    {
+        asio::io_context ioc;
+        Fib fib(ioc, fast_config());
+        REQUIRE(fib.start());
+        fib.set_route(route("10.99.0.0/24", {"192.0.2.1"}));  // no route to 192.0.2.1: ENETUNREACH
+        CHECK(run_until(ioc, [&] { return fib.snapshot().errors >= 3; }));
+        auto snap = fib.snapshot();
+        CHECK(contains(snap.last_error, "10.99.0.0/24 via 192.0.2.1"));
+        CHECK(contains(snap.last_error, "unreachable"));
+
+        must("ip addr add 192.0.2.2/24 dev veth0");  // the gateway becomes reachable
+        CHECK(run_until(ioc, [] { return contains(ours("-4"), "10.99.0.0/24 via 192.0.2.1 dev veth0"); }));
+        fib.stop();
+    }
+    logger->sinks().pop_back();
+
+    const auto lines = ring->last_formatted();
+    const auto failures = std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+        return contains(l, "installing 10.99.0.0/24 via 192.0.2.1 failed");
+    });
+    CHECK(failures == 1);
+}
+
+TEST_CASE("Fib leaves its routes in the kernel when stopped; the next one adopts them", "[daemon][fib][netns]") {
+    Node node;
+    const auto r = route("10.244.2.0/24", {"172.18.0.12"});
+    {
+        asio::io_context ioc;
+        Fib fib(ioc, fast_config());
+        REQUIRE(fib.start());
+        fib.set_route(r);
+        REQUIRE(run_until(ioc, [] { return contains(ours("-4"), "10.244.2.0/24"); }));
+    }  // destructor: stops and joins
+    CHECK(contains(ours("-4"), "10.244.2.0/24 via 172.18.0.12"));
+
+    asio::io_context ioc;
+    Fib fib(ioc, fast_config());
+    REQUIRE(fib.start());
+    CHECK(fib.snapshot().kernel == std::vector<FibRoute>{r});
+    fib.set_route(r);
+    fib.set_route(route("10.244.3.0/24", {"172.18.0.13"}));
+    REQUIRE(run_until(ioc, [] { return contains(ours("-4"), "10.244.3.0/24"); }));
+    CHECK(run_until(ioc, [&] { return fib.snapshot().writes == 1; }));  // the adopted route was not rewritten
+    fib.stop();
+    fib.stop();  // idempotent
+    CHECK(contains(ours("-4"), "10.244.3.0/24"));
+}
+
+}  // namespace kroute::daemon
