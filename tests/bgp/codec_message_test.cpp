@@ -356,3 +356,54 @@ TEST_CASE("ROUTE-REFRESH (RFC 2918 §3) both ways", "[bgp][codec]") {
     CHECK(std::get<RouteRefreshMessage>(*m) == RouteRefreshMessage{AfiSafi{kAfiIpv6, kSafiUnicast}, 1});
     CHECK(hex(encode(*m)) == hex(b));
 }
+
+TEST_CASE("FRR 8 OPEN: one capability per optional parameter (RFC 3392 style)", "[bgp][codec]") {
+    const auto v = load_vectors("frr8_ebgp.hex");
+    auto m = decode_message(v.at("open"), kFourOctetEbgp);
+    REQUIRE(m);
+    const auto& o = std::get<OpenMessage>(*m);
+    CHECK(o.my_as == 65020);
+    CHECK(o.hold_time == 180);
+    CHECK(o.bgp_id == 0x0a000014);
+    CHECK(o.multiprotocol == std::vector<AfiSafi>{{kAfiIpv4, kSafiUnicast}, {kAfiIpv6, kSafiUnicast}});
+    CHECK(o.route_refresh);
+    CHECK(o.four_octet_as == 65020u);
+    // In wire order: Cisco route refresh (128), enhanced RR (70), extended message (6), ADD-PATH (69,
+    // IPv4+IPv6 receive), FQDN (73, "capfrr"), graceful restart (64), long-lived GR (71).
+    CHECK(o.other_capabilities ==
+          std::vector<RawCapability>{{128, {}},
+                                     {70, {}},
+                                     {6, {}},
+                                     {69, from_hex("0001 01 01 0002 01 01")},
+                                     {73, from_hex("06 636170667272 00")},
+                                     {64, from_hex("c078")},
+                                     {71, from_hex("0001 01 80 000000 0002 01 80 000000")}});
+}
+
+TEST_CASE("FRR 8 UPDATEs: global + link-local IPv6 next hop, ATOMIC_AGGREGATE, AGGREGATOR", "[bgp][codec]") {
+    const auto v = load_vectors("frr8_ebgp.hex");
+    SECTION("MP_REACH_NLRI with a 32-octet next hop (RFC 2545 §3)") {
+        auto u = decode_update(v.at("update_mp_reach_ipv6_global_and_link_local"), kFourOctetEbgp);
+        REQUIRE(u.mp_reach);
+        CHECK(u.mp_reach->next_hops == std::vector<IpAddress>{ip("2001:db8::20"), ip("fe80::20")});
+        CHECK(u.mp_reach->nlri == std::vector<Prefix>{pfx("2001:db8:20::/48")});
+        CHECK(u.attributes.origin == Origin::kIgp);
+        CHECK(u.attributes.as_path == std::vector<AsPathSegment>{seq({65020})});
+        CHECK(u.attributes.med == 0u);
+        CHECK(!u.treat_as_withdraw);
+    }
+    SECTION("every attribute FRR's route-map set; we drop the needless extended-length flag of AS_PATH") {
+        auto u = decode_update(v.at("update_atomic_aggregator"), kFourOctetEbgp);
+        CHECK(u.attributes.origin == Origin::kEgp);
+        CHECK(u.attributes.as_path == std::vector<AsPathSegment>{seq({65020})});
+        CHECK(u.attributes.next_hop == ip("127.0.0.6"));
+        CHECK(u.attributes.med == 7u);
+        CHECK(u.attributes.atomic_aggregate);
+        CHECK(u.attributes.aggregator == Aggregator{65020, ip("10.0.0.20")});
+        CHECK(u.attributes.communities == std::vector<std::uint32_t>{community(65020, 5), community(65020, 6)});
+        CHECK(u.nlri == std::vector<Prefix>{pfx("10.20.0.0/24")});
+        CHECK(hex(encode(u)) == hex(from_hex("ffffffffffffffffffffffffffffffff004f0200000034"
+                                             "40010101" "4002060201" "0000fdfc" "4003047f000006" "80040400000007"
+                                             "400600" "c007080000fdfc0a000014" "c00808fdfc0005fdfc0006" "180a1400")));
+    }
+}
