@@ -89,12 +89,12 @@ std::vector<Action> Fsm::handle(const Event& event) {
     const State s = state_;
     std::visit(
         Overloaded{
-            [&](const ManualStart&) {
+            [&](const ManualStart& e) {
                 if (s != State::kIdle) return;
                 started_ = true;
                 failures_ = 0;
                 out.push_back(CancelTimer{Timer::kIdleHold});
-                start(out);
+                start(out, e.passive_tcp);
             },
             [&](const ManualStop& e) {
                 const bool had_started = started_;
@@ -134,7 +134,7 @@ std::vector<Action> Fsm::handle(const Event& event) {
             [&](const TimerExpired& e) {
                 switch (e.timer) {
                     case Timer::kIdleHold:
-                        if (s == State::kIdle && started_) start(out);
+                        if (s == State::kIdle && started_) start(out, false);
                         return;
                     case Timer::kConnectRetry:
                         if (s == State::kConnect || (s == State::kActive && !cfg_.passive)) {
@@ -215,9 +215,9 @@ std::vector<Action> Fsm::handle(const Event& event) {
     return out;
 }
 
-void Fsm::start(std::vector<Action>& out) {
+void Fsm::start(std::vector<Action>& out, bool passive) {
     peer_open_.reset();
-    if (cfg_.passive) {
+    if (cfg_.passive || passive) {
         state_ = State::kActive;  // RFC 4271 §8.2.2: passive start waits in Active
         return;
     }

@@ -50,7 +50,11 @@ struct FsmConfig {
 };
 
 // Events (RFC 4271 §8.1, grouped: one type per event kroute distinguishes).
-struct ManualStart {};
+// RFC 4271 §8.1.2 events 1 and 4: with `passive_tcp` the first start waits in Active for the
+// connection the owner is about to hand over (an accepted one) instead of dialling.
+struct ManualStart {
+    bool passive_tcp = false;
+};
 struct ManualStop {  // Cease with this subcode if a connection is up (RFC 4486)
     std::uint8_t subcode = kCeaseAdministrativeShutdown;
 };
@@ -141,7 +145,7 @@ public:
     [[nodiscard]] std::optional<SendNotification> check_open(const OpenMessage& open) const;
 
 private:
-    void start(std::vector<Action>& out);
+    void start(std::vector<Action>& out, bool passive);
     void connected(std::vector<Action>& out);
     void open_received(const OpenMessage& open, std::vector<Action>& out);
     // Ends the connection: NOTIFICATION (if any) before CloseTcp, SessionDown if Established,

@@ -428,3 +428,17 @@ TEST_CASE("stray timers and messages in Idle do nothing", "[bgp][fsm]") {
         CHECK(f.state() == State::kIdle);
     }
 }
+
+TEST_CASE("ManualStart with passive TCP waits once, later restarts dial", "[bgp][fsm]") {
+    Fsm f{config(false)};
+    auto a = f.handle(ManualStart{.passive_tcp = true});
+    CHECK(f.state() == State::kActive);
+    CHECK_FALSE(contains<Connect>(a));
+    (void)f.handle(TcpConnected{});
+    CHECK(f.state() == State::kOpenSent);
+    (void)f.handle(TcpConnectionFails{});
+    CHECK(f.state() == State::kIdle);
+    auto b = f.handle(TimerExpired{Timer::kIdleHold});
+    CHECK(f.state() == State::kConnect);
+    CHECK(contains<Connect>(b));
+}

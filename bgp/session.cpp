@@ -1,0 +1,352 @@
+#include "bgp/session.hpp"
+
+#include <cstring>
+#include <span>
+
+#include "common/log.hpp"
+
+namespace kroute::bgp {
+namespace {
+
+using tcp = asio::ip::tcp;
+
+template <class... Fs>
+struct Overloaded : Fs... {
+    using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+std::size_t index(Timer t) { return static_cast<std::size_t>(t); }
+
+const char* message_name(const Message& m) {
+    switch (m.index()) {
+        case 0: return "OPEN";
+        case 1: return "UPDATE";
+        case 2: return "NOTIFICATION";
+        case 3: return "KEEPALIVE";
+        default: return "ROUTE-REFRESH";
+    }
+}
+
+}  // namespace
+
+IpAddress to_ip(const asio::ip::address& a) {
+    if (a.is_v4()) return IpAddress::v4(a.to_v4().to_uint());
+    const auto v6 = a.to_v6();
+    if (v6.is_v4_mapped()) return IpAddress::v4(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_uint());
+    const auto b = v6.to_bytes();
+    std::array<std::uint8_t, 16> bytes{};
+    std::copy(b.begin(), b.end(), bytes.begin());
+    return IpAddress::v6(bytes);
+}
+
+asio::ip::address to_asio(const IpAddress& a) {
+    if (a.is_v4()) return asio::ip::address_v4(a.v4_host_order());
+    asio::ip::address_v6::bytes_type b{};
+    std::memcpy(b.data(), a.data(), 16);
+    return asio::ip::address_v6(b);
+}
+
+// One TCP connection: the socket, its read buffer and its write queue (one async_write in flight).
+// Shared with the pending operations, so a connection being closed can still flush its last
+// NOTIFICATION after the Session moved on to another one.
+struct Session::Connection : std::enable_shared_from_this<Session::Connection> {
+    explicit Connection(asio::io_context& ioc) : socket{ioc} {}
+
+    void send(Bytes b) {
+        if (!socket.is_open() || close_after_flush) return;
+        queue.push_back(std::move(b));
+        pump();
+    }
+    void pump() {
+        if (writing || queue.empty()) return;
+        writing = true;
+        asio::async_write(socket, asio::buffer(queue.front()),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                              self->writing = false;
+                              if (ec) {
+                                  self->queue.clear();
+                                  self->close_now();
+                                  return;
+                              }
+                              self->queue.pop_front();
+                              if (!self->queue.empty()) {
+                                  self->pump();
+                              } else if (self->close_after_flush) {
+                                  self->close_now();
+                              }
+                          });
+    }
+    void close() {
+        close_after_flush = true;
+        if (!writing && queue.empty()) close_now();
+    }
+    void close_now() {
+        boost::system::error_code ec;
+        if (!socket.is_open()) return;
+        socket.shutdown(tcp::socket::shutdown_both, ec);
+        socket.close(ec);
+    }
+
+    tcp::socket socket;
+    std::deque<Bytes> queue;
+    bool writing = false;
+    bool close_after_flush = false;
+    // Room for one extended message (RFC 8654) plus the start of the next.
+    std::vector<std::uint8_t> rbuf = std::vector<std::uint8_t>(2 * kMaxExtendedMessageLength);
+    std::size_t rlen = 0;
+};
+
+Session::Session(asio::io_context& ioc, Options opts, SessionOwner* owner)
+    : ioc_{ioc}, opts_{std::move(opts)}, owner_{owner}, fsm_{opts_.fsm} {
+    for (auto& t : timers_) t = std::make_unique<asio::steady_timer>(ioc_);
+}
+
+Session::~Session() {
+    for (auto& t : timers_) t->cancel();
+    if (conn_) conn_->close_now();
+}
+
+void Session::start() { dispatch(ManualStart{}); }
+
+void Session::stop(std::uint8_t cease_subcode) { dispatch(ManualStop{cease_subcode}); }
+
+void Session::dismiss(const Event& event) {
+    owner_ = nullptr;
+    dispatch(event);
+    for (std::size_t i = 0; i < timers_.size(); ++i) {
+        ++timer_seq_[i];
+        timers_[i]->cancel();
+    }
+}
+
+void Session::accept(tcp::socket socket) {
+    auto conn = std::make_shared<Connection>(ioc_);
+    conn->socket = std::move(socket);
+    if (fsm_.state() == State::kIdle) dispatch(ManualStart{.passive_tcp = true});
+    if (conn_) {  // a dial in flight: the accepted connection replaces it (RFC 4271 §8.2.2 Connect)
+        conn_->close_now();
+        conn_.reset();
+    }
+    begin(std::move(conn), false);
+}
+
+void Session::send(std::vector<Bytes> messages) {
+    if (fsm_.state() != State::kEstablished || !conn_) return;
+    for (auto& m : messages) send_raw(std::move(m));
+}
+
+std::optional<IpAddress> Session::local_address() const {
+    if (!conn_ || !conn_->socket.is_open()) return std::nullopt;
+    boost::system::error_code ec;
+    auto ep = conn_->socket.local_endpoint(ec);
+    if (ec) return std::nullopt;
+    return to_ip(ep.address());
+}
+
+EncodeContext Session::encode_context() const { return EncodeContext{fsm_.four_octet_as(), false}; }
+
+bool Session::drained() const noexcept {
+    if (conn_ && conn_->socket.is_open()) return false;
+    for (const auto& w : closing_) {
+        if (auto c = w.lock(); c && c->socket.is_open()) return false;
+    }
+    return true;
+}
+
+void Session::dispatch(const Event& event) {
+    auto self = shared_from_this();  // an owner callback may let go of us
+    const State before = fsm_.state();
+    auto actions = fsm_.handle(event);
+    for (const auto& a : actions) execute(a);
+    const State after = fsm_.state();
+    if (before != after) {
+        log::get("bgp")->info("{}: {} -> {}", opts_.log_prefix, to_string(before), to_string(after));
+        if (owner_) owner_->session_state_changed(*this, before, after);
+    }
+}
+
+void Session::execute(const Action& action) {
+    std::visit(Overloaded{
+                   [&](const Connect&) { do_connect(); },
+                   [&](const CloseTcp&) { close_connection(); },
+                   [&](const SendOpen& a) {
+                       log::get("bgp")->debug("{}: send OPEN as {} hold {} id {}", opts_.log_prefix,
+                                              opts_.fsm.local_as, a.open.hold_time, a.open.bgp_id);
+                       send_raw(encode(Message{a.open}));
+                   },
+                   [&](const SendKeepalive&) {
+                       log::get("bgp")->trace("{}: send KEEPALIVE", opts_.log_prefix);
+                       send_raw(encode(Message{KeepaliveMessage{}}));
+                   },
+                   [&](const SendNotification& a) {
+                       last_error_ = "sent " + notification_to_string(a.code, a.subcode) + " (" +
+                                     std::to_string(a.code) + "/" + std::to_string(a.subcode) + ")";
+                       log::get("bgp")->info("{}: NOTIFICATION {}", opts_.log_prefix, last_error_);
+                       send_raw(encode(Message{NotificationMessage{a.code, a.subcode, a.data}}));
+                   },
+                   [&](const ArmTimer& a) {
+                       const auto i = index(a.timer);
+                       const auto seq = ++timer_seq_[i];
+                       timers_[i]->expires_after(a.after);
+                       timers_[i]->async_wait(
+                           [weak = weak_from_this(), t = a.timer, i, seq](boost::system::error_code ec) {
+                               auto s = weak.lock();
+                               if (!s || ec || s->timer_seq_[i] != seq) return;
+                               s->dispatch(TimerExpired{t});
+                           });
+                   },
+                   [&](const CancelTimer& a) {
+                       const auto i = index(a.timer);
+                       ++timer_seq_[i];
+                       timers_[i]->cancel();
+                   },
+                   [&](const SessionUp&) {
+                       if (owner_) owner_->session_up(*this);
+                   },
+                   [&](const SessionDown& a) {
+                       if (owner_) owner_->session_down(*this, a.reason);
+                   },
+               },
+               action);
+}
+
+void Session::do_connect() {
+    auto conn = std::make_shared<Connection>(ioc_);
+    if (conn_) conn_->close_now();
+    conn_ = conn;
+    outgoing_ = true;
+    const tcp::endpoint remote{to_asio(opts_.remote), opts_.remote_port};
+    boost::system::error_code ec;
+    conn->socket.open(remote.protocol(), ec);
+    if (!ec && opts_.local_bind) {
+        conn->socket.set_option(tcp::socket::reuse_address(true), ec);
+        if (!ec) conn->socket.bind(tcp::endpoint{to_asio(*opts_.local_bind), 0}, ec);
+    }
+    if (ec) {
+        last_error_ = "connect: " + ec.message();
+        // Not from inside the action list being executed: the failure is a later event.
+        asio::post(ioc_, [weak = weak_from_this(), conn] {
+            auto s = weak.lock();
+            if (s && s->conn_ == conn) s->dispatch(TcpConnectionFails{});
+        });
+        return;
+    }
+    log::get("bgp")->debug("{}: connecting to {} port {}", opts_.log_prefix, opts_.remote.to_string(),
+                           opts_.remote_port);
+    conn->socket.async_connect(remote, [weak = weak_from_this(), conn](boost::system::error_code cec) {
+        auto s = weak.lock();
+        if (!s || s->conn_ != conn) return;
+        if (cec) {
+            s->last_error_ = "connect: " + cec.message();
+            log::get("bgp")->debug("{}: {}", s->opts_.log_prefix, s->last_error_);
+            s->dispatch(TcpConnectionFails{});
+            return;
+        }
+        s->begin(conn, true);
+    });
+}
+
+void Session::begin(std::shared_ptr<Connection> conn, bool outgoing) {
+    boost::system::error_code ec;
+    conn->socket.set_option(tcp::no_delay(true), ec);
+    conn_ = conn;
+    outgoing_ = outgoing;
+    dispatch(TcpConnected{});
+    if (conn_ == conn && fsm_.state() == State::kOpenSent) read_more(conn);
+}
+
+void Session::read_more(const std::shared_ptr<Connection>& conn) {
+    auto* data = conn->rbuf.data() + conn->rlen;
+    const auto room = conn->rbuf.size() - conn->rlen;
+    conn->socket.async_read_some(asio::buffer(data, room), [weak = weak_from_this(), conn](
+                                                               boost::system::error_code ec, std::size_t n) {
+        auto s = weak.lock();
+        if (!s || s->conn_ != conn) return;
+        if (ec) {
+            s->last_error_ = ec == asio::error::eof ? std::string{"connection closed by peer"} : ec.message();
+            log::get("bgp")->debug("{}: read: {}", s->opts_.log_prefix, s->last_error_);
+            s->dispatch(TcpConnectionFails{});
+            return;
+        }
+        conn->rlen += n;
+        s->on_bytes(conn);
+    });
+}
+
+void Session::on_bytes(const std::shared_ptr<Connection>& conn) {
+    auto self = shared_from_this();
+    while (conn_ == conn) {
+        std::span<const std::uint8_t> buf{conn->rbuf.data(), conn->rlen};
+        auto framed = frame_length(buf, false);
+        if (!framed) {
+            log::get("bgp")->warn("{}: bad message header: {}", opts_.log_prefix, framed.error().detail);
+            dispatch(MessageDecodeFailed{framed.error()});
+            return;
+        }
+        if (!*framed || **framed > conn->rlen) break;
+        const std::size_t n = **framed;
+        const DecodeContext ctx{fsm_.four_octet_as(), false, opts_.fsm.remote_as != opts_.fsm.local_as};
+        auto msg = decode_message(buf.first(n), ctx);
+        std::memmove(conn->rbuf.data(), conn->rbuf.data() + n, conn->rlen - n);
+        conn->rlen -= n;
+        ++messages_in_;
+        if (!msg) {
+            log::get("bgp")->warn("{}: bad message: {} ({})", opts_.log_prefix,
+                                  notification_to_string(msg.error().code, msg.error().subcode), msg.error().detail);
+            dispatch(MessageDecodeFailed{msg.error()});
+            return;
+        }
+        handle_message(std::move(*msg));
+    }
+    if (conn_ == conn && conn->socket.is_open()) read_more(conn);
+}
+
+void Session::handle_message(Message&& msg) {
+    log::get("bgp")->debug("{}: received {}", opts_.log_prefix, message_name(msg));
+    std::visit(Overloaded{
+                   [&](OpenMessage& m) {
+                       dispatch(OpenReceived{m});
+                       if (fsm_.state() == State::kOpenConfirm && owner_) owner_->session_open_received(*this);
+                   },
+                   [&](UpdateMessage& m) {
+                       const bool was_up = fsm_.state() == State::kEstablished;
+                       dispatch(UpdateReceived{});
+                       if (was_up && fsm_.state() == State::kEstablished && owner_) {
+                           owner_->session_update(*this, std::move(m));
+                       }
+                   },
+                   [&](NotificationMessage& m) {
+                       last_error_ = "received " + notification_to_string(m.code, m.subcode) + " (" +
+                                     std::to_string(m.code) + "/" + std::to_string(m.subcode) + ")";
+                       log::get("bgp")->warn("{}: NOTIFICATION {}", opts_.log_prefix, last_error_);
+                       dispatch(NotificationReceived{m});
+                   },
+                   [&](KeepaliveMessage&) { dispatch(KeepaliveReceived{}); },
+                   [&](RouteRefreshMessage& m) {
+                       const bool was_up = fsm_.state() == State::kEstablished;
+                       dispatch(RouteRefreshReceived{});
+                       if (was_up && fsm_.state() == State::kEstablished && owner_) {
+                           owner_->session_route_refresh(*this, m);
+                       }
+                   },
+               },
+               msg);
+}
+
+void Session::send_raw(Bytes bytes) {
+    if (!conn_) return;
+    ++messages_out_;
+    conn_->send(std::move(bytes));
+}
+
+void Session::close_connection() {
+    if (!conn_) return;
+    conn_->close();
+    std::erase_if(closing_, [](const std::weak_ptr<Connection>& w) { return w.expired(); });
+    if (conn_->socket.is_open()) closing_.push_back(conn_);
+    conn_.reset();
+}
+
+}  // namespace kroute::bgp

@@ -1,0 +1,414 @@
+// Speakers over loopback TCP (127.0.0.0/8 only), several in one io_context. No sleeps: the
+// io_context runs until a condition holds or a bounded deadline passes.
+#include "bgp/speaker.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include <algorithm>
+#include <array>
+#include <functional>
+
+using namespace kroute;
+using namespace kroute::bgp;
+using namespace std::chrono_literals;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+Prefix pfx(const char* s) { return *Prefix::parse(s); }
+
+const Timers kFast{.hold_time = 3s, .keepalive = 1s, .connect_retry = 1s};
+
+bool run_until(asio::io_context& ioc, const std::function<bool()>& done, std::chrono::milliseconds limit = 8000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        ioc.restart();
+        ioc.run_for(10ms);
+    }
+    return true;
+}
+
+// Keeps the io_context running for a while (to see that nothing else happens).
+void run_for(asio::io_context& ioc, std::chrono::milliseconds d) {
+    (void)run_until(ioc, [] { return false; }, d);
+}
+
+struct Node {
+    Node(asio::io_context& ioc, const char* addr, std::uint32_t asn = 64512, const char* router_id = nullptr)
+        : address{ip(addr)} {
+        SpeakerConfig c;
+        c.asn = asn;
+        c.router_id = ip(router_id ? router_id : addr);
+        c.listen_port = 0;
+        c.listen_addresses = {address};
+        c.timers = kFast;
+        speaker = std::make_unique<Speaker>(ioc, c);
+        speaker->on_best_path_change([this](const Prefix& p, const std::optional<BestRoute>& r) {
+            ++best_calls;
+            if (r) {
+                best[p] = *r;
+            } else {
+                best.erase(p);
+            }
+        });
+        speaker->on_peer_state_change([this](const IpAddress& peer, const std::string& state) {
+            if (state == "Established") ++established[peer];
+        });
+        auto r = speaker->start();
+        REQUIRE(r);
+        REQUIRE(speaker->local_port() != 0);
+    }
+
+    void peer_with(const Node& other, std::uint32_t asn = 64512, bool passive = false) {
+        PeerConfig p;
+        p.address = other.address;
+        p.remote_asn = asn;
+        p.port = other.speaker->local_port();
+        p.local_address = address;
+        p.passive = passive;
+        p.description = "node-" + other.address.to_string();
+        speaker->set_peer(p);
+    }
+
+    std::optional<NeighborSnapshot> neighbor(const Node& other) const {
+        for (auto& n : speaker->neighbors()) {
+            if (n.address == other.address) return n;
+        }
+        return std::nullopt;
+    }
+    bool established_with(const Node& other) const {
+        auto n = neighbor(other);
+        return n && n->state == "Established";
+    }
+
+    IpAddress address;
+    std::unique_ptr<Speaker> speaker;
+    std::map<Prefix, BestRoute> best;
+    std::map<IpAddress, int> established;
+    int best_calls = 0;
+};
+
+void mesh(std::initializer_list<Node*> nodes) {
+    for (auto* a : nodes) {
+        for (auto* b : nodes) {
+            if (a != b) a->peer_with(*b);
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("two speakers dialling each other end up with exactly one session", "[bgp][io]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    Node b{ioc, "127.0.0.2"};
+    mesh({&a, &b});  // both dial at once: the RFC 4271 §6.8 collision case
+    REQUIRE(run_until(ioc, [&] { return a.established_with(b) && b.established_with(a); }));
+    run_for(ioc, 1500ms);  // the losing connection must not come back or flap the winner
+    CHECK(a.established_with(b));
+    CHECK(b.established_with(a));
+    CHECK(a.established[b.address] == 1);
+    CHECK(b.established[a.address] == 1);
+    auto n = a.neighbor(b);
+    REQUIRE(n);
+    CHECK(n->remote_router_id == ip("127.0.0.2").v4_host_order());
+    CHECK(n->negotiated_hold_time == 3);
+    CHECK(n->end_of_rib_received);  // RFC 4724: even an empty table ends with End-of-RIB
+    CHECK(n->uptime <= 10s);
+    CHECK(n->messages_received > 0);
+}
+
+TEST_CASE("routes propagate over iBGP, withdraw follows, split horizon holds", "[bgp][io]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    Node b{ioc, "127.0.0.2"};
+    Node c{ioc, "127.0.0.3"};
+    mesh({&a, &b, &c});
+    REQUIRE(run_until(ioc, [&] {
+        return a.established_with(b) && a.established_with(c) && b.established_with(c);
+    }));
+
+    const auto p = pfx("10.244.1.0/24");
+    a.speaker->originate(p, ip("127.0.0.1"));
+    CHECK(a.best.count(p) == 1);
+    CHECK(a.best[p].local);
+    REQUIRE(run_until(ioc, [&] { return b.best.count(p) && c.best.count(p); }));
+    CHECK(b.best[p].next_hops == std::vector<IpAddress>{ip("127.0.0.1")});  // iBGP: next hop unchanged
+    CHECK(b.best[p].from_peer == ip("127.0.0.1"));
+    CHECK_FALSE(b.best[p].local);
+    CHECK(c.best[p].next_hops == std::vector<IpAddress>{ip("127.0.0.1")});
+
+    run_for(ioc, 300ms);
+    // Split horizon: C heard it from A only, not again from B.
+    auto rib = c.speaker->rib(p);
+    REQUIRE(rib.size() == 1);
+    REQUIRE(rib[0].paths.size() == 1);
+    CHECK(rib[0].paths[0].best);
+    CHECK(rib[0].paths[0].from_peer == ip("127.0.0.1"));
+    CHECK(rib[0].paths[0].attributes.local_pref == 100U);
+    CHECK(rib[0].paths[0].reason == "only path");
+    CHECK(c.neighbor(a)->prefixes_received == 1);
+    CHECK(c.neighbor(b)->prefixes_received == 0);
+    CHECK(a.neighbor(b)->prefixes_sent == 1);
+    CHECK(b.neighbor(c)->prefixes_sent == 0);
+    CHECK(c.speaker->rib_prefix_count() == 1);
+
+    a.speaker->withdraw(p);
+    REQUIRE(run_until(ioc, [&] { return !b.best.count(p) && !c.best.count(p); }));
+    CHECK(c.speaker->rib_prefix_count() == 0);
+}
+
+TEST_CASE("equal iBGP paths give multipath next hops; IPv6 travels in MP_REACH", "[bgp][io]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    Node b{ioc, "127.0.0.2"};
+    Node c{ioc, "127.0.0.3"};
+    mesh({&a, &b, &c});
+    REQUIRE(run_until(ioc, [&] { return a.established_with(b) && c.established_with(b); }));
+    const auto anycast = pfx("10.96.0.0/24");
+    a.speaker->originate(anycast, ip("127.0.0.1"));
+    c.speaker->originate(anycast, ip("127.0.0.3"));
+    const auto v6 = pfx("fd00:10:244:1::/64");
+    a.speaker->originate(v6, ip("fd00::1"));
+    REQUIRE(run_until(ioc, [&] {
+        return b.best.count(anycast) && b.best[anycast].next_hops.size() == 2 && b.best.count(v6);
+    }));
+    CHECK(b.best[anycast].next_hops == std::vector<IpAddress>{ip("127.0.0.1"), ip("127.0.0.3")});
+    CHECK(b.best[anycast].from_peer == ip("127.0.0.1"));  // lower router id
+    CHECK(b.best[v6].next_hops == std::vector<IpAddress>{ip("fd00::1")});
+
+    const int calls = b.best_calls;
+    c.speaker->withdraw(anycast);
+    REQUIRE(run_until(ioc, [&] { return b.best[anycast].next_hops.size() == 1; }));
+    CHECK(b.best[anycast].next_hops == std::vector<IpAddress>{ip("127.0.0.1")});
+    run_for(ioc, 200ms);
+    CHECK(b.best_calls == calls + 1);  // called once: only when the best changed
+}
+
+TEST_CASE("eBGP: next-hop-self, AS_PATH prepended, no LOCAL_PREF", "[bgp][io]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1", 64512};
+    Node d{ioc, "127.0.0.4", 65001};
+    a.peer_with(d, 65001);
+    d.peer_with(a, 64512);
+    REQUIRE(run_until(ioc, [&] { return a.established_with(d) && d.established_with(a); }));
+    const auto p = pfx("10.244.1.0/24");
+    a.speaker->originate(p, ip("10.0.0.1"));  // a next hop D cannot use: eBGP sends ours instead
+    REQUIRE(run_until(ioc, [&] { return d.best.count(p) == 1; }));
+    CHECK(d.best[p].next_hops == std::vector<IpAddress>{ip("127.0.0.1")});
+    auto rib = d.speaker->rib(p);
+    REQUIRE(rib.size() == 1);
+    const auto& attrs = rib[0].paths.at(0).attributes;
+    REQUIRE(attrs.as_path);
+    REQUIRE(attrs.as_path->size() == 1);
+    CHECK(attrs.as_path->front().asns == std::vector<std::uint32_t>{64512});
+    CHECK_FALSE(attrs.local_pref);
+
+    // D's own route comes back to A with D's AS; A's route is not echoed back to A (loop).
+    const auto q = pfx("192.0.2.0/24");
+    d.speaker->originate(q, ip("127.0.0.4"));
+    REQUIRE(run_until(ioc, [&] { return a.best.count(q) == 1; }));
+    run_for(ioc, 200ms);
+    auto arib = a.speaker->rib(p);
+    REQUIRE(arib.size() == 1);
+    CHECK(arib[0].paths.size() == 1);
+    CHECK(arib[0].paths[0].local);
+}
+
+TEST_CASE("OPEN with the wrong AS is refused with 2/2 Bad Peer AS", "[bgp][io]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    Node b{ioc, "127.0.0.2"};
+    a.peer_with(b, 65099);  // B is really 64512
+    b.peer_with(a, 64512);
+    REQUIRE(run_until(ioc, [&] {
+        auto n = b.neighbor(a);
+        return n && n->last_error.find("2/2") != std::string::npos;
+    }));
+    CHECK_FALSE(a.established_with(b));
+    CHECK(a.neighbor(b)->last_error.find("Bad Peer AS") != std::string::npos);
+}
+
+TEST_CASE("stopping a speaker sends Cease and its routes leave the others", "[bgp][io]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    Node b{ioc, "127.0.0.2"};
+    Node c{ioc, "127.0.0.3"};
+    mesh({&a, &b, &c});
+    const auto p = pfx("10.244.1.0/24");
+    a.speaker->originate(p, ip("127.0.0.1"));
+    REQUIRE(run_until(ioc, [&] { return b.best.count(p) && c.best.count(p); }));
+    bool done = false;
+    a.speaker->stop([&] { done = true; });
+    REQUIRE(run_until(ioc, [&] { return done && !b.best.count(p) && !c.best.count(p); }, 3000ms));
+    auto n = b.neighbor(a);
+    REQUIRE(n);
+    CHECK(n->state != "Established");
+    CHECK(n->last_error.find("6/2") != std::string::npos);  // Cease / Administrative Shutdown
+}
+
+TEST_CASE("remove_peer sends Cease/Peer De-configured; set_peer with new config resets", "[bgp][io]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    Node b{ioc, "127.0.0.2"};
+    mesh({&a, &b});
+    const auto p = pfx("10.244.2.0/24");
+    b.speaker->originate(p, ip("127.0.0.2"));
+    REQUIRE(run_until(ioc, [&] { return a.best.count(p) == 1; }));
+
+    auto cfg_b = PeerConfig{};
+    cfg_b.address = b.address;
+    cfg_b.remote_asn = 64512;
+    cfg_b.port = b.speaker->local_port();
+    cfg_b.local_address = a.address;
+    cfg_b.description = "renamed";
+    a.speaker->set_peer(cfg_b);  // changed description: reset
+    REQUIRE(run_until(ioc, [&] { return b.established[a.address] == 2 && a.best.count(p) == 1; }));
+    CHECK(b.neighbor(a)->last_error.find("6/6") != std::string::npos);
+
+    a.speaker->remove_peer(b.address);
+    CHECK(a.best.count(p) == 0);  // at once
+    CHECK(a.speaker->peers().empty());
+    REQUIRE(run_until(ioc, [&] {
+        auto n = b.neighbor(a);
+        return n && n->last_error.find("6/3") != std::string::npos;
+    }));
+}
+
+namespace {
+
+// A hand-driven peer on a raw socket: says OPEN, KEEPALIVE, one UPDATE, then nothing at all.
+struct SilentPeer {
+    explicit SilentPeer(asio::io_context& ioc) : socket{ioc} {}
+
+    void connect(const char* from, std::uint16_t port) {
+        socket.open(tcp::v4());
+        socket.set_option(tcp::socket::reuse_address(true));
+        socket.bind(tcp::endpoint{asio::ip::make_address(from), 0});
+        socket.connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
+    }
+    void send(const Message& m) { asio::write(socket, asio::buffer(encode(m))); }
+    void read_some() {
+        socket.async_read_some(asio::buffer(buf.data() + len, buf.size() - len),
+                               [this](boost::system::error_code ec, std::size_t n) {
+                                   if (ec) {
+                                       closed = true;
+                                       return;
+                                   }
+                                   len += n;
+                                   read_some();
+                               });
+    }
+    std::vector<Message> messages() const {
+        std::vector<Message> out;
+        std::size_t off = 0;
+        while (off < len) {
+            auto f = frame_length(std::span<const std::uint8_t>{buf.data() + off, len - off});
+            if (!f || !*f || **f > len - off) break;
+            auto m = decode_message(std::span<const std::uint8_t>{buf.data() + off, **f}, DecodeContext{});
+            if (m) out.push_back(*m);
+            off += **f;
+        }
+        return out;
+    }
+
+    tcp::socket socket;
+    std::array<std::uint8_t, 65536> buf{};
+    std::size_t len = 0;
+    bool closed = false;
+};
+
+}  // namespace
+
+TEST_CASE("a silent peer is dropped after its hold time with 4/0, its routes with it", "[bgp][io]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    PeerConfig p;
+    p.address = ip("127.0.0.5");
+    p.remote_asn = 64512;
+    p.passive = true;
+    a.speaker->set_peer(p);
+
+    SilentPeer s{ioc};
+    s.connect("127.0.0.5", a.speaker->local_port());
+    s.read_some();
+    OpenMessage open;
+    open.my_as = 64512;
+    open.hold_time = 3;
+    open.bgp_id = ip("127.0.0.5").v4_host_order();
+    open.four_octet_as = 64512;
+    s.send(open);
+    s.send(KeepaliveMessage{});
+    REQUIRE(run_until(ioc, [&] {
+        auto n = a.speaker->neighbors();
+        return !n.empty() && n[0].state == "Established";
+    }));
+    UpdateMessage u;
+    u.attributes.origin = Origin::kIgp;
+    u.attributes.as_path = std::vector<AsPathSegment>{};
+    u.attributes.next_hop = ip("127.0.0.5");
+    u.attributes.local_pref = 100;
+    u.nlri = {pfx("10.244.5.0/24")};
+    s.send(u);
+    REQUIRE(run_until(ioc, [&] { return a.best.count(pfx("10.244.5.0/24")) == 1; }));
+    CHECK(a.best[pfx("10.244.5.0/24")].next_hops == std::vector<IpAddress>{ip("127.0.0.5")});
+
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(run_until(ioc, [&] { return a.best.empty() && s.closed; }, 6000ms));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(took >= 1500ms);  // not before the hold time (3 s from the last message, minus slack)
+    auto msgs = s.messages();
+    REQUIRE_FALSE(msgs.empty());
+    auto* n = std::get_if<NotificationMessage>(&msgs.back());
+    REQUIRE(n);
+    CHECK(n->code == kHoldTimerExpired);
+    CHECK(n->subcode == 0);
+    // What A sent before: OPEN with our capabilities, then KEEPALIVEs and End-of-RIB.
+    auto* o = std::get_if<OpenMessage>(&msgs.front());
+    REQUIRE(o);
+    CHECK(o->route_refresh);
+    CHECK(o->four_octet_as == 64512U);
+    CHECK(o->multiprotocol == std::vector<AfiSafi>{{kAfiIpv4, kSafiUnicast}, {kAfiIpv6, kSafiUnicast}});
+    CHECK(std::any_of(msgs.begin(), msgs.end(), [](const Message& m) {
+        auto* up = std::get_if<UpdateMessage>(&m);
+        return up && up->is_end_of_rib();
+    }));
+}
+
+TEST_CASE("connections from unknown addresses are refused", "[bgp][io]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    SilentPeer s{ioc};
+    s.connect("127.0.0.9", a.speaker->local_port());
+    s.read_some();
+    REQUIRE(run_until(ioc, [&] { return s.closed; }, 3000ms));
+    CHECK(s.len == 0);
+}
+
+TEST_CASE("listen errors are reported; IPv6 loopback listens too", "[bgp][io]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    SpeakerConfig c;
+    c.router_id = ip("127.0.0.2");
+    c.listen_addresses = {ip("127.0.0.1")};
+    c.listen_port = a.speaker->local_port();  // taken
+    Speaker clash{ioc, c};
+    auto r = clash.start();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("127.0.0.1") != std::string::npos);
+
+    SpeakerConfig v6;
+    v6.router_id = ip("127.0.0.3");
+    v6.listen_addresses = {ip("::1")};
+    v6.listen_port = 0;
+    Speaker six{ioc, v6};
+    auto r6 = six.start();
+    if (r6) CHECK(six.local_port() != 0);  // hosts without IPv6 loopback: nothing to check
+    SpeakerConfig no_id;
+    Speaker bad{ioc, no_id};
+    CHECK_FALSE(bad.start());
+}
