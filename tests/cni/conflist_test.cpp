@@ -233,3 +233,19 @@ TEST_CASE("a changed podCIDR replaces the old one", "[cni][conflist]") {
     REQUIRE(second.has_value());
     CHECK(bridge_of(Json::parse(*second))["ipam"]["ranges"] == Json::parse(R"([[{"subnet":"10.244.2.0/24"}]])"));
 }
+
+TEST_CASE("other plugins and top-level keys of a template pass through untouched", "[cni][conflist]") {
+    const std::string tmpl = R"({"cniVersion":"1.0.0","name":"pods","disableCheck":true,"plugins":[
+        {"type":"bridge","bridge":"cbr0","ipMasq":true,"ipam":{"type":"host-local","routes":[{"dst":"0.0.0.0/0"}]}},
+        {"type":"tuning","sysctl":{"net.core.somaxconn":"500"}},
+        {"type":"bandwidth","capabilities":{"bandwidth":true}}]})";
+    auto out = render_conflist(tmpl, {prefix("10.244.4.0/24")}, ConflistOptions{});
+    REQUIRE(out.has_value());
+    auto conf = Json::parse(*out);
+    auto expected = Json::parse(tmpl);
+    expected["plugins"][0]["bridge"] = "kube-bridge";  // the one kroute creates
+    expected["plugins"][0]["mtu"] = 1500;
+    expected["plugins"][0]["ipam"]["ranges"] = Json::parse(R"([[{"subnet":"10.244.4.0/24"}]])");
+    CHECK(conf == expected);  // ordered_json: equal means same keys, values and order
+    CHECK(bridge_of(conf)["ipMasq"] == true);  // the operator's choice, not kroute's default
+}

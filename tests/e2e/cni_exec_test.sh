@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kroute-cni-exec with the real CNI plugins (Debian's containernetworking-plugins), playing kubelet
-# on one node namespace with a conflist of the shape kroute writes (the built-in template, rendered
-# for podCIDR 10.244.1.0/24 with a dataDir of the test's own). Asserts:
+# on one node namespace with the conflist kroute renders (the built-in template for podCIDR
+# 10.244.1.0/24, tests/data/cni/default-v4.conflist, with a dataDir of the test's own). Asserts:
 #  - ADD wires two pods: each gets an address in 10.244.1.0/24 from host-local, kube-bridge holds
 #    10.244.1.1/24, the pods reach each other and the gateway, their default route is the bridge;
 #  - portMappings reach portmap (its DNAT rule appears) only through the capability;
@@ -67,35 +67,13 @@ cni() {  # cni COMMAND POD [extra args]: kroute-cni-exec run in the node namespa
         --cache-dir "$cache" --cni-path "$CNI_PATH_DIR" "$@"
 }
 
-# The shape render_conflist gives the built-in template (tests/data/cni/default-v4.conflist),
-# with the dataDir kroute's --cni-ipam-data-dir would add.
-cat >"$conflist" <<EOF
-{
-  "cniVersion": "0.4.0",
-  "name": "kubernetes",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "kube-bridge",
-      "isGateway": true,
-      "isDefaultGateway": true,
-      "hairpinMode": true,
-      "ipMasq": false,
-      "mtu": 1500,
-      "ipam": {
-        "type": "host-local",
-        "ranges": [[{"subnet": "10.244.1.0/24"}]],
-        "dataDir": "$ipam"
-      }
-    },
-    {
-      "type": "portmap",
-      "capabilities": {"portMappings": true},
-      "snat": true
-    }
-  ]
-}
-EOF
+# The conflist kroute's renderer gives for podCIDR 10.244.1.0/24 with the built-in template (its
+# golden file, checked by tests/cni/conflist_test.cpp), plus the dataDir that
+# --cni-ipam-data-dir adds, so the plugins here accept exactly what kroute writes.
+golden=$repo/tests/data/cni/default-v4.conflist
+jq -e '.plugins[0].ipam.ranges == [[{"subnet": "10.244.1.0/24"}]]' "$golden" >/dev/null ||
+    fail "$golden is not for 10.244.1.0/24"
+jq --arg d "$ipam" '.plugins[0].ipam.dataDir = $d' "$golden" >"$conflist"
 
 step "node and pod namespaces"
 ip netns add node
