@@ -339,7 +339,7 @@ private:
             if (auth_logged_.insert(r.status).second)
                 log_->error("{} nodes: {} (server said: {})", verb, auth_failure_hint(r.status, verb), st.message);
         } else {
-            log_->warn("{} nodes: HTTP {} {}: {}", verb, r.status, st.reason, st.message);
+            log_->warn("{} nodes: HTTP {}{}{}: {}", verb, r.status, st.reason.empty() ? "" : " ", st.reason, st.message);
         }
         if (r.headers.count("Retry-After") != 0U) {
             if (auto ra = parse_retry_after(r.headers.find("Retry-After")->second)) st.retry_after = *ra;
