@@ -37,6 +37,7 @@ constexpr auto kLinkRecheckDelay = 30ms;
 constexpr auto kLinkRecheckSpacing = 200ms;
 constexpr auto kDumpRetry = 1s;
 constexpr auto kMaxPollWait = 1s;  // the loop wakes at least this often, whatever happens
+constexpr std::size_t kPerRouteInfoLimit = 32;
 
 // What the io_context thread sees (snapshot, desired_count); touched on that thread only.
 struct IoState {
@@ -161,6 +162,8 @@ private:
         const auto now = Clock::now();
         Report report;
         for (const auto& ev : batch->events) {
+            if (ev.kind == KernelEvent::Kind::kNewRoute && ev.route.protocol != cfg_.protocol)
+                retry_now_reachable(ev.route.route.prefix, now);
             if (ev.kind == KernelEvent::Kind::kLink) {
                 if (!link_due_) link_due_ = std::max(now + kLinkRecheckDelay, last_link_check_ + kLinkRecheckSpacing);
                 continue;
@@ -183,6 +186,20 @@ private:
             resync_due_ = now;
         }
         if (!report.empty()) post_(std::move(report));
+    }
+
+    // A route just appeared (typically the connected route of an address being added, in any
+    // table): failing routes whose gateway it covers may now work, so they skip their backoff.
+    // IPv6 drops a link's addresses when it goes down; they come back without a link event.
+    void retry_now_reachable(const Prefix& appeared, Clock::time_point now) {
+        for (auto& [p, retry] : retry_) {
+            if (retry.next_at <= now) continue;
+            auto d = desired_.find(p);
+            if (d == desired_.end()) continue;
+            const auto& hops = d->second.next_hops;
+            if (std::any_of(hops.begin(), hops.end(), [&](const IpAddress& h) { return appeared.contains(h); }))
+                retry.next_at = now + cfg_.batch_delay;
+        }
     }
 
     [[nodiscard]] Clock::time_point next_deadline(Clock::time_point now) const {
@@ -281,6 +298,9 @@ private:
         }
         if (ops.empty()) return;
 
+        // Per-route lines at info while batches are small (a cluster's worth of pod CIDRs); a big
+        // batch (start-up, a full table from a router) logs its routes at debug and its counts.
+        const auto per_route = ops.size() <= kPerRouteInfoLimit ? spdlog::level::info : spdlog::level::debug;
         const auto results = table_.apply(ops);
         Report report;
         std::size_t installed = 0;
@@ -300,13 +320,13 @@ private:
                     ++installed;
                     kernel_.ours.insert_or_assign(p, op.route);
                     report.changes.emplace_back(p, op.route);
-                    log_->info("installed {}{}", describe(op.route), recovered ? " (after errors)" : "");
+                    log_->log(per_route, "installed {}{}", describe(op.route), recovered ? " (after errors)" : "");
                 } else {
                     ++removed;
                     kernel_.ours.erase(p);
                     withdrawn_.erase(p);
                     report.changes.emplace_back(p, std::nullopt);
-                    log_->info("removed {}", describe(op.route));
+                    log_->log(per_route, "removed {}", describe(op.route));
                 }
                 continue;
             }
