@@ -1,5 +1,12 @@
 // enable_forwarding() in a network namespace of the test's own (netns_support.hpp): /proc/sys/net
 // shows the calling thread's namespace, so the root namespace's sysctls are never written.
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -37,6 +44,43 @@ TEST_CASE("enable_forwarding sets both sysctls of the current namespace", "[daem
     REQUIRE(both);
     CHECK(read_line("/proc/sys/net/ipv4/ip_forward") == "1");
     CHECK(read_line("/proc/sys/net/ipv6/conf/all/forwarding") == "1");
+}
+
+TEST_CASE("enable_forwarding reports a sysctl it cannot write", "[daemon][sysctl][netns]") {
+    test::enter_fresh_netns();
+    // A child makes /proc/sys/net read-only in a private mount namespace of its own (so the
+    // test process and the host keep theirs) and reports what enable_forwarding() said.
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(fds[0]);
+        std::string msg;
+        if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            ::mount("/proc/sys/net", "/proc/sys/net", nullptr, MS_BIND, nullptr) != 0 ||
+            ::mount(nullptr, "/proc/sys/net", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
+            msg = std::string("setup failed: ") + std::strerror(errno);
+        } else {
+            auto r = enable_forwarding(true, true);
+            msg = r ? std::string("succeeded") : r.error();
+        }
+        (void)!::write(fds[1], msg.data(), msg.size());
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    std::string msg;
+    char buf[512];
+    ssize_t n = 0;
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    INFO(msg);
+    CHECK(msg.find("enable IPv4 forwarding") != std::string::npos);
+    CHECK(msg.find("/proc/sys/net/ipv4/ip_forward") != std::string::npos);
+    CHECK(msg.find("Read-only file system") != std::string::npos);
+    CHECK(read_line("/proc/sys/net/ipv4/ip_forward") == "0");  // our namespace: untouched
 }
 
 }  // namespace kroute::daemon
