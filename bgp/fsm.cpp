@@ -91,8 +91,8 @@ std::vector<Action> Fsm::handle(const Event& event) {
         Overloaded{
             [&](const ManualStart& e) {
                 if (s != State::kIdle) return;
+                if (!started_) failures_ = 0;  // a restart during back-off keeps the damping
                 started_ = true;
-                failures_ = 0;
                 out.push_back(CancelTimer{Timer::kIdleHold});
                 start(out, e.passive_tcp);
             },

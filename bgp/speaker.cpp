@@ -127,16 +127,17 @@ public:
     std::vector<std::shared_ptr<Session>> take_dismissed() { return std::exchange(dismissed_, {}); }
 
     void incoming(asio::ip::tcp::socket socket) {
-        const State s = primary_ ? primary_->state() : State::kIdle;
-        switch (s) {
-            case State::kIdle: {
-                boost::system::error_code ec;
-                socket.close(ec);  // RFC 4271 §8.2.2: Idle refuses connections
-                log::get("bgp")->debug("{}: refused a connection while Idle", label_);
-                return;
-            }
-            case State::kConnect:
+        if (!primary_) {
+            boost::system::error_code ec;
+            socket.close(ec);
+            return;
+        }
+        switch (primary_->state()) {
+            case State::kIdle:
+                // Back-off after an error: the peer's own dial is as good as ours, and refusing it
+                // (RFC 4271 §8.2.2) lets two backing-off speakers miss each other forever.
             case State::kActive: primary_->accept(std::move(socket)); return;
+            case State::kConnect:  // our dial may already be accepted on the other side: keep both
             case State::kOpenSent:
             case State::kOpenConfirm:
                 if (secondary_) {
@@ -144,13 +145,13 @@ public:
                     socket.close(ec);
                     return;
                 }
-                // RFC 4271 §6.8: tracked until its OPEN tells us which one to keep.
-                secondary_ = make_session();
+                // RFC 4271 §6.8: tracked until an OPEN tells us which one to keep.
+                secondary_ = make_session(true);
                 secondary_->accept(std::move(socket));
                 return;
             case State::kEstablished: {
                 // RFC 4271 §6.8: a collision with an Established connection closes the new one.
-                auto extra = make_session();
+                auto extra = make_session(true);
                 extra->accept(std::move(socket));
                 extra->dismiss(CollisionDump{});
                 return;
@@ -388,7 +389,8 @@ public:
     }
 
 private:
-    std::shared_ptr<Session> make_session() {
+    // A second connection during a collision is labelled as such in the logs.
+    std::shared_ptr<Session> make_session(bool second = false) {
         const Timers t = sp_.timers_for(cfg_);
         FsmConfig f;
         f.local_as = sp_.cfg_.asn;
@@ -399,7 +401,7 @@ private:
         f.connect_retry = t.connect_retry;
         f.passive = cfg_.passive;
         f.jitter_seed = sp_.rng_();
-        Session::Options o{f, cfg_.address, cfg_.port, cfg_.local_address, label_};
+        Session::Options o{f, cfg_.address, cfg_.port, cfg_.local_address, second ? label_ + " [incoming]" : label_};
         return std::make_shared<Session>(sp_.ioc_, std::move(o), this);
     }
 

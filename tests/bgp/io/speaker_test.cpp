@@ -1,6 +1,7 @@
 // Speakers over loopback TCP (127.0.0.0/8 only), several in one io_context. No sleeps: the
 // io_context runs until a condition holds or a bounded deadline passes.
 #include "bgp/speaker.hpp"
+#include "common/log.hpp"
 
 #include <catch2/catch.hpp>
 
