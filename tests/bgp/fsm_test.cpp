@@ -442,3 +442,22 @@ TEST_CASE("ManualStart with passive TCP waits once, later restarts dial", "[bgp]
     CHECK(f.state() == State::kConnect);
     CHECK(contains<Connect>(b));
 }
+
+TEST_CASE("an accepted connection during back-off restarts the FSM but keeps the damping", "[bgp][fsm]") {
+    Fsm f = fsm_in(State::kOpenSent);
+    (void)f.handle(TimerExpired{Timer::kHold});
+    (void)f.handle(TimerExpired{Timer::kIdleHold});
+    (void)f.handle(TcpConnected{});
+    (void)f.handle(TimerExpired{Timer::kHold});
+    REQUIRE(f.state() == State::kIdle);
+    REQUIRE(f.consecutive_failures() == 2);
+    auto a = f.handle(ManualStart{.passive_tcp = true});  // what Session::accept does in Idle
+    CHECK(f.state() == State::kActive);
+    CHECK(std::find(a.begin(), a.end(), Action{CancelTimer{Timer::kIdleHold}}) != a.end());
+    CHECK(f.consecutive_failures() == 2);
+    (void)f.handle(TcpConnected{});
+    auto b = f.handle(TcpConnectionFails{});
+    auto d = armed_for(b, Timer::kIdleHold);
+    REQUIRE(d);
+    CHECK(*d >= 3000ms);  // third failure: 4 s jittered, not back to 1 s
+}
