@@ -10,7 +10,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <pthread.h>
+
 #include <atomic>
+#include <csignal>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -101,6 +104,19 @@ Expected<TlsMaterial, std::string> parse_tls(const ClientConfig& cfg) {
     return m;
 }
 
+std::string describe(httplib::Error e) {
+    switch (e) {
+        case httplib::Error::Connection: return "cannot connect";
+        case httplib::Error::ConnectionTimeout: return "connect timed out";
+        case httplib::Error::Read: return "read failed (timeout or connection closed)";
+        case httplib::Error::Write: return "write failed (connection closed; a rejected client certificate?)";
+        case httplib::Error::SSLConnection: return "TLS handshake failed";
+        case httplib::Error::SSLServerVerification: return "TLS server verification failed";
+        case httplib::Error::Canceled: return "canceled";
+        default: return httplib::to_string(e);
+    }
+}
+
 bool is_ip_literal(const std::string& host) { return IpAddress::parse(host).has_value(); }
 
 struct HttpOutcome {
@@ -166,6 +182,12 @@ private:
     }
 
     void run() {
+        // A TLS write to a server that went away raises SIGPIPE in the writing thread (OpenSSL's
+        // socket BIO uses write(2)): blocked here, it becomes EPIPE, whatever the process does.
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
         auto url = parse_server_url(cfg_.server);
         auto tls = url ? parse_tls(cfg_) : Expected<TlsMaterial, std::string>{TlsMaterial{}};
         if (!url || !tls) {
@@ -281,7 +303,7 @@ private:
         }
         out.transport_ok = static_cast<bool>(res);
         if (!res) {
-            out.transport_error = httplib::to_string(res.error());
+            out.transport_error = describe(res.error());
             if (res.error() == httplib::Error::SSLServerVerification || res.error() == httplib::Error::SSLConnection) {
                 auto ssl_err = openssl_error();
                 out.transport_error += " (" + ssl_err + ")";
@@ -436,7 +458,7 @@ private:
             std::uniform_int_distribution<std::chrono::seconds::rep>{min_s, 2 * min_s - 1}(rng_)};
         WatchStreamParser parser;
         std::vector<nlohmann::json> values;
-        bool expired = false;
+        bool relist = false;
         std::string stream_error;
         const auto started = Clock::now();
         log_->debug("watching nodes from resourceVersion {} for {}s", rv, timeout.count());
@@ -449,7 +471,7 @@ private:
             for (const auto& v : values) {
                 ++result.values;
                 if (!handle_event(v, rv)) {
-                    expired = true;
+                    relist = true;
                     return false;  // the server ends the stream after the ERROR anyway
                 }
                 if (stopping()) return false;
@@ -457,8 +479,7 @@ private:
             return true;
         });
         result.duration = Clock::now() - started;
-        if (expired) {
-            log_->info("watch of nodes expired at resourceVersion {}: relisting", rv);
+        if (relist) {
             result.end = WatchEnd::kExpired;
             return result;
         }
@@ -496,10 +517,12 @@ private:
         }
         switch (ev->type) {
             case WatchEvent::Type::kError:
-                if (is_expired(ev->status)) return false;
-                log_->warn("watch nodes: the server sent an error: {} {}: {}", ev->status.code, ev->status.reason,
-                           ev->status.message);
-                // client-go ends the watch on any ERROR and relists.
+                if (is_expired(ev->status))
+                    log_->info("watch of nodes expired at resourceVersion {} ({}): relisting", rv, ev->status.message);
+                else
+                    // client-go ends the watch on any ERROR and relists.
+                    log_->warn("watch nodes: the server sent an error: {} {}: {}; relisting", ev->status.code,
+                               ev->status.reason, ev->status.message);
                 return false;
             case WatchEvent::Type::kBookmark:
                 if (!ev->resource_version.empty()) rv = ev->resource_version;

@@ -123,7 +123,8 @@ struct Seen {
 
 class FakeApi {
 public:
-    FakeApi() : server_{server_cert().cert, server_cert().key} {
+    // `client_ca`: require client certificates signed by it (the store is the server's now).
+    explicit FakeApi(X509_STORE* client_ca = nullptr) : server_{server_cert().cert, server_cert().key, client_ca} {
         server_.new_task_queue = [] { return new httplib::ThreadPool(32); };
         server_.Get("/api/v1/nodes", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
         port_ = server_.bind_to_any_port("127.0.0.1");
@@ -552,7 +553,7 @@ TEST_CASE("watcher: TLS verification", "[k8s][watcher]") {
         cfg.ca_pem = other.cert_pem;
         auto watcher = make_node_watcher(cfg, fast());
         watcher->start(rec.sink());
-        REQUIRE(t::wait_until([&] { return logs.count("list nodes: SSL") >= 2; }));
+        REQUIRE(t::wait_until([&] { return logs.count("TLS handshake failed (error:0A000086:SSL routines::certificate verify failed)") >= 2; }));
         watcher->stop();
         CHECK(rec.size() == 0);
         CHECK(api.count(false) == 0);
@@ -563,7 +564,7 @@ TEST_CASE("watcher: TLS verification", "[k8s][watcher]") {
         cfg.tls_server_name = "kubernetes.default.svc";
         auto watcher = make_node_watcher(cfg, fast());
         watcher->start(rec.sink());
-        REQUIRE(t::wait_until([&] { return logs.count("list nodes: SSL") >= 2; }));
+        REQUIRE(t::wait_until([&] { return logs.count("TLS handshake failed (error:0A000086:SSL routines::certificate verify failed)") >= 2; }));
         watcher->stop();
         CHECK(rec.size() == 0);
     }
@@ -584,6 +585,74 @@ TEST_CASE("watcher: TLS verification", "[k8s][watcher]") {
         REQUIRE(t::wait_until([&] { return rec.synced() == 1; }));
         watcher->stop();
     }
+}
+
+TEST_CASE("watcher: client certificate authentication", "[k8s][watcher]") {
+    static const TestCert client{"system:node:kroute"};
+    X509_STORE* client_ca = X509_STORE_new();
+    X509_STORE_add_cert(client_ca, client.cert);
+    FakeApi api{client_ca};
+    api.set_nodes({node_json("a", "10.244.1.0/24", "90", "10.0.0.1")}, "100");
+    Recorder rec;
+
+    SECTION("with the certificate") {
+        ClientConfig cfg = config_for(api);
+        cfg.client_cert_pem = client.cert_pem;
+        BIO* bio = BIO_new(BIO_s_mem());
+        PEM_write_bio_PrivateKey(bio, client.key, nullptr, nullptr, 0, nullptr, nullptr);
+        char* data = nullptr;
+        long len = BIO_get_mem_data(bio, &data);  // NOLINT(google-runtime-int)
+        cfg.client_key_pem.assign(data, static_cast<std::size_t>(len));
+        BIO_free(bio);
+        auto watcher = make_node_watcher(cfg, fast());
+        watcher->start(rec.sink());
+        REQUIRE(t::wait_until([&] { return rec.synced() == 1; }));
+        watcher->stop();
+    }
+    SECTION("without it the handshake fails") {
+        t::LogCapture logs;
+        auto watcher = make_node_watcher(config_for(api), fast());
+        watcher->start(rec.sink());
+        REQUIRE(t::wait_until([&] { return logs.count("list nodes: ") >= 2; }));
+        watcher->stop();
+        CHECK(rec.size() == 0);
+        CHECK(api.count(false) == 0);
+    }
+}
+
+TEST_CASE("watcher: stop() cuts a long backoff short", "[k8s][watcher]") {
+    FakeApi api;
+    for (int i = 0; i < 3; ++i) api.script_list(Reply{500, "down", {}});
+    WatchOptions opts;
+    opts.backoff_initial = 60s;
+    opts.backoff_max = 60s;
+    Recorder rec;
+    auto watcher = make_node_watcher(config_for(api), opts);
+    watcher->start(rec.sink());
+    REQUIRE(t::wait_until([&] { return api.count(false) == 1; }));
+    const auto before = std::chrono::steady_clock::now();
+    watcher->stop();
+    CHECK(std::chrono::steady_clock::now() - before < 5s);
+    CHECK(api.count(false) == 1);
+}
+
+TEST_CASE("watcher: a watch that ends at once without events backs off instead of spinning", "[k8s][watcher]") {
+    FakeApi api;
+    api.set_nodes({node_json("a", "10.244.1.0/24", "90", "10.0.0.1")}, "100");
+    for (int i = 0; i < 1000; ++i) api.script_watch(WatchScript{200, "", {}, false});
+    WatchOptions opts = fast();
+    opts.backoff_initial = 200ms;
+    opts.backoff_max = 200ms;
+    t::LogCapture logs;
+    Recorder rec;
+    auto watcher = make_node_watcher(config_for(api), opts);
+    watcher->start(rec.sink());
+    REQUIRE(t::wait_until([&] { return api.count(true) >= 2; }));
+    const auto watches = api.seen(true);
+    watcher->stop();
+    CHECK(watches[1].at - watches[0].at >= 190ms);
+    CHECK(logs.count("ended at once without events") >= 1);
+    CHECK(api.count(false) == 1);
 }
 
 TEST_CASE("watcher: a bad configuration is logged, and stop() still returns", "[k8s][watcher]") {
