@@ -103,6 +103,28 @@ TEST_CASE("Fib installs IPv4, IPv6 and multipath routes with its protocol", "[da
     CHECK_FALSE(contains(ours("-4"), "10.244.2.0/24 via 172.18.0.12"));
 }
 
+TEST_CASE("Fib writes into its configured table with its configured protocol", "[daemon][fib][netns]") {
+    Node node;
+    must("ip route add 10.244.2.0/24 via 172.18.0.15 proto static");  // main table: no conflict
+    must("ip route add 10.244.6.0/24 via 172.18.0.16 proto 52 table 1000");  // protocol 52 is not ours here
+    asio::io_context ioc;
+    FibConfig cfg = fast_config();
+    cfg.table = 1000;
+    cfg.protocol = 99;
+    Fib fib(ioc, cfg);
+    REQUIRE(fib.start());
+    fib.enable_stale_sweep();
+    fib.set_route(route("10.244.2.0/24", {"172.18.0.12"}));
+    fib.set_route(route("fd00:244:2::/64", {"fd00:18::12"}));
+    auto table = [](const char* family) { return sh(std::string("ip ") + family + " route show table 1000 proto 99").out; };
+    CHECK(run_until(ioc, [&] {
+        return contains(table("-4"), "10.244.2.0/24 via 172.18.0.12") && contains(table("-6"), "fd00:244:2::/64 via fd00:18::12");
+    }));
+    CHECK(contains(sh("ip -4 route show table main 10.244.2.0/24").out, "via 172.18.0.15 dev veth0 proto static"));
+    CHECK(contains(sh("ip -4 route show table 1000 proto 52").out, "10.244.6.0/24 via 172.18.0.16"));
+    CHECK(ours("-4").empty());
+}
+
 TEST_CASE("Fib removes its routes on remove_route, and only its own", "[daemon][fib][netns]") {
     Node node;
     must("ip route add 10.244.7.0/24 via 172.18.0.17 proto static");
