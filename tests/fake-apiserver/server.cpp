@@ -1,0 +1,481 @@
+#include "tests/fake-apiserver/server.hpp"
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <httplib.h>
+
+#include "tests/fake-apiserver/kubeconfig.hpp"
+#include "tests/fake-apiserver/tls_certs.hpp"
+
+namespace kroute::fake_apiserver {
+
+using json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+struct FakeApiServer::WatchState {
+    NodeFilter filter;
+    std::uint64_t cursor = 0;
+    std::vector<json> pending;       // sent first: replayed or synthetic events, or the 410 ERROR
+    bool end_after_pending = false;  // the 410 case: ERROR, then end of stream
+    bool bookmarks = false;
+    Clock::time_point deadline;
+    Clock::time_point next_bookmark;
+    std::uint64_t epoch = 0;  // drop_watches ends every watch of an older epoch
+};
+
+namespace {
+
+std::string now_rfc3339() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string random_uid() {
+    // RFC 4122 §4.4 version-4 UUID, as the apiserver's uuid.NewUUID.
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    const std::uint64_t hi = rng();
+    const std::uint64_t lo = rng();
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                  static_cast<unsigned>(hi >> 16 & 0xffff), static_cast<unsigned>(hi & 0xfff),
+                  static_cast<unsigned>((lo >> 48 & 0x3fff) | 0x8000),
+                  static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+    return buf;
+}
+
+void send_json(httplib::Response& res, int code, const json& body) {
+    res.status = code;
+    res.set_header("Cache-Control", "no-cache, private");
+    res.set_content(body.dump(), "application/json");
+}
+
+void send_error(httplib::Response& res, const ApiError& e) {
+    send_json(res, e.code, status_json(e));
+    if (auto r = e.details.find("retryAfterSeconds"); r != e.details.end() && r->is_number_integer()) {
+        res.set_header("Retry-After", std::to_string(r->get<int>()));
+    }
+}
+
+bool flag_true(const httplib::Request& req, const char* name) {
+    const auto v = req.get_param_value(name);
+    return v == "true" || v == "1";
+}
+
+Expected<std::string, std::string> write_file(const std::filesystem::path& path, const std::string& content) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.close();
+    if (!out) return unexpected("cannot write " + path.string());
+    return path.string();
+}
+
+json discovery_resources() {
+    return {{"kind", "APIResourceList"},
+            {"groupVersion", "v1"},
+            {"resources",
+             json::array({{{"name", "nodes"},
+                           {"singularName", "node"},
+                           {"namespaced", false},
+                           {"kind", "Node"},
+                           {"verbs", {"create", "delete", "get", "list", "patch", "update", "watch"}},
+                           {"shortNames", {"no"}}},
+                          {{"name", "nodes/status"},
+                           {"singularName", ""},
+                           {"namespaced", false},
+                           {"kind", "Node"},
+                           {"verbs", {"get", "patch", "update"}}}})}};
+}
+
+}  // namespace
+
+FakeApiServer::FakeApiServer(ServerOptions opts)
+    : opts_{std::move(opts)}, store_{opts_.compaction_window, now_rfc3339, random_uid} {}
+
+FakeApiServer::~FakeApiServer() { stop(); }
+
+Expected<std::unique_ptr<FakeApiServer>, std::string> FakeApiServer::create(ServerOptions opts) {
+    if (opts.token.empty() || opts.token.find_first_of("\"\\ \n") != std::string::npos) {
+        return unexpected(std::string("--token must be non-empty, without quotes, backslashes or spaces"));
+    }
+    std::unique_ptr<FakeApiServer> s{new FakeApiServer(std::move(opts))};
+    const ServerOptions& o = s->opts_;
+
+    if (!o.nodes_file.empty()) {
+        std::ifstream in(o.nodes_file);
+        if (!in) return unexpected("cannot read " + o.nodes_file);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        const json doc = json::parse(ss.str(), nullptr, false);
+        if (doc.is_discarded()) return unexpected(o.nodes_file + ": not valid JSON");
+        if (auto r = s->store_.seed(doc); !r) return unexpected(o.nodes_file + ": " + r.error().message);
+    }
+
+    std::vector<std::string> names{o.listen, "127.0.0.1", "localhost"};
+    auto certs = make_certificates(names);
+    if (!certs) return unexpected("certificates: " + certs.error());
+
+    // SSL_CTX_use_certificate/PrivateKey take their own references: the bundle may go.
+    s->http_ = std::make_unique<httplib::SSLServer>(certs->cert.get(), certs->key.get());
+    if (!s->http_->is_valid()) return unexpected(std::string("TLS context setup failed"));
+    const std::size_t threads = o.threads;
+    s->http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    // Idle keep-alive connections hold a worker until this expires: keep stop() prompt.
+    s->http_->set_keep_alive_timeout(2);
+    s->install_routes();
+
+    if (o.port == 0) {
+        s->port_ = s->http_->bind_to_any_port(o.listen);
+    } else {
+        s->port_ = s->http_->bind_to_port(o.listen, o.port) ? o.port : -1;
+    }
+    if (s->port_ <= 0) return unexpected("cannot listen on " + o.listen + ":" + std::to_string(o.port));
+    s->url_ = server_url(o.listen, s->port_);
+
+    std::error_code ec;
+    std::filesystem::create_directories(o.cert_dir, ec);
+    if (ec) return unexpected("cannot create " + o.cert_dir + ": " + ec.message());
+    const std::filesystem::path dir{o.cert_dir};
+    for (auto r : {write_file(dir / "ca.crt", certs->ca_pem),
+                   write_file(dir / "kubeconfig", render_kubeconfig(s->url_, certs->ca_pem, o.token)),
+                   write_file(dir / "port", std::to_string(s->port_) + "\n")}) {
+        if (!r) return unexpected(r.error());
+    }
+    return s;
+}
+
+bool FakeApiServer::run() { return http_->listen_after_bind(); }
+
+void FakeApiServer::stop() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    changed_.notify_all();
+    if (http_) http_->stop();
+}
+
+bool FakeApiServer::admit(const httplib::Request& req, httplib::Response& res) {
+    if (req.get_header_value("Authorization") != "Bearer " + opts_.token) {
+        send_error(res, unauthorized());
+        return false;
+    }
+    if (req.path.rfind("/fake/", 0) == 0) return true;
+    std::unique_lock lock(mu_);
+    if (faults_.fail_next <= 0) return true;
+    --faults_.fail_next;
+    const int code = faults_.fail_status;
+    const auto retry_after = faults_.retry_after;
+    lock.unlock();
+    if (code == 429) {
+        // API Priority and Fairness rejects with plain text, not a Status (priority-and-fairness.go).
+        res.status = 429;
+        res.set_content("Too many requests, please try again later.\n", "text/plain; charset=utf-8");
+        res.set_header("Retry-After", std::to_string(retry_after.value_or(1)));
+        return false;
+    }
+    ApiError e{code, reason_for_code(code), "injected fault: " + std::to_string(code), json::object()};
+    if (retry_after) e.details["retryAfterSeconds"] = *retry_after;
+    send_error(res, e);
+    return false;
+}
+
+void FakeApiServer::install_routes() {
+    auto& h = *http_;
+    h.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+        // cpp-httplib gzips application/json when asked, and its gzip of a chunked body holds
+        // data back until the stream ends: a watch would deliver nothing. The apiserver answers
+        // watches uncompressed too. Request is a non-const object inside the server.
+        const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
+    h.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return;  // an error we already answered with a Status
+        if (!admit(req, res)) return;
+        if (res.status == 405) {
+            send_error(res, method_not_allowed(req.method));
+        } else {
+            send_error(res, path_not_found());
+        }
+    });
+    h.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown";
+        try {
+            if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
+        send_error(res, ApiError{500, "InternalError", "Internal error occurred: " + what, json::object()});
+    });
+    if (opts_.log_requests) {
+        h.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+            std::fprintf(stderr, "fake-apiserver: %s %s -> %d\n", req.method.c_str(), req.target.c_str(), res.status);
+        });
+    }
+
+    h.Get("/version", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        send_json(res, 200,
+                  {{"major", "1"},
+                   {"minor", "32"},
+                   {"gitVersion", "v1.32.0-fake"},
+                   {"gitCommit", "0000000000000000000000000000000000000000"},
+                   {"gitTreeState", "clean"},
+                   {"buildDate", "2024-12-11T00:00:00Z"},
+                   {"goVersion", "go1.23.0"},
+                   {"compiler", "gc"},
+                   {"platform", "linux/amd64"}});
+    });
+    // Plain discovery only: answering application/json (not the aggregated
+    // apidiscovery.k8s.io/v2 type) makes kubectl fall back to GET /api/v1, as v1.20 always does.
+    h.Get("/api", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        send_json(res, 200,
+                  {{"kind", "APIVersions"},
+                   {"versions", {"v1"}},
+                   {"serverAddressByClientCIDRs",
+                    json::array({{{"clientCIDR", "0.0.0.0/0"},
+                                  {"serverAddress", url_.substr(std::string_view("https://").size())}}})}});
+    });
+    h.Get("/apis", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        send_json(res, 200, {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", json::array()}});
+    });
+    h.Get("/api/v1", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        send_json(res, 200, discovery_resources());
+    });
+
+    h.Get("/api/v1/nodes", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        handle_list_or_watch(req, res);
+    });
+    h.Post("/api/v1/nodes", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        std::lock_guard lock(mu_);
+        auto r = store_.create(req.body);
+        if (!r) return send_error(res, r.error());
+        send_json(res, r->code, r->object);
+        changed_.notify_all();
+    });
+
+    for (const auto& [pattern, sub] : {std::pair{std::string(R"(/api/v1/nodes/([^/]+))"), Subresource::kNone},
+                                       std::pair{std::string(R"(/api/v1/nodes/([^/]+)/status)"), Subresource::kStatus}}) {
+        h.Get(pattern, [this](const httplib::Request& req, httplib::Response& res) {
+            if (!admit(req, res)) return;
+            std::lock_guard lock(mu_);
+            auto r = store_.get(req.matches[1].str());
+            if (!r) return send_error(res, r.error());
+            send_json(res, 200, *r);
+        });
+        h.Put(pattern, [this, sub = sub](const httplib::Request& req, httplib::Response& res) {
+            if (!admit(req, res)) return;
+            std::lock_guard lock(mu_);
+            auto r = store_.update(req.matches[1].str(), req.body, sub);
+            if (!r) return send_error(res, r.error());
+            send_json(res, r->code, r->object);
+            changed_.notify_all();
+        });
+        h.Patch(pattern, [this, sub = sub](const httplib::Request& req, httplib::Response& res) {
+            if (!admit(req, res)) return;
+            std::lock_guard lock(mu_);
+            auto r = store_.patch(req.matches[1].str(), req.get_header_value("Content-Type"), req.body, sub);
+            if (!r) return send_error(res, r.error());
+            send_json(res, r->code, r->object);
+            changed_.notify_all();
+        });
+    }
+    h.Delete(R"(/api/v1/nodes/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        std::lock_guard lock(mu_);
+        auto r = store_.remove(req.matches[1].str());
+        if (!r) return send_error(res, r.error());
+        send_json(res, 200, *r);
+        changed_.notify_all();
+    });
+
+    h.Get("/fake/faults", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        std::lock_guard lock(mu_);
+        res.set_content(fault_report(), "application/json");
+    });
+    h.Post("/fake/faults", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        handle_faults(req, res);
+    });
+}
+
+void FakeApiServer::handle_list_or_watch(const httplib::Request& req, httplib::Response& res) {
+    if (flag_true(req, "watch")) return handle_watch(req, res);
+    ListOptions o{req.get_param_value("limit"), req.get_param_value("continue"),
+                  req.get_param_value("resourceVersion"), req.get_param_value("fieldSelector"),
+                  req.get_param_value("labelSelector")};
+    std::lock_guard lock(mu_);
+    auto r = store_.list(o);
+    if (!r) return send_error(res, r.error());
+    send_json(res, 200, *r);
+}
+
+void FakeApiServer::handle_watch(const httplib::Request& req, httplib::Response& res) {
+    auto filter = NodeFilter::parse(req.get_param_value("fieldSelector"), req.get_param_value("labelSelector"));
+    if (!filter) return send_error(res, filter.error());
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.default_watch_timeout);
+    if (const auto t = req.get_param_value("timeoutSeconds"); !t.empty()) {
+        char* end = nullptr;
+        const long secs = std::strtol(t.c_str(), &end, 10);
+        if (*end != '\0' || secs < 0) return send_error(res, bad_request("timeoutSeconds: Invalid value: \"" + t + "\""));
+        if (secs > 0) timeout = std::chrono::seconds{secs};
+    }
+
+    auto w = std::make_shared<WatchState>();
+    w->filter = std::move(*filter);
+    w->bookmarks = flag_true(req, "allowWatchBookmarks");
+    const auto now = Clock::now();
+    w->deadline = now + timeout;
+    w->next_bookmark = now + opts_.bookmark_interval;
+    {
+        std::lock_guard lock(mu_);
+        WatchOptions o{req.get_param_value("resourceVersion"), req.get_param_value("fieldSelector"),
+                       req.get_param_value("labelSelector"), flag_true(req, "sendInitialEvents")};
+        auto start = store_.start_watch(o, w->filter);
+        if (!start && start.error().code != 410) return send_error(res, start.error());
+        if (start) {
+            w->pending = std::move(start->events);
+            w->cursor = start->cursor;
+        } else {
+            // Too old: HTTP 200, one ERROR event carrying the 410 Status, then end of stream.
+            w->pending.push_back(NodeStore::error_event(start.error()));
+            w->end_after_pending = true;
+        }
+        w->epoch = faults_.drop_epoch;
+    }
+    ++open_watches_;
+    res.status = 200;
+    res.set_header("Cache-Control", "no-cache, private");
+    res.set_chunked_content_provider(
+        "application/json", [this, w](std::size_t, httplib::DataSink& sink) { return pump_watch(*w, sink); },
+        [this](bool) { --open_watches_; });
+}
+
+bool FakeApiServer::pump_watch(WatchState& w, httplib::DataSink& sink) {
+    std::vector<json> out;
+    bool end = false;
+    {
+        std::unique_lock lock(mu_);
+        // Every pass either returns events, ends the stream, or waits with a deadline no later
+        // than the watch's own: the loop cannot outlive the watch.
+        for (;;) {
+            if (stopping_ || w.epoch != faults_.drop_epoch) {
+                end = true;
+                break;
+            }
+            const auto now = Clock::now();
+            if (now >= w.deadline) {
+                // The apiserver sends a last bookmark shortly before the deadline (cache_watcher.go).
+                if (w.bookmarks && !w.end_after_pending) out.push_back(NodeStore::bookmark(w.cursor));
+                end = true;
+                break;
+            }
+            if (now < faults_.stall_until) {
+                changed_.wait_until(lock, std::min(faults_.stall_until, w.deadline));
+                continue;
+            }
+            if (!w.pending.empty()) {
+                out = std::move(w.pending);
+                w.pending.clear();
+                end = w.end_after_pending;
+                break;
+            }
+            auto events = store_.events_since(w.cursor, w.filter);
+            if (!events) {
+                out.push_back(NodeStore::error_event(events.error()));
+                end = true;
+                break;
+            }
+            if (!events->empty()) {
+                out = std::move(*events);
+                break;
+            }
+            if (w.bookmarks && now >= w.next_bookmark) {
+                out.push_back(NodeStore::bookmark(w.cursor));
+                w.next_bookmark = now + opts_.bookmark_interval;
+                break;
+            }
+            changed_.wait_until(lock, w.bookmarks ? std::min(w.deadline, w.next_bookmark) : w.deadline);
+        }
+    }
+    for (const auto& e : out) {
+        const std::string line = e.dump() + "\n";  // one compact JSON event per line, as json.Encoder writes
+        if (!sink.write(line.data(), line.size())) return false;
+    }
+    if (end) sink.done();
+    return true;
+}
+
+std::string FakeApiServer::fault_report() const {
+    const auto now = Clock::now();
+    const auto stall_ms = faults_.stall_until > now
+                              ? std::chrono::duration_cast<std::chrono::milliseconds>(faults_.stall_until - now).count()
+                              : 0;
+    json r = {{"fail_next", faults_.fail_next},
+              {"status", faults_.fail_status},
+              {"retry_after", faults_.retry_after ? json(*faults_.retry_after) : json()},
+              {"stall_remaining_ms", stall_ms},
+              {"drop_epoch", faults_.drop_epoch},
+              {"open_watches", open_watches_.load()},
+              {"resource_version", std::to_string(store_.resource_version())},
+              {"compacted_resource_version", std::to_string(store_.compacted_rv())},
+              {"nodes", store_.size()}};
+    return r.dump();
+}
+
+void FakeApiServer::handle_faults(const httplib::Request& req, httplib::Response& res) {
+    const json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) return send_error(res, bad_request("faults: expected a JSON object"));
+    // Validate everything before changing anything.
+    for (const auto& [key, value] : body.items()) {
+        const bool is_bool_key = key == "drop_watches" || key == "compact" || key == "reset";
+        const bool is_int_key = key == "fail_next" || key == "status" || key == "retry_after" || key == "stall_watches_ms";
+        if (!is_bool_key && !is_int_key) return send_error(res, bad_request("faults: unknown key " + key));
+        if (is_bool_key && !value.is_boolean()) return send_error(res, bad_request("faults: " + key + " must be a boolean"));
+        if (is_int_key && (!value.is_number_integer() || value.get<long long>() < 0 || value.get<long long>() > 86'400'000)) {
+            return send_error(res, bad_request("faults: " + key + " must be a non-negative integer"));
+        }
+    }
+    if (auto s = body.find("status"); s != body.end() && (s->get<int>() < 400 || s->get<int>() > 599)) {
+        return send_error(res, bad_request("faults: status must be 400..599"));
+    }
+    std::string report;
+    {
+        std::lock_guard lock(mu_);
+        if (body.value("reset", false)) faults_ = FaultState{0, 500, std::nullopt, {}, faults_.drop_epoch};
+        if (body.value("drop_watches", false)) ++faults_.drop_epoch;
+        if (body.value("compact", false)) store_.compact();
+        if (auto v = body.find("fail_next"); v != body.end()) {
+            faults_.fail_next = v->get<int>();
+            faults_.fail_status = body.value("status", 500);
+            faults_.retry_after = body.contains("retry_after") ? std::optional<int>(body["retry_after"].get<int>())
+                                                               : std::nullopt;
+        }
+        if (auto v = body.find("stall_watches_ms"); v != body.end()) {
+            faults_.stall_until = Clock::now() + std::chrono::milliseconds{v->get<long long>()};
+        }
+        report = fault_report();
+    }
+    changed_.notify_all();
+    res.set_content(report, "application/json");
+}
+
+}  // namespace kroute::fake_apiserver

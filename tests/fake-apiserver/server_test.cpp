@@ -1,0 +1,277 @@
+// FakeApiServer over real TLS on 127.0.0.1 (port 0), with cpp-httplib's client.
+#include "tests/fake-apiserver/server.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <httplib.h>
+
+using namespace kroute::fake_apiserver;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kToken = "test-token";
+
+std::filesystem::path temp_dir() {
+    std::random_device rd;
+    auto p = std::filesystem::temp_directory_path() / ("fake-apiserver-test-" + std::to_string(rd()));
+    std::filesystem::create_directories(p);
+    return p;
+}
+
+struct Running {
+    std::filesystem::path dir = temp_dir();
+    std::unique_ptr<FakeApiServer> server;
+    std::thread thread;
+
+    explicit Running(ServerOptions o = {}) {
+        o.listen = "127.0.0.1";
+        o.port = 0;
+        o.token = kToken;
+        o.cert_dir = dir.string();
+        o.log_requests = false;
+        o.threads = 16;
+        std::ofstream(dir / "nodes.json") << R"({"kind":"NodeList","items":[{"metadata":{"name":"seed-1"}}]})";
+        o.nodes_file = (dir / "nodes.json").string();
+        auto s = FakeApiServer::create(o);
+        REQUIRE(s);
+        server = std::move(*s);
+        thread = std::thread([this] { server->run(); });
+    }
+    ~Running() {
+        server->stop();
+        thread.join();
+        std::filesystem::remove_all(dir);
+    }
+    std::unique_ptr<httplib::SSLClient> client(const char* token = kToken) const {
+        auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", server->port());
+        c->set_ca_cert_path((dir / "ca.crt").c_str());
+        c->enable_server_certificate_verification(true);
+        if (token) c->set_bearer_token_auth(token);
+        c->set_read_timeout(10, 0);
+        return c;
+    }
+    // Polls /fake/faults until `n` watches are open (bounded).
+    bool wait_watches(int n) const {
+        for (int i = 0; i < 200; ++i) {
+            if (server->open_watches() >= n) return true;
+            std::this_thread::sleep_for(10ms);
+        }
+        return false;
+    }
+};
+
+Json body_of(const httplib::Result& r) {
+    REQUIRE(r);
+    return Json::parse(r->body);
+}
+
+std::vector<Json> lines(const std::string& stream) {
+    std::vector<Json> out;
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = stream.find('\n', start)) != std::string::npos; start = nl + 1) {
+        out.push_back(Json::parse(stream.substr(start, nl - start)));
+    }
+    CHECK(start == stream.size());  // every event ends with a newline
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("cert dir holds CA, kubeconfig and port", "[fake-apiserver][server]") {
+    Running r;
+    for (const char* f : {"ca.crt", "kubeconfig", "port"}) CHECK(std::filesystem::exists(r.dir / f));
+    std::ifstream port(r.dir / "port");
+    int p = 0;
+    port >> p;
+    CHECK(p == r.server->port());
+    CHECK(r.server->url() == "https://127.0.0.1:" + std::to_string(p));
+}
+
+TEST_CASE("every request needs the bearer token", "[fake-apiserver][server]") {
+    Running r;
+    for (const char* token : {static_cast<const char*>(nullptr), "wrong"}) {
+        auto res = r.client(token)->Get("/api/v1/nodes");
+        REQUIRE(res);
+        CHECK(res->status == 401);
+        CHECK(body_of(res)["reason"] == "Unauthorized");
+    }
+    auto unknown = r.client("wrong")->Get("/nope");
+    REQUIRE(unknown);
+    CHECK(unknown->status == 401);
+}
+
+TEST_CASE("discovery and errors are JSON", "[fake-apiserver][server]") {
+    Running r;
+    auto c = r.client();
+    CHECK(body_of(c->Get("/api"))["kind"] == "APIVersions");
+    CHECK(body_of(c->Get("/apis"))["groups"].empty());
+    auto v1 = body_of(c->Get("/api/v1"));
+    CHECK(v1["resources"][0]["name"] == "nodes");
+    CHECK(v1["resources"][1]["name"] == "nodes/status");
+    CHECK(body_of(c->Get("/version"))["major"] == "1");
+    auto openapi = c->Get("/openapi/v2");
+    REQUIRE(openapi);
+    CHECK(openapi->status == 404);
+    CHECK(body_of(openapi)["reason"] == "NotFound");
+    auto missing = c->Get("/api/v1/nodes/nosuch", {{"Accept", "application/vnd.kubernetes.protobuf"}});
+    REQUIRE(missing);
+    CHECK(missing->status == 404);
+    CHECK(missing->get_header_value("Content-Type") == "application/json");
+    CHECK(body_of(missing)["message"] == "nodes \"nosuch\" not found");
+}
+
+TEST_CASE("create, patch, list, delete over HTTP", "[fake-apiserver][server]") {
+    Running r;
+    auto c = r.client();
+    auto created = c->Post("/api/v1/nodes", R"({"metadata":{"name":"n1"}})", "application/json");
+    REQUIRE(created);
+    CHECK(created->status == 201);
+    CHECK(c->Post("/api/v1/nodes", R"({"metadata":{"name":"n1"}})", "application/json")->status == 409);
+    auto patched = c->Patch("/api/v1/nodes/n1/status",
+                           R"({"status":{"conditions":[{"type":"NetworkUnavailable","status":"False"}]}})",
+                           "application/strategic-merge-patch+json");
+    REQUIRE(patched);
+    CHECK(patched->status == 200);
+    CHECK(body_of(patched)["status"]["conditions"][0]["type"] == "NetworkUnavailable");
+    auto list = body_of(c->Get("/api/v1/nodes?limit=500"));
+    CHECK(list["items"].size() == 2);
+    CHECK(c->Delete("/api/v1/nodes/n1")->status == 200);
+    CHECK(c->Get("/api/v1/nodes/n1")->status == 404);
+}
+
+TEST_CASE("a watch streams events as they happen and ends at timeoutSeconds", "[fake-apiserver][server]") {
+    Running r;
+    const std::string rv = body_of(r.client()->Get("/api/v1/nodes"))["metadata"]["resourceVersion"];
+    std::string stream;
+    std::thread watcher([&] {
+        auto c = r.client();
+        auto res = c->Get(("/api/v1/nodes?watch=true&resourceVersion=" + rv + "&timeoutSeconds=2").c_str(),
+                         [&](const char* data, std::size_t len) {
+                             stream.append(data, len);
+                             return true;
+                         });
+        CHECK(res);
+        if (res) CHECK(res->get_header_value("Transfer-Encoding") == "chunked");
+    });
+    REQUIRE(r.wait_watches(1));
+    REQUIRE(r.client()->Post("/api/v1/nodes", R"({"metadata":{"name":"n2"}})", "application/json"));
+    REQUIRE(r.client()->Patch("/api/v1/nodes/n2", R"({"metadata":{"labels":{"a":"b"}}})",
+                             "application/merge-patch+json"));
+    const auto started = std::chrono::steady_clock::now();
+    watcher.join();
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    const auto events = lines(stream);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0]["type"] == "ADDED");
+    CHECK(events[1]["type"] == "MODIFIED");
+    CHECK(events[1]["object"]["metadata"]["labels"]["a"] == "b");
+    CHECK(r.server->open_watches() == 0);
+}
+
+TEST_CASE("watch bookmarks and 410 for a compacted resourceVersion", "[fake-apiserver][server]") {
+    ServerOptions o;
+    o.bookmark_interval = 200ms;
+    Running r(o);
+    auto c = r.client();
+    std::string stream;
+    c->Get("/api/v1/nodes?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=" +
+              std::to_string(1 + 1),  // the seed's RV: valid, nothing to replay
+          [&](const char* d, std::size_t n) {
+              stream.append(d, n);
+              return true;
+          });
+    const auto events = lines(stream);
+    REQUIRE(events.size() >= 2);
+    for (const auto& e : events) CHECK(e["type"] == "BOOKMARK");
+
+    REQUIRE(c->Post("/fake/faults", R"({"compact":true})", "application/json")->status == 200);
+    stream.clear();
+    auto res = c->Get("/api/v1/nodes?watch=true&resourceVersion=1", [&](const char* d, std::size_t n) {
+        stream.append(d, n);
+        return true;
+    });
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    const auto err = lines(stream);
+    REQUIRE(err.size() == 1);
+    CHECK(err[0]["type"] == "ERROR");
+    CHECK(err[0]["object"]["code"] == 410);
+    CHECK(err[0]["object"]["reason"] == "Expired");
+}
+
+TEST_CASE("faults: fail_next, drop_watches, stall", "[fake-apiserver][server]") {
+    Running r;
+    auto c = r.client();
+    SECTION("fail_next answers N requests with the status, then recovers") {
+        auto set = c->Post("/fake/faults", R"({"fail_next":2,"status":503,"retry_after":3})", "application/json");
+        REQUIRE(set);
+        CHECK(body_of(set)["fail_next"] == 2);
+        for (int i = 0; i < 2; ++i) {
+            auto res = c->Get("/api/v1/nodes");
+            REQUIRE(res);
+            CHECK(res->status == 503);
+            CHECK(res->get_header_value("Retry-After") == "3");
+            CHECK(body_of(res)["reason"] == "ServiceUnavailable");
+        }
+        CHECK(c->Get("/api/v1/nodes")->status == 200);
+    }
+    SECTION("429 is plain text like API Priority and Fairness") {
+        REQUIRE(c->Post("/fake/faults", R"({"fail_next":1,"status":429})", "application/json"));
+        auto res = c->Get("/api/v1/nodes");
+        REQUIRE(res);
+        CHECK(res->status == 429);
+        CHECK(res->get_header_value("Retry-After") == "1");
+        CHECK(res->body == "Too many requests, please try again later.\n");
+    }
+    SECTION("drop_watches ends open watches at once") {
+        std::thread watcher([&] {
+            auto wc = r.client();
+            CHECK(wc->Get("/api/v1/nodes?watch=true&resourceVersion=0&timeoutSeconds=30"));
+        });
+        REQUIRE(r.wait_watches(1));
+        const auto t0 = std::chrono::steady_clock::now();
+        REQUIRE(c->Post("/fake/faults", R"({"drop_watches":true})", "application/json"));
+        watcher.join();
+        CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+    }
+    SECTION("stall holds events back until it ends") {
+        std::string stream;
+        std::thread watcher([&] {
+            auto wc = r.client();
+            wc->Get("/api/v1/nodes?watch=true&resourceVersion=0&timeoutSeconds=3", [&](const char* d, std::size_t n) {
+                stream.append(d, n);
+                return true;
+            });
+        });
+        REQUIRE(r.wait_watches(1));
+        REQUIRE(c->Post("/fake/faults", R"({"stall_watches_ms":60000})", "application/json"));
+        REQUIRE(c->Post("/api/v1/nodes", R"({"metadata":{"name":"late"}})", "application/json"));
+        watcher.join();  // timeoutSeconds ends it while stalled
+        CHECK(stream.find("late") == std::string::npos);
+    }
+    SECTION("bad fault requests are 400") {
+        CHECK(c->Post("/fake/faults", R"({"explode":true})", "application/json")->status == 400);
+        CHECK(c->Post("/fake/faults", R"({"fail_next":-1})", "application/json")->status == 400);
+        CHECK(c->Post("/fake/faults", R"({"fail_next":1,"status":200})", "application/json")->status == 400);
+        CHECK(c->Post("/fake/faults", "nope", "application/json")->status == 400);
+    }
+}
+
+TEST_CASE("stop() ends open watches promptly", "[fake-apiserver][server]") {
+    auto r = std::make_unique<Running>();
+    std::thread watcher([&] {
+        auto wc = r->client();
+        wc->Get("/api/v1/nodes?watch=true&resourceVersion=0");
+    });
+    REQUIRE(r->wait_watches(1));
+    const auto t0 = std::chrono::steady_clock::now();
+    r.reset();  // stop + join
+    watcher.join();
+    CHECK(std::chrono::steady_clock::now() - t0 < 4s);
+}

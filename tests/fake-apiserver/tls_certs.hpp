@@ -1,0 +1,35 @@
+// A throw-away PKI for the fake apiserver: a self-signed CA and a server certificate it signs,
+// with subjectAltNames for every name clients use (Go's TLS ignores the CN). ECDSA P-256 keys,
+// SHA-256 signatures, made with OpenSSL 3's EVP API at every start; nothing is reused.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "common/expected.hpp"
+
+namespace kroute::fake_apiserver {
+
+struct OpenSslDelete {
+    void operator()(X509* p) const noexcept { X509_free(p); }
+    void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
+};
+using X509Ptr = std::unique_ptr<X509, OpenSslDelete>;
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDelete>;
+
+struct CertBundle {
+    std::string ca_pem;      // written to ca.crt and into the kubeconfig
+    std::string cert_pem;    // the server's certificate
+    X509Ptr ca;
+    X509Ptr cert;
+    EvpPkeyPtr key;          // the server's private key
+};
+
+// `names`: IP literals become iPAddress SANs, anything else dNSName SANs.
+[[nodiscard]] Expected<CertBundle, std::string> make_certificates(const std::vector<std::string>& names);
+
+}  // namespace kroute::fake_apiserver
