@@ -1,6 +1,7 @@
 #include "bgp/capabilities.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 namespace kroute::bgp {
@@ -50,11 +51,17 @@ void write_capability(Writer& w, std::uint8_t code, std::span<const std::uint8_t
 
 }  // namespace
 
-Expected<void, DecodeError> decode_optional_parameters(std::span<const std::uint8_t> params, OpenMessage& open) {
+Expected<void, DecodeError> decode_optional_parameters(std::span<const std::uint8_t> params, OpenMessage& open,
+                                                       bool extended) {
     Reader r{params};
     while (!r.empty()) {
         auto type = r.u8();
-        auto len = r.u8();
+        std::optional<std::size_t> len;
+        if (extended) {
+            if (auto l = r.u16()) len = *l;
+        } else if (auto l = r.u8()) {
+            len = *l;
+        }
         if (!len) return unexpected(malformed_open("optional parameter header truncated"));
         auto value = r.sub(*len);
         if (!value) return unexpected(malformed_open("optional parameter overruns the parameters field"));
@@ -74,7 +81,7 @@ Expected<void, DecodeError> decode_optional_parameters(std::span<const std::uint
     return {};
 }
 
-void write_optional_parameters(Writer& w, const OpenMessage& open) {
+void write_optional_parameters(Writer& w, const OpenMessage& open, bool extended) {
     Bytes caps;
     Writer c{caps};
     for (const auto& f : open.multiprotocol) {
@@ -90,6 +97,12 @@ void write_optional_parameters(Writer& w, const OpenMessage& open) {
     }
     for (const auto& raw : open.other_capabilities) write_capability(c, raw.code, raw.value);
     if (caps.empty()) return;
+    if (extended) {
+        w.u8(kOptParamCapabilities);
+        w.u16(static_cast<std::uint16_t>(caps.size()));
+        w.bytes(caps);
+        return;
+    }
     // One Capabilities parameter holds at most 255 octets; split beyond that (RFC 5492 §4 allows
     // any number of parameters).
     std::size_t pos = 0;

@@ -25,12 +25,14 @@ inline constexpr std::uint8_t kCapEnhancedRouteRefresh = 70;  // RFC 7313
 // each capability in a parameter of its own (RFC 3392 practice) as well as several capabilities in
 // one parameter (RFC 5492 §4). Errors: OPEN Message Error / Unsupported Optional Parameter for a
 // parameter type other than Capabilities; OPEN Message Error (subcode 0) for malformed TLVs.
+// `extended`: the RFC 9072 layout, each parameter with a 2-octet length.
 [[nodiscard]] Expected<void, DecodeError> decode_optional_parameters(std::span<const std::uint8_t> params,
-                                                                     OpenMessage& open);
+                                                                     OpenMessage& open, bool extended = false);
 
 // Writes the Optional Parameters field (without its length octet): one Capabilities parameter
-// holding every capability, in OpenMessage's order. Empty when there is no capability.
-void write_optional_parameters(Writer& w, const OpenMessage& open);
+// holding every capability, in OpenMessage's order (several parameters past 255 octets). Empty when
+// there is no capability. `extended`: RFC 9072 layout, one parameter with a 2-octet length.
+void write_optional_parameters(Writer& w, const OpenMessage& open, bool extended = false);
 
 [[nodiscard]] bool has_capability(const OpenMessage& open, std::uint8_t code) noexcept;
 

@@ -47,10 +47,20 @@ Expected<Message, DecodeError> decode_open(std::span<const std::uint8_t> frame) 
         return unexpected(open_error(kUnacceptableHoldTime, {}, "hold time " + std::to_string(m.hold_time)));
     if (m.bgp_id == 0)  // RFC 6286 §2.2: any non-zero 4 octets
         return unexpected(open_error(kBadBgpIdentifier, {}, "BGP identifier 0"));
-    if (r.remaining() != opt_len)
-        return unexpected(bad_length(frame, "optional parameters length " + std::to_string(opt_len) +
+    // RFC 9072 §2: Non-Ext OP Len 255 followed by Non-Ext OP Type 255 announces the extended
+    // layout: a 2-octet total length, then parameters with 2-octet lengths.
+    const bool extended = opt_len == 255 && !r.empty() && r.rest()[0] == 255;
+    std::size_t params_len = opt_len;
+    if (extended) {
+        (void)r.u8();
+        auto ext_len = r.u16();
+        if (!ext_len) return unexpected(bad_length(frame, "extended optional parameters length cut short"));
+        params_len = *ext_len;
+    }
+    if (r.remaining() != params_len)
+        return unexpected(bad_length(frame, "optional parameters length " + std::to_string(params_len) +
                                                 " disagrees with the message length"));
-    if (auto ok = decode_optional_parameters(r.rest(), m); !ok) return unexpected(std::move(ok).error());
+    if (auto ok = decode_optional_parameters(r.rest(), m, extended); !ok) return unexpected(std::move(ok).error());
     if (m.four_octet_as && *m.four_octet_as == 0)  // RFC 7607 §2
         return unexpected(open_error(kBadPeerAs, {}, "4-octet AS capability carries AS 0"));
     return m;
@@ -138,9 +148,20 @@ struct Encoder {
         w.u16(m.my_as);
         w.u16(m.hold_time);
         w.u32(m.bgp_id);
-        const std::size_t len_at = w.placeholder_u8();
-        write_optional_parameters(w, m);
-        w.patch_u8(len_at, static_cast<std::uint8_t>(w.size() - len_at - 1));
+        Bytes params;
+        Writer pw{params};
+        write_optional_parameters(pw, m);
+        if (params.size() <= 255) {
+            w.u8(static_cast<std::uint8_t>(params.size()));
+            w.bytes(params);
+        } else {  // RFC 9072 §2: only when the classic one-octet lengths cannot hold them
+            params.clear();
+            write_optional_parameters(pw, m, true);
+            w.u8(255);
+            w.u8(255);
+            w.u16(static_cast<std::uint16_t>(params.size()));
+            w.bytes(params);
+        }
         return finish(std::move(b));
     }
     Bytes operator()(const UpdateMessage& m) const {

@@ -86,3 +86,35 @@ TEST_CASE("negotiate(): 4-octet AS, extended messages, families, hold time", "[b
     CHECK(p.families == std::vector<AfiSafi>{{kAfiIpv4, kSafiUnicast}});
     CHECK_FALSE(p.decode_context(false).four_octet_as);
 }
+
+TEST_CASE("RFC 9072 extended optional parameters: decode, and encode only past 255 octets", "[bgp][codec]") {
+    // BIRD 2.0.12's OPEN (bird2_ebgp.hex) rewritten in the RFC 9072 §2 layout by hand: Non-Ext OP Len
+    // 255, Non-Ext OP Type 255, Extended Opt. Parm. Length 0x001f, then the Capabilities parameter
+    // with a 2-octet length 0x001c holding BIRD's 28 octets of capabilities unchanged.
+    const auto v = load_vectors("bird2_ebgp.hex");
+    const Bytes& classic = v.at("open");
+    const Bytes caps(classic.begin() + 31, classic.end());
+    REQUIRE(caps.size() == 28);
+    const Bytes extended = kroute::bgp::test::cat(
+        {from_hex("ffffffffffffffffffffffffffffffff 003f 01 04 fde9 00f0 0a000001 ff ff 001f 02 001c"), caps});
+    auto a = decode_message(classic, DecodeContext{});
+    auto b = decode_message(extended, DecodeContext{});
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(std::get<OpenMessage>(*a) == std::get<OpenMessage>(*b));
+    // Our encoder keeps the classic layout for BIRD's capabilities...
+    CHECK(encode(*a).at(28) == 0x1e);
+    // ...and switches when they cannot fit: 300 octets of capabilities.
+    OpenMessage big = std::get<OpenMessage>(*a);
+    big.other_capabilities.assign(75, RawCapability{200, {1, 2}});
+    const Bytes out = encode(big);
+    CHECK(hex(Bytes(out.begin() + 28, out.begin() + 30)) == "ffff");
+    auto back = decode_message(out, DecodeContext{});
+    REQUIRE(back);
+    CHECK(std::get<OpenMessage>(*back) == big);
+    // A cut-short extended length is a length error, not a crash.
+    auto cut = decode_message(from_hex("ffffffffffffffffffffffffffffffff 001f 01 04 fde9 00f0 0a000001 ff ff 00"),
+                              DecodeContext{});
+    REQUIRE_FALSE(cut);
+    CHECK(int(cut.error().code) == int(kMessageHeaderError));
+}
