@@ -140,6 +140,10 @@ Expected<ClientConfig, std::string> load_kubeconfig_impl(const std::string& path
     auto ca = pem_from(*cluster, "certificate-authority", cl_where, base_dir);
     if (!ca) return unexpected(std::move(ca).error());
     cfg.ca_pem = std::move(*ca);
+    if (auto data = yaml_string(*cluster, "certificate-authority-data", cl_where); data && data->empty()) {
+        if (auto file = yaml_string(*cluster, "certificate-authority", cl_where); file)
+            cfg.ca_file = resolve_path(*file, base_dir);
+    }
     if (const YAML::Node insecure = (*cluster)["insecure-skip-tls-verify"]; insecure && !insecure.IsNull()) {
         if (!insecure.IsScalar()) return unexpected(cl_where + ".insecure-skip-tls-verify: expected a boolean");
         bool b = false;
@@ -205,7 +209,8 @@ Expected<ClientConfig, std::string> load_in_cluster_config(const std::string& se
     if (!token) return unexpected("in-cluster config: " + token.error());
     cfg.token = trim_space(std::move(*token));
     if (cfg.token.empty()) return unexpected("in-cluster config: " + cfg.token_file + " is empty");
-    auto ca = read_file((dir / "ca.crt").string());
+    cfg.ca_file = (dir / "ca.crt").string();
+    auto ca = read_file(cfg.ca_file);
     if (ca) {
         cfg.ca_pem = std::move(*ca);
     } else {

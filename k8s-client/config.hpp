@@ -16,6 +16,9 @@ struct ClientConfig {
     std::string token_file;        // bearer token file, re-read (rotating service-account tokens)
     std::string client_cert_pem;   // client certificate auth
     std::string client_key_pem;
+    // Added by k8s-client: the file ca_pem was read from, if any. The watcher re-reads it after a
+    // failed TLS handshake (CA rotation; client-go 1.36 ClientsAllowCARotation).
+    std::string ca_file;
 };
 
 // KUBERNETES_SERVICE_HOST/PORT and /var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt}.

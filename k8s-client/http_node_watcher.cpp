@@ -15,9 +15,11 @@
 #include <atomic>
 #include <csignal>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/log.hpp"
@@ -307,9 +309,28 @@ private:
             if (res.error() == httplib::Error::SSLServerVerification || res.error() == httplib::Error::SSLConnection) {
                 auto ssl_err = openssl_error();
                 out.transport_error += " (" + ssl_err + ")";
+                reload_ca();
             }
         }
         return out;
+    }
+
+    // The cluster CA may have been rotated under us: take the file's current content if it changed.
+    void reload_ca() {
+        if (cfg_.ca_file.empty()) return;
+        std::ifstream in{cfg_.ca_file, std::ios::binary};
+        std::ostringstream buf;
+        if (in) buf << in.rdbuf();
+        std::string pem = buf.str();
+        if (!in || pem.empty() || pem == cfg_.ca_pem) return;
+        auto certs = parse_certs(pem, "certificate authority");
+        if (!certs) {
+            log_->warn("{}: {}; keeping the previous CA", cfg_.ca_file, certs.error());
+            return;
+        }
+        log_->info("{} changed: verifying the API server against the new CA", cfg_.ca_file);
+        cfg_.ca_pem = std::move(pem);
+        tls_.ca = std::move(*certs);
     }
 
     Expected<std::unique_ptr<httplib::ClientImpl>, std::string> make_tls_client() {

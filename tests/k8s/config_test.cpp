@@ -55,6 +55,7 @@ TEST_CASE("in-cluster config", "[k8s][config]") {
         CHECK(cfg->token == "sa-token");
         CHECK(cfg->token_file == secrets.file("token"));
         CHECK(cfg->ca_pem == kCaPem);
+        CHECK(cfg->ca_file == secrets.file("ca.crt"));
         CHECK_FALSE(cfg->insecure_skip_tls_verify);
     }
     SECTION("IPv6 service address is bracketed") {
@@ -93,6 +94,7 @@ TEST_CASE("kubeconfig with inline data", "[k8s][config]") {
     CHECK(cfg->server == "https://127.0.0.1:40123");  // current-context's cluster, not the first one
     CHECK(cfg->ca_pem == kCaPem);
     CHECK(cfg->tls_server_name == "kubernetes.default.svc");
+    CHECK(cfg->ca_file.empty());  // inline data: nothing to re-read
     CHECK(cfg->client_cert_pem == "-----BEGIN CERTIFICATE-----\nZmFrZS1jbGllbnQ=\n-----END CERTIFICATE-----\n");
     CHECK(cfg->client_key_pem == "-----BEGIN PRIVATE KEY-----\nZmFrZS1rZXk=\n-----END PRIVATE KEY-----\n");
     CHECK(cfg->token.empty());
@@ -104,6 +106,7 @@ TEST_CASE("kubeconfig with files relative to its directory", "[k8s][config]") {
     REQUIRE(cfg);
     CHECK(cfg->server == "https://[fd00::10]:6443");
     CHECK(cfg->ca_pem == t::read_text(kubeconfig("certs/ca.crt")));
+    CHECK(cfg->ca_file == kubeconfig("certs/ca.crt"));
     CHECK(cfg->token_file == kubeconfig("certs/token"));
     CHECK(cfg->token == "file-token-xyz");
     CHECK(cfg->client_cert_pem == t::read_text(kubeconfig("certs/client.crt")));

@@ -558,6 +558,23 @@ TEST_CASE("watcher: TLS verification", "[k8s][watcher]") {
         CHECK(rec.size() == 0);
         CHECK(api.count(false) == 0);
     }
+    SECTION("a rotated CA file is re-read after a failed handshake") {
+        t::LogCapture logs;
+        static const TestCert old_ca{"old-cluster-ca"};
+        t::TempDir dir;
+        dir.write("ca.crt", old_ca.cert_pem);
+        ClientConfig cfg = config_for(api);
+        cfg.ca_pem = old_ca.cert_pem;
+        cfg.ca_file = dir.file("ca.crt");
+        auto watcher = make_node_watcher(cfg, fast());
+        watcher->start(rec.sink());
+        REQUIRE(t::wait_until([&] { return logs.count("certificate verify failed") >= 1; }));
+        CHECK(rec.size() == 0);
+        dir.write("ca.crt", server_cert().cert_pem);
+        REQUIRE(t::wait_until([&] { return rec.synced() == 1; }));
+        watcher->stop();
+        CHECK(logs.count("verifying the API server against the new CA") == 1);
+    }
     SECTION("tls_server_name must match the certificate") {
         t::LogCapture logs;
         ClientConfig cfg = config_for(api);
