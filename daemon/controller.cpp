@@ -183,7 +183,14 @@ void Controller::sync_conflist(const k8s::Node& self) {
     if (mtu == 0) {
         mtu = 1500;
         if (options_.auto_mtu && node_address_) {
-            if (auto m = link_mtu_of(*node_address_)) mtu = *m;
+            auto m = link_mtu_of(*node_address_);
+            // A node address on loopback (MTU 65536, kube-router's #1383) is no guide for pods.
+            if (m && *m >= 576 && *m <= 65535) mtu = *m;
+            else if (m && !warned_mtu_) {
+                log::get("cni")->warn("the link of {} has MTU {}, unusable for pods: using 1500 (set --mtu)",
+                                      node_address_->to_string(), *m);
+                warned_mtu_ = true;
+            }
         }
     }
     if (self.pod_cidrs == written_cidrs_ && mtu == written_mtu_ && conflist_error_.empty()) return;

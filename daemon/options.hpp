@@ -44,7 +44,7 @@ struct Options {
     std::chrono::milliseconds routes_sync_period{std::chrono::minutes(5)};
     bool enable_ipv4 = true;
     bool enable_ipv6 = false;
-    std::vector<Prefix> service_cluster_ip_range;
+    std::vector<Prefix> service_cluster_ip_range{Prefix(IpAddress::v4(0x0a600000u), 12)};  // 10.96.0.0/12
     std::vector<Prefix> cluster_cidr;
 
     // Operations
