@@ -155,15 +155,35 @@ Expected<std::unique_ptr<FakeApiServer>, std::string> FakeApiServer::create(Serv
     return s;
 }
 
-bool FakeApiServer::run() { return http_->listen_after_bind(); }
+bool FakeApiServer::run() {
+    {
+        std::lock_guard lock(mu_);
+        if (stopping_) return true;
+        running_ = true;
+    }
+    const bool ok = http_->listen_after_bind();
+    std::lock_guard lock(mu_);
+    running_ = false;
+    return ok;
+}
 
 void FakeApiServer::stop() {
+    bool running = false;
     {
         std::lock_guard lock(mu_);
         stopping_ = true;
+        running = running_;
     }
     changed_.notify_all();
-    if (http_) http_->stop();
+    if (!http_) return;
+    // httplib's stop() does nothing until listen_after_bind() has set is_running: a stop() right
+    // after run() was entered would be lost and run() would serve forever. Wait for it (bounded).
+    for (int i = 0; running && !http_->is_running() && i < 2000; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds{1});
+        std::lock_guard lock(mu_);
+        running = running_;
+    }
+    http_->stop();
 }
 
 bool FakeApiServer::admit(const httplib::Request& req, httplib::Response& res) {

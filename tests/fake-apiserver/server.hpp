@@ -90,6 +90,7 @@ private:
     NodeStore store_;
     FaultState faults_;
     bool stopping_ = false;
+    bool running_ = false;  // inside run()
     std::atomic<int> open_watches_{0};
 };
 
