@@ -98,15 +98,16 @@ NodeStore::NodeStore(std::size_t compaction_window, Now now, NewUid new_uid)
     : window_{compaction_window}, now_{std::move(now)}, new_uid_{std::move(new_uid)} {}
 
 Expected<json, ApiError> NodeStore::parse_node(std::string_view body) const {
-    json obj = json::parse(body, nullptr, false);
-    if (obj.is_discarded() || !obj.is_object()) {
+    auto parsed = parse_json(body);
+    if (!parsed || !parsed->is_object()) {
         return unexpected(bad_request("the object provided is unrecognized: the body is not a JSON object"));
     }
+    json obj = std::move(*parsed);
     if (const json* kind = member(obj, "kind"); kind && *kind != "Node") {
-        return unexpected(bad_request("the kind of the object (" + kind->dump() + ") is not Node"));
+        return unexpected(bad_request("the kind of the object (" + to_wire(*kind) + ") is not Node"));
     }
     if (const json* av = member(obj, "apiVersion"); av && *av != "v1") {
-        return unexpected(bad_request("the apiVersion of the object (" + av->dump() + ") is not v1"));
+        return unexpected(bad_request("the apiVersion of the object (" + to_wire(*av) + ") is not v1"));
     }
     obj.erase("kind");
     obj.erase("apiVersion");
@@ -148,7 +149,7 @@ Expected<void, ApiError> NodeStore::seed(const json& doc) {
     const json* items = doc.is_array() ? &doc : member(doc, "items");
     if (!items || !items->is_array()) return unexpected(bad_request("nodes file: expected a NodeList, List or array"));
     for (const auto& item : *items) {
-        auto node = parse_node(item.dump());
+        auto node = parse_node(to_wire(item));
         if (!node) return unexpected(std::move(node).error());
         json& md = (*node)["metadata"];
         ++rv_;
@@ -238,7 +239,7 @@ Expected<json, ApiError> NodeStore::list(const ListOptions& opts) const {
     if (more) {
         // Same shape as the apiserver's token (etcd3 continueToken): base64 of {"v","rv","start"}.
         json token = {{"v", "meta.k8s.io/v1"}, {"rv", list_rv}, {"start", last + '\0'}};
-        md["continue"] = base64_encode(token.dump());
+        md["continue"] = base64_encode(to_wire(token));
         if (filter->empty()) md["remainingItemCount"] = remaining;
     }
     return json{{"kind", "NodeList"}, {"apiVersion", "v1"}, {"metadata", std::move(md)}, {"items", std::move(items)}};
@@ -315,7 +316,7 @@ Expected<WriteResult, ApiError> NodeStore::patch(std::string_view name, std::str
                                                  std::string_view body, Subresource sub) {
     const auto type = patch_type_from_content_type(content_type);
     if (!type) return unexpected(unsupported_media_type(content_type));
-    const json patch_doc = json::parse(body, nullptr, false);
+    const json patch_doc = parse_json(body).value_or(json(json::value_t::discarded));
     if (patch_doc.is_discarded()) {
         return unexpected(bad_request(*type == PatchType::kApplyPatch
                                           ? "error decoding patch: this fake API server takes apply patches as JSON only"
@@ -332,7 +333,7 @@ Expected<WriteResult, ApiError> NodeStore::patch(std::string_view name, std::str
             return unexpected(bad_request("the name of the object (" + name_of(obj) +
                                           ") does not match the name on the URL (" + std::string(name) + ")"));
         }
-        return create(obj.dump());
+        return create(to_wire(obj));
     }
     auto patched = apply_patch(with_type_meta(it->second), *type, patch_doc);
     if (!patched) return unexpected(ApiError{422, "Invalid", "Node \"" + std::string(name) + "\" is invalid: " +

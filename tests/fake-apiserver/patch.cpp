@@ -101,7 +101,7 @@ json merge_primitive_list(const json& target, const json& patch) {
 MergeResult merge_object(const json* target, const json& patch, const std::string& path, int depth) {
     if (auto p = patch.find("$patch"); p != patch.end()) {
         if (*p == "delete") return std::optional<json>{};
-        if (*p != "replace") return unexpected("unknown patch directive " + p->dump() + " at " + path);
+        if (*p != "replace") return unexpected("unknown patch directive " + to_wire(*p) + " at " + path);
         json stripped = patch;
         stripped.erase("$patch");
         auto r = clean(stripped, path, depth);

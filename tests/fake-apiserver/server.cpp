@@ -58,7 +58,7 @@ std::string random_uid() {
 void send_json(httplib::Response& res, int code, const json& body) {
     res.status = code;
     res.set_header("Cache-Control", "no-cache, private");
-    res.set_content(body.dump(), "application/json");
+    res.set_content(to_wire(body), "application/json");
 }
 
 void send_error(httplib::Response& res, const ApiError& e) {
@@ -117,9 +117,9 @@ Expected<std::unique_ptr<FakeApiServer>, std::string> FakeApiServer::create(Serv
         if (!in) return unexpected("cannot read " + o.nodes_file);
         std::stringstream ss;
         ss << in.rdbuf();
-        const json doc = json::parse(ss.str(), nullptr, false);
-        if (doc.is_discarded()) return unexpected(o.nodes_file + ": not valid JSON");
-        if (auto r = s->store_.seed(doc); !r) return unexpected(o.nodes_file + ": " + r.error().message);
+        const auto doc = parse_json(ss.str());
+        if (!doc) return unexpected(o.nodes_file + ": not valid JSON");
+        if (auto r = s->store_.seed(*doc); !r) return unexpected(o.nodes_file + ": " + r.error().message);
     }
 
     std::vector<std::string> names{o.listen, "127.0.0.1", "localhost"};
@@ -133,6 +133,7 @@ Expected<std::unique_ptr<FakeApiServer>, std::string> FakeApiServer::create(Serv
     s->http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     // Idle keep-alive connections hold a worker until this expires: keep stop() prompt.
     s->http_->set_keep_alive_timeout(2);
+    s->http_->set_payload_max_length(3 * 1024 * 1024);  // the apiserver's request body limit (3 MiB)
     s->install_routes();
 
     if (o.port == 0) {
@@ -437,7 +438,7 @@ bool FakeApiServer::pump_watch(WatchState& w, httplib::DataSink& sink) {
         }
     }
     for (const auto& e : out) {
-        const std::string line = e.dump() + "\n";  // one compact JSON event per line, as json.Encoder writes
+        const std::string line = to_wire(e) + "\n";  // one compact JSON event per line, as json.Encoder writes
         if (!sink.write(line.data(), line.size())) return false;
     }
     if (end) sink.done();
@@ -458,12 +459,12 @@ std::string FakeApiServer::fault_report() const {
               {"resource_version", std::to_string(store_.resource_version())},
               {"compacted_resource_version", std::to_string(store_.compacted_rv())},
               {"nodes", store_.size()}};
-    return r.dump();
+    return to_wire(r);
 }
 
 void FakeApiServer::handle_faults(const httplib::Request& req, httplib::Response& res) {
-    const json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) return send_error(res, bad_request("faults: expected a JSON object"));
+    const json body = parse_json(req.body).value_or(json());
+    if (!body.is_object()) return send_error(res, bad_request("faults: expected a JSON object"));
     // Validate everything before changing anything.
     for (const auto& [key, value] : body.items()) {
         const bool is_bool_key = key == "drop_watches" || key == "compact" || key == "reset";

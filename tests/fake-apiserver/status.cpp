@@ -4,6 +4,25 @@ namespace kroute::fake_apiserver {
 
 using json = nlohmann::ordered_json;
 
+namespace {
+bool nesting_within(const json& j, int budget) {
+    if (!j.is_structured()) return true;
+    if (budget <= 0) return false;
+    for (const auto& child : j) {
+        if (!nesting_within(child, budget - 1)) return false;
+    }
+    return true;
+}
+}  // namespace
+
+std::optional<json> parse_json(std::string_view text) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !nesting_within(j, kMaxJsonNesting)) return std::nullopt;
+    return j;
+}
+
+std::string to_wire(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 json status_json(const ApiError& e) {
     json s = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
               {"status", "Failure"}, {"message", e.message}, {"reason", e.reason}};

@@ -1,9 +1,10 @@
 // ApiError and the Status objects the real kube-apiserver sends for it
 // (apimachinery pkg/api/errors constructors), so that kubectl prints
-// "Error from server (<reason>): <message>" exactly as against a real cluster.
-// Pure: no I/O, no clock.
+// "Error from server (<reason>): <message>" exactly as against a real cluster; and the two JSON
+// edge helpers every body passes through. Pure: no I/O, no clock.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,14 @@ namespace kroute::fake_apiserver {
 
 // Insertion-ordered, so that objects print as the apiserver prints them (kind, apiVersion, metadata first).
 using Json = nlohmann::ordered_json;
+
+// Parses a request body or file without exceptions; nullopt for invalid JSON or nesting deeper
+// than kMaxJsonNesting (Node objects are shallow; deep input would only cost stack later).
+inline constexpr int kMaxJsonNesting = 64;
+[[nodiscard]] std::optional<Json> parse_json(std::string_view text);
+// Compact JSON; invalid UTF-8 (which can arrive in URL paths quoted into messages) is replaced
+// instead of throwing.
+[[nodiscard]] std::string to_wire(const Json& j);
 
 struct ApiError {
     int code = 500;

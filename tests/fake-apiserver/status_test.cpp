@@ -52,3 +52,22 @@ TEST_CASE("reason_for_code maps the codes clients branch on", "[fake-apiserver][
                                                             {504, "Timeout"}}));
     CHECK(reason_for_code(code) == reason);
 }
+
+TEST_CASE("parse_json rejects invalid and too deeply nested input", "[fake-apiserver][status]") {
+    CHECK(parse_json(R"({"a":[1,{"b":null}]})"));
+    CHECK_FALSE(parse_json("{"));
+    CHECK_FALSE(parse_json("\"\xff\""));  // invalid UTF-8
+    std::string deep(kMaxJsonNesting + 1, '[');
+    deep += std::string(kMaxJsonNesting + 1, ']');
+    CHECK_FALSE(parse_json(deep));
+    std::string ok(kMaxJsonNesting, '[');
+    ok += std::string(kMaxJsonNesting, ']');
+    CHECK(parse_json(ok));
+}
+
+TEST_CASE("to_wire replaces invalid UTF-8 instead of throwing", "[fake-apiserver][status]") {
+    const auto e = not_found("bad\xff");
+    std::string out;
+    CHECK_NOTHROW(out = to_wire(status_json(e)));
+    CHECK(out.find(R"(nodes \"bad)") != std::string::npos);
+}
