@@ -11,6 +11,8 @@ packages=(
     # tests and demo
     iproute2 iputils-ping nftables iptables jq curl util-linux procps openssl
     containernetworking-plugins
+    # real BGP peers for interop tests
+    bird2
 )
 
 missing=()

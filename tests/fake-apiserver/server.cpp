@@ -178,13 +178,15 @@ void FakeApiServer::stop() {
     changed_.notify_all();
     if (!http_) return;
     // httplib's stop() does nothing until listen_after_bind() has set is_running: a stop() right
-    // after run() was entered would be lost and run() would serve forever. Wait for it (bounded).
-    for (int i = 0; running && !http_->is_running() && i < 2000; ++i) {
+    // after run() was entered would be lost and run() would serve forever. So stop again until
+    // run() has returned (bounded; on a loaded machine the listener may take a while to start).
+    http_->stop();
+    for (int i = 0; running && i < 30000; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds{1});
+        http_->stop();
         std::lock_guard lock(mu_);
         running = running_;
     }
-    http_->stop();
 }
 
 bool FakeApiServer::admit(const httplib::Request& req, httplib::Response& res) {
