@@ -127,7 +127,7 @@ pod_up() {
     ip netns exec "$pod" nft -f - <<NFT
 table inet kroute_seen {
     set sources { type ipv4_addr; flags dynamic; }
-    chain input { type filter hook input priority 0; icmp type echo-request add @sources { ip saddr } }
+    chain input { type filter hook input priority 0; icmp type echo-request add @sources { ip saddr }; }
 }
 NFT
 }

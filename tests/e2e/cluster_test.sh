@@ -100,7 +100,9 @@ done
 
 step "the source check can fail: a MASQUERADE on node2 shows up as node2's address"
 ip netns exec node2 nft -f - <<'NFT'
-table ip kroute_e2e_nat { chain post { type nat hook postrouting priority 100; oifname "eth0" masquerade } }
+table ip kroute_e2e_nat {
+    chain post { type nat hook postrouting priority 100; oifname "eth0" masquerade; }
+}
 NFT
 ip netns exec pod_2_1 ping -c1 -W2 -q "${KR_POD_IP[pod_1_1]}" >/dev/null
 pod_sources pod_1_1 | grep -qx "$(node_ip 2)" || kr_fail "the planted MASQUERADE was not detected"
