@@ -256,7 +256,10 @@ public:
     void session_state_changed(Session& s, State from, State to) override {
         (void)from;
         if (to == State::kIdle) {
-            if (!s.last_error().empty()) last_error_ = s.last_error();
+            // Only the session that carries the peer records its error: a connection closed by
+            // collision resolution (RFC 4271 §6.8) is routine, not something for the operator.
+            const bool carries_peer = primary_.get() == &s && !(secondary_ && secondary_->state() != State::kIdle);
+            if (carries_peer && !s.last_error().empty()) last_error_ = s.last_error();
             if (secondary_.get() == &s) {
                 retire(secondary_);
             } else if (primary_.get() == &s && secondary_ && secondary_->state() != State::kIdle) {
