@@ -42,6 +42,7 @@ kubectl_120=$("$repo/scripts/lib/kubectl-debian.sh" "$repo/build/tools/kubernete
 run "kubectl $("$kubectl_120" version --client --short 2>/dev/null | head -1) against the fake API server" \
     env KUBECTL="$kubectl_120" "$repo/tests/e2e/kubectl_test.sh"
 run "real CNI plugins with kroute-cni-exec" "$repo/tests/e2e/cni_exec_test.sh"
+run "kroute with --nodes-file and --no-fib" "$repo/tests/e2e/nodes_file_test.sh"
 run "end-to-end cluster in network namespaces" "$repo/tests/e2e/cluster_test.sh"
 if ((long)); then
     for t in "$repo"/tests/long/*.sh; do

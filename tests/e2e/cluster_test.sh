@@ -77,6 +77,7 @@ for n in $nodes; do
         kr_fail "node$n status: $st"
     [[ $(kroutectl_on "$n" routes -o json | jq '[.[] | select(.state=="ok")] | length') == 2 ]] ||
         kr_fail "node$n kroutectl routes"
+    [[ $(ip netns exec "node$n" curl -sf "http://$(node_ip "$n"):20244/healthz") == OK ]] || kr_fail "node$n /healthz"
 done
 
 step "pods ping across nodes with their own source address"

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# kroute without Kubernetes: two instances in one namespace (127.0.0.1 and 127.0.0.2), Nodes from
+# a JSON file as `kubectl get nodes -o json` prints it, --no-fib. Asserts that the sessions come
+# up, each learns the other's podCIDR, a change to the file (a new podCIDR) reaches the peer, a
+# broken file changes nothing, and --no-fib leaves the kernel alone (no routes, no sysctl).
+# Runs as root inside the no-route sandbox.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+if [[ ${1:-} != --inside ]]; then
+    source "$repo/scripts/lib/sandbox.sh"
+    KR_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kroute-nodes-file.XXXXXX")
+    export KR_DIR
+    rc=0
+    run_in_sandbox "$0" --inside || rc=$?
+    if ((rc != 0)); then
+        for f in "$KR_DIR"/*.log; do [[ -f $f ]] && { echo "--- $f"; tail -n 30 "$f"; }; done
+    fi
+    rm -rf "$KR_DIR"
+    exit "$rc"
+fi
+
+KR_BIN=${KR_BIN:-$repo/build/bin}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+wait_for() {
+    local seconds=$1 what=$2; shift 2
+    local deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || fail "timed out waiting for $what"
+        sleep 0.2
+    done
+}
+
+# The sandbox has only lo: 127.0.0.2 is on it already (127/8).
+nodes_json() {  # $1 = node2's podCIDR
+    cat <<JSON
+{"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": [
+ {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "resourceVersion": "1"},
+  "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]},
+  "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]}},
+ {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2", "resourceVersion": "2"},
+  "spec": {"podCIDR": "$1", "podCIDRs": ["$1"]},
+  "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.2"}]}}]}
+JSON
+}
+nodes_json 10.244.2.0/24 >"$KR_DIR/nodes.json"
+forward_before=$(cat /proc/sys/net/ipv4/ip_forward)
+
+for n in 1 2; do
+    "$KR_BIN/kroute" --nodes-file "$KR_DIR/nodes.json" --hostname-override "n$n" --no-fib --bgp-port 1790 \
+        --bgp-holdtime 9s --bgp-keepalive-time 3s --bgp-connect-retry-time 1s --health-port 0 --mtu 1500 \
+        --cni-conf-file "$KR_DIR/n$n/10-kuberouter.conflist" --api-socket "$KR_DIR/n$n.sock" \
+        </dev/null >"$KR_DIR/n$n.log" 2>&1 &
+    pids+=($!)
+done
+
+ctl() { "$KR_BIN/kroutectl" --socket "$KR_DIR/n$1.sock" "${@:2}"; }
+best_from() {  # node prefix -> the best path's peer
+    ctl "$1" rib -o json | jq -r --arg p "$2" '.[] | select(.prefix==$p) | .paths[] | select(.best) | .from'
+}
+learned() { [[ $(best_from "$1" "$2") == "$3" ]]; }
+
+wait_for 30 "n1 to learn n2's podCIDR" learned 1 10.244.2.0/24 127.0.0.2
+wait_for 30 "n2 to learn n1's podCIDR" learned 2 10.244.1.0/24 127.0.0.1
+[[ $(ctl 1 status -o json | jq .peers_established) == 1 ]] || fail "n1 not established"
+[[ $(ctl 1 routes -o json | jq -r '.[0].state') == no-fib ]] || fail "kroutectl routes with --no-fib"
+[[ $(jq -r '.plugins[0].ipam.ranges[0][0].subnet' "$KR_DIR/n2/10-kuberouter.conflist") == 10.244.2.0/24 ]] ||
+    fail "n2's conflist"
+echo "ok: both nodes learned each other's podCIDR over BGP from the nodes file"
+
+nodes_json 10.244.22.0/24 >"$KR_DIR/nodes.json.tmp" && mv "$KR_DIR/nodes.json.tmp" "$KR_DIR/nodes.json"
+wait_for 30 "n1 to learn n2's new podCIDR" learned 1 10.244.22.0/24 127.0.0.2
+wait_for 30 "n1 to forget n2's old podCIDR" test -z "$(best_from 1 10.244.2.0/24)"
+wait_for 30 "n2's conflist to follow" grep -q 10.244.22.0/24 "$KR_DIR/n2/10-kuberouter.conflist"
+echo "ok: a changed file is followed"
+
+echo '{"kind": "List", "items": [' >"$KR_DIR/nodes.json.tmp" && mv "$KR_DIR/nodes.json.tmp" "$KR_DIR/nodes.json"
+sleep 2
+learned 1 10.244.22.0/24 127.0.0.2 || fail "a broken nodes file changed the routes"
+grep -q "nodes.json" "$KR_DIR/n1.log" || fail "the broken file was not logged"
+echo "ok: a broken file is logged and changes nothing"
+
+[[ -z $(ip route show proto 52) ]] || fail "--no-fib installed routes"
+[[ $(cat /proc/sys/net/ipv4/ip_forward) == "$forward_before" ]] || fail "--no-fib changed ip_forward"
+echo "ok: --no-fib left the kernel alone"
+echo "PASS nodes_file_test"
