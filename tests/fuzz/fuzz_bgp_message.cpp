@@ -1,0 +1,73 @@
+// libFuzzer target for the BGP message codec (bgp/message.hpp): wire input never crashes, and
+// whatever decode_message() accepts, encode() must turn into bytes decode_message() accepts again.
+//
+// Input layout: byte 0 selects the session context (what was negotiated decides how the same bytes
+// decode: 2- vs 4-octet AS numbers, RFC 6793; the 4096 vs 65535 size limit, RFC 8654; the RFC 7606
+// iBGP/eBGP checks); the rest is a byte stream from the peer. The stream is framed with
+// frame_length() as the session does, and the whole rest is also handed to decode_message() as one
+// frame, whose own header checks must reject what does not fit.
+//
+// A codec bug is a crash: the sanitizers report memory and UB errors, and a re-encoded message
+// that no longer decodes aborts with the message it failed with.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <span>
+
+#include "bgp/message.hpp"
+
+namespace {
+
+using kroute::bgp::DecodeContext;
+using kroute::bgp::EncodeContext;
+
+void check_round_trip(std::span<const std::uint8_t> frame, const DecodeContext& ctx) {
+    auto first = kroute::bgp::decode_message(frame, ctx);
+    if (!first) return;  // rejected with a NOTIFICATION: fine, that is the error path
+    const EncodeContext ectx{.four_octet_as = ctx.four_octet_as, .extended_message = ctx.extended_message};
+    const auto bytes = kroute::bgp::encode(*first, ectx);
+    auto second = kroute::bgp::decode_message(bytes, ctx);
+    if (!second) {
+        std::fprintf(stderr,
+                     "fuzz_bgp_message: re-encoded message (type %zu, %zu octets, from %zu) does not decode: "
+                     "code %u subcode %u, %s (four_octet_as=%d extended_message=%d ebgp=%d)\n",
+                     (*first).index(), bytes.size(), frame.size(), static_cast<unsigned>(second.error().code),
+                     static_cast<unsigned>(second.error().subcode), second.error().detail.c_str(), ctx.four_octet_as, ctx.extended_message,
+                     ctx.ebgp);
+        std::abort();
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size == 0) return 0;
+    const std::uint8_t selector = data[0];
+    const std::span<const std::uint8_t> stream(data + 1, size - 1);
+    const DecodeContext ctx{
+        .four_octet_as = (selector & 0x01) == 0,  // 0 = the common case: capability 65 on both sides
+        .extended_message = (selector & 0x02) != 0,
+        .ebgp = (selector & 0x04) != 0,
+    };
+
+    // As the session reads: frame after frame until an error or an incomplete tail. Every frame is
+    // at least a header long, so this ends within size / 19 rounds.
+    std::span<const std::uint8_t> rest = stream;
+    while (!rest.empty()) {
+        auto length = kroute::bgp::frame_length(rest, ctx.extended_message);
+        if (!length || !*length) break;
+        const std::size_t n = **length;
+        if (n < kroute::bgp::kHeaderLength || n > rest.size()) {
+            std::fprintf(stderr, "fuzz_bgp_message: frame_length() returned %zu for %zu buffered octets\n", n,
+                         rest.size());
+            std::abort();
+        }
+        check_round_trip(rest.first(n), ctx);
+        rest = rest.subspan(n);
+    }
+
+    // The whole stream as one frame: a length field that disagrees with the span must be an error.
+    check_round_trip(stream, ctx);
+    return 0;
+}

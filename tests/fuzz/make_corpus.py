@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""Rebuilds the seed corpus corpus/bgp_message/ from the captured vectors in tests/data/bgp/*.hex.
+
+One file per captured message, plus one per capture holding all its messages back to back (the
+framing path). Byte 0 of every file is the fuzz target's context selector (fuzz_bgp_message.cpp):
+bit 0 = no 4-octet AS (bird2_2octet), bit 1 = extended messages, bit 2 = eBGP; the rest is the
+message as the implementation sent it. Run after adding a capture: tests/fuzz/make_corpus.py
+"""
+import pathlib
+
+here = pathlib.Path(__file__).resolve().parent
+data = here.parent / "data" / "bgp"
+out = here / "corpus" / "bgp_message"
+out.mkdir(parents=True, exist_ok=True)
+for old in out.iterdir():
+    old.unlink()
+
+for hexfile in sorted(data.glob("*.hex")):
+    stem = hexfile.stem
+    selector = (0x01 if "2octet" in stem else 0) | (0x04 if "ebgp" in stem or "2octet" in stem else 0)
+    stream = b""
+    for line in hexfile.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, hexstr = line.split()[:2]
+        msg = bytes.fromhex(hexstr)
+        (out / f"{stem}_{name}").write_bytes(bytes([selector]) + msg)
+        stream += msg
+    (out / f"{stem}_session").write_bytes(bytes([selector]) + stream)
+    # The same session with extended messages negotiated (RFC 8654): FRR offers the capability.
+    (out / f"{stem}_session_extended").write_bytes(bytes([selector | 0x02]) + stream)
