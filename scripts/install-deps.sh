@@ -8,6 +8,8 @@ packages=(
     build-essential cmake ninja-build pkg-config
     libboost1.81-dev libnl-3-dev libnl-route-3-dev nlohmann-json3-dev libcpp-httplib-dev
     libspdlog-dev catch2 libssl-dev libcli11-dev libyaml-cpp-dev
+    # the libFuzzer build (scripts/fuzz.sh)
+    clang libclang-rt-14-dev
     # tests and demo
     iproute2 iputils-ping nftables iptables jq curl util-linux procps openssl
     containernetworking-plugins

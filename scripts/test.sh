@@ -36,6 +36,7 @@ run() {
 }
 
 run "unit tests (ctest)" ctest --test-dir "$repo/build" --output-on-failure -j 2
+run "fuzz: BGP message decoding (30 s)" "$repo/scripts/fuzz.sh" 30
 # CTest ran the kubectl test with the kubectl on PATH (v1.32 on the project's image); run it
 # again with Debian's v1.20, which speaks the older discovery.
 kubectl_120=$("$repo/scripts/lib/kubectl-debian.sh" "$repo/build/tools/kubernetes-client")
@@ -45,6 +46,7 @@ run "real CNI plugins with kroute-cni-exec" "$repo/tests/e2e/cni_exec_test.sh"
 run "kroute with --nodes-file and --no-fib" "$repo/tests/e2e/nodes_file_test.sh"
 run "end-to-end cluster in network namespaces" "$repo/tests/e2e/cluster_test.sh"
 if ((long)); then
+    run "long fuzz: BGP message decoding (600 s)" "$repo/scripts/fuzz.sh" 600
     for t in "$repo"/tests/long/*.sh; do
         [[ -e $t ]] && run "long: $(basename "$t")" "$t"
     done
