@@ -149,7 +149,10 @@ void Controller::reconcile() {
 void Controller::ensure_speaker(const k8s::Node& self) {
     (void)self;
     if (speaker_) return;
-    if (!options_.router_id.empty()) {
+    if (options_.router_id == "generate") {
+        if (!node_address_) return;  // waiting for the node's address, logged in reconcile()
+        router_id_ = generated_router_id(*node_address_);
+    } else if (!options_.router_id.empty()) {
         router_id_ = *IpAddress::parse(options_.router_id);
     } else if (node_address_) {
         router_id_ = *node_address_;

@@ -64,7 +64,7 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
 
     // BGP
     app.add_option("--cluster-asn", o.cluster_asn, "ASN of every node's iBGP speaker")->capture_default_str();
-    app.add_option("--router-id", o.router_id, "BGP router id (default: the node's IPv4 address)");
+    app.add_option("--router-id", o.router_id, "BGP router id: an IPv4 address, or 'generate' (a hash of the node address, as kube-router); default: the node's IPv4 address");
     app.add_option("--bgp-port", o.bgp_port, "BGP port to listen on and to dial other nodes on")->capture_default_str();
     app.add_flag("--enable-ibgp", o.enable_ibgp, "Peer with every other node (iBGP full mesh)")->capture_default_str();
     app.add_flag("--nodes-full-mesh", o.nodes_full_mesh, "Full mesh of all nodes in --cluster-asn")->capture_default_str();
@@ -141,8 +141,9 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
 
     if (o.cluster_asn == 0 || o.cluster_asn == 23456)
         return unexpected("--cluster-asn: " + std::to_string(o.cluster_asn) + " is not a usable AS number");
-    if (!o.router_id.empty() && !(IpAddress::parse(o.router_id) && IpAddress::parse(o.router_id)->is_v4()))
-        return unexpected("--router-id: '" + o.router_id + "' is not an IPv4 address");
+    if (!o.router_id.empty() && o.router_id != "generate" &&
+        !(IpAddress::parse(o.router_id) && IpAddress::parse(o.router_id)->is_v4()))
+        return unexpected("--router-id: '" + o.router_id + "' is neither an IPv4 address nor 'generate'");
     if (o.mtu != 0 && (o.mtu < 576 || o.mtu > 65535))
         return unexpected("--mtu: " + std::to_string(o.mtu) + " is out of range 576-65535");
 
@@ -173,6 +174,15 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
         return unexpected("--kubeconfig and --nodes-file exclude each other: choose where Nodes come from");
     if (o.cni_conf_file.empty() && o.enable_cni) return unexpected("--cni-conf-file must not be empty");
     return ParseOutcome{o, {}};
+}
+
+IpAddress generated_router_id(const IpAddress& node_address) {
+    std::uint32_t h = 2166136261u;
+    for (unsigned char c : node_address.to_string()) {
+        h ^= c;
+        h *= 16777619u;
+    }
+    return IpAddress::v4(h == 0 ? 1 : h);  // RFC 6286: the identifier must not be 0
 }
 
 std::string node_name(const Options& options) {

@@ -23,7 +23,7 @@ struct Options {
 
     // BGP
     std::uint32_t cluster_asn = 64512;
-    std::string router_id;   // empty = the node's IPv4 address
+    std::string router_id;   // empty = the node's IPv4 address; "generate" = generated_router_id()
     std::uint16_t bgp_port = 179;
     bool enable_ibgp = true;
     bool nodes_full_mesh = true;
@@ -65,6 +65,10 @@ struct ParseOutcome {
 
 // The node name: --hostname-override, else env NODE_NAME, else the hostname.
 [[nodiscard]] std::string node_name(const Options& options);
+
+// kube-router's `--router-id generate`: FNV-1a (32 bit) of the node address's text, as a BGP
+// identifier, so that nodes without an IPv4 address still get a stable, distinct one.
+[[nodiscard]] IpAddress generated_router_id(const IpAddress& node_address);
 
 // The options as JSON-able text pairs, for `kroutectl config` (secrets never included).
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> describe(const Options& options);

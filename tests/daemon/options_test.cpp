@@ -106,3 +106,14 @@ TEST_CASE("node name: --hostname-override, else NODE_NAME", "[daemon][options]")
     ::unsetenv("NODE_NAME");
     CHECK_FALSE(node_name(o).empty());
 }
+
+TEST_CASE("--router-id generate hashes the node address as kube-router does", "[daemon][options]") {
+    auto r = parse({"--router-id", "generate"});
+    REQUIRE(r);
+    REQUIRE(r->options);
+    CHECK(r->options->router_id == "generate");
+    // FNV-1a 32 of the text "172.18.0.11" is 0x2d05c7ca (computed with Python's integer arithmetic).
+    CHECK(generated_router_id(*IpAddress::parse("172.18.0.11")).to_string() == "45.5.199.202");
+    CHECK(generated_router_id(*IpAddress::parse("172.18.0.11")) != generated_router_id(*IpAddress::parse("172.18.0.12")));
+    CHECK(generated_router_id(*IpAddress::parse("fd00::11")).is_v4());
+}
