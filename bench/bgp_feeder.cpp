@@ -173,11 +173,13 @@ int main(int argc, char** argv) {
     std::uint16_t port = 179, hold_time = 180;
     std::uint32_t local_as = 64512, peer_as = 64512;
     kroute::bench::FeedConfig cfg;
-    std::string withdraw_trigger, stop_trigger;
+    std::string withdraw_trigger, stop_trigger, next_hop_text;
     unsigned deadline_s = 900;
     app.add_option("--peer", peer_text, "Receiver's IPv4 address")->required();
     app.add_option("--port", port, "Receiver's port")->capture_default_str();
     app.add_option("--local", local_text, "Local address to bind (also the NEXT_HOP)")->capture_default_str();
+    app.add_option("--next-hop", next_hop_text,
+                   "NEXT_HOP of every route (default: --local; GoBGP refuses loopback next hops)");
     app.add_option("--router-id", router_id_text, "BGP identifier (default: --local)");
     app.add_option("--local-as", local_as, "Our AS")->capture_default_str();
     app.add_option("--peer-as", peer_as, "Receiver's AS (equal to --local-as: iBGP, LOCAL_PREF sent)")
@@ -195,10 +197,11 @@ int main(int argc, char** argv) {
     auto peer = IpAddress::parse(peer_text);
     auto local = IpAddress::parse(local_text);
     auto rid = IpAddress::parse(router_id_text.empty() ? local_text : router_id_text);
-    if (!peer || !local || !rid || !peer->is_v4() || !local->is_v4() || !rid->is_v4())
-        die(1, "--peer, --local and --router-id must be IPv4 addresses");
+    auto next_hop = IpAddress::parse(next_hop_text.empty() ? local_text : next_hop_text);
+    if (!peer || !local || !rid || !next_hop || !peer->is_v4() || !local->is_v4() || !rid->is_v4() || !next_hop->is_v4())
+        die(1, "--peer, --local, --router-id and --next-hop must be IPv4 addresses");
     cfg.ibgp = local_as == peer_as;
-    cfg.next_hop = *local;
+    cfg.next_hop = *next_hop;
     const auto deadline = Clock::now() + std::chrono::seconds(deadline_s);
 
     auto t0 = Clock::now();
