@@ -1,5 +1,6 @@
 // libFuzzer target for the BGP message codec (bgp/message.hpp): wire input never crashes, and
-// whatever decode_message() accepts, encode() must turn into bytes decode_message() accepts again.
+// whatever decode_message() accepts, encode() must turn into bytes decode_message() accepts again,
+// and those bytes must survive a second decode/encode unchanged.
 //
 // Input layout: byte 0 selects the session context (what was negotiated decides how the same bytes
 // decode: 2- vs 4-octet AS numbers, RFC 6793; the 4096 vs 65535 size limit, RFC 8654; the RFC 7606
@@ -8,7 +9,7 @@
 // frame, whose own header checks must reject what does not fit.
 //
 // A codec bug is a crash: the sanitizers report memory and UB errors, and a re-encoded message
-// that no longer decodes aborts with the message it failed with.
+// that no longer decodes, or does not encode back to the same bytes, aborts with what went wrong.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -32,9 +33,17 @@ void check_round_trip(std::span<const std::uint8_t> frame, const DecodeContext& 
         std::fprintf(stderr,
                      "fuzz_bgp_message: re-encoded message (type %zu, %zu octets, from %zu) does not decode: "
                      "code %u subcode %u, %s (four_octet_as=%d extended_message=%d ebgp=%d)\n",
-                     (*first).index(), bytes.size(), frame.size(), static_cast<unsigned>(second.error().code),
-                     static_cast<unsigned>(second.error().subcode), second.error().detail.c_str(), ctx.four_octet_as, ctx.extended_message,
-                     ctx.ebgp);
+                     first->index(), bytes.size(), frame.size(), static_cast<unsigned>(second.error().code),
+                     static_cast<unsigned>(second.error().subcode), second.error().detail.c_str(),
+                     ctx.four_octet_as, ctx.extended_message, ctx.ebgp);
+        std::abort();
+    }
+    // One round trip reaches a fixed point: what decoded from our own bytes encodes to them again.
+    const auto again = kroute::bgp::encode(*second, ectx);
+    if (again != bytes) {
+        std::fprintf(stderr,
+                     "fuzz_bgp_message: encode(decode(encode(m))) != encode(m) (type %zu, %zu vs %zu octets)\n",
+                     first->index(), again.size(), bytes.size());
         std::abort();
     }
 }
