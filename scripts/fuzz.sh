@@ -33,7 +33,7 @@ for f in "$crashers"/*; do
 done
 if ! "$bin" "${replay[@]}" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
-    echo "fuzz: replaying the corpus and crashers FAILED (log: $log)" >&2
+    echo "fuzz: replaying the corpus and crashers FAILED at $(grep '^Running: ' "$log" | tail -n 1) (log: $log)" >&2
     exit 1
 fi
 echo "fuzz: replayed ${#replay[@]} inputs ($seeds seeds, $((${#replay[@]} - seeds)) crashers)"
@@ -46,7 +46,6 @@ mkdir -p "$work" "$crashers"
 t1=$SECONDS
 if ! timeout $((secs + 120)) "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=8192 \
         -print_final_stats=1 -artifact_prefix="$crashers/" "$work" "$corpus" >"$log" 2>&1; then
-    grep -E '^(==|SUMMARY|fuzz_bgp_message:)|ERROR|Test unit written' "$log" | head -n 20 >&2
     tail -n 40 "$log" >&2
     echo "fuzz: CRASH (the input is saved in tests/data/bgp/crashers/; full log: $log)" >&2
     exit 1
