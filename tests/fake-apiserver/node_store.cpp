@@ -174,6 +174,15 @@ ApiError NodeStore::too_old(std::uint64_t rv) const {
     return expired("too old resource version: " + std::to_string(rv) + " (" + std::to_string(compacted_rv_) + ")");
 }
 
+ApiError NodeStore::too_large(std::uint64_t rv) const {
+    // apiserver pkg/storage/errors.go NewTooLargeResourceVersionError: 504 with a cause.
+    return ApiError{504, "Timeout",
+                    "Too large resource version: " + std::to_string(rv) + ", current: " + std::to_string(rv_),
+                    {{"causes", json::array({{{"reason", "ResourceVersionTooLarge"},
+                                              {"message", "Too large resource version"}}})},
+                     {"retryAfterSeconds", 1}}};
+}
+
 Expected<json, ApiError> NodeStore::list(const ListOptions& opts) const {
     auto filter = NodeFilter::parse(opts.field_selector, opts.label_selector);
     if (!filter) return unexpected(std::move(filter).error());
@@ -185,15 +194,7 @@ Expected<json, ApiError> NodeStore::list(const ListOptions& opts) const {
     if (rv_given) {
         auto rv = parse_rv(opts.resource_version);
         if (!rv) return unexpected(std::move(rv).error());
-        if (*rv > rv_) {
-            // apiserver pkg/storage/errors.go NewTooLargeResourceVersionError: 504 with a cause.
-            return unexpected(ApiError{
-                504, "Timeout",
-                "Too large resource version: " + std::to_string(*rv) + ", current: " + std::to_string(rv_),
-                {{"causes", json::array({{{"reason", "ResourceVersionTooLarge"},
-                                          {"message", "Too large resource version"}}})},
-                 {"retryAfterSeconds", 1}}});
-        }
+        if (*rv > rv_) return unexpected(too_large(*rv));
     }
 
     std::uint64_t limit = 0;  // 0: everything
@@ -384,6 +385,11 @@ Expected<NodeStore::WatchStart, ApiError> NodeStore::start_watch(const WatchOpti
     }
     auto rv = parse_rv(opts.resource_version);
     if (!rv) return unexpected(std::move(rv).error());
+    // A resourceVersion this store never reached comes from another history (this server was
+    // restarted: its log starts afresh). The apiserver's watch cache waits up to 3 s for such an
+    // RV, then fails the watch with TooLargeResourceVersion (cacher.go); the store has no lag to
+    // wait for. Without this a client would wait silently until the counter caught up.
+    if (*rv > rv_) return unexpected(too_large(*rv));
     start.cursor = *rv;
     auto events = events_since(start.cursor, filter);
     if (!events) return unexpected(std::move(events).error());

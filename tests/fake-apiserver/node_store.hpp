@@ -78,7 +78,8 @@ public:
 
     // A watch: `start_watch` yields the events to send first and the cursor to continue from;
     // `events_since` the later events passing the filter (envelopes {"type","object"}) and moves
-    // the cursor. Both fail with 410 Expired when the cursor is older than the log.
+    // the cursor. Both fail with 410 Expired when the cursor is older than the log; start_watch
+    // with 504 Too large when it is newer than the store (a client from before a restart).
     struct WatchStart {
         std::vector<Json> events;
         std::uint64_t cursor = 0;
@@ -105,6 +106,7 @@ private:
     [[nodiscard]] Expected<WriteResult, ApiError> store_update(const Json& old, Json updated, Subresource sub);
     [[nodiscard]] Expected<std::uint64_t, ApiError> parse_rv(std::string_view rv) const;
     [[nodiscard]] ApiError too_old(std::uint64_t rv) const;
+    [[nodiscard]] ApiError too_large(std::uint64_t rv) const;
     void record(EventType type, const Json& object, Json previous);
 
     std::size_t window_;

@@ -340,6 +340,18 @@ TEST_CASE("watch older than the compaction window is 410 Expired", "[fake-apiser
     CHECK(s.start_watch({.resource_version = "abc"}, all()).error().code == 400);
 }
 
+TEST_CASE("a watch from a resourceVersion this store never reached is 504 Too large", "[fake-apiserver][store]") {
+    NodeStore s = make_store();
+    REQUIRE(s.create(node("n1")));
+    const auto future = std::to_string(s.resource_version() + 1);
+    auto w = s.start_watch({.resource_version = future}, all());
+    REQUIRE_FALSE(w);
+    CHECK(w.error().code == 504);
+    CHECK(w.error().message.rfind("Too large resource version: " + future, 0) == 0);
+    CHECK(NodeStore::error_event(w.error())["object"]["code"] == 504);
+    CHECK(s.start_watch({.resource_version = std::to_string(s.resource_version())}, all()));
+}
+
 TEST_CASE("a selector watch sees nodes enter and leave its selection", "[fake-apiserver][store]") {
     NodeStore s = make_store();
     REQUIRE(s.create(node("n1")));

@@ -23,8 +23,8 @@ using Clock = std::chrono::steady_clock;
 struct FakeApiServer::WatchState {
     NodeFilter filter;
     std::uint64_t cursor = 0;
-    std::vector<json> pending;       // sent first: replayed or synthetic events, or the 410 ERROR
-    bool end_after_pending = false;  // the 410 case: ERROR, then end of stream
+    std::vector<json> pending;       // sent first: replayed or synthetic events, or the 410/504 ERROR
+    bool end_after_pending = false;  // the 410/504 case: ERROR, then end of stream
     bool bookmarks = false;
     Clock::time_point deadline;
     Clock::time_point next_bookmark;
@@ -73,12 +73,29 @@ bool flag_true(const httplib::Request& req, const char* name) {
     return v == "true" || v == "1";
 }
 
-Expected<std::string, std::string> write_file(const std::filesystem::path& path, const std::string& content) {
+// `mode`, when given, is applied before the content is written (an existing file keeps its mode
+// otherwise).
+Expected<std::string, std::string> write_file(const std::filesystem::path& path, const std::string& content,
+                                              std::optional<std::filesystem::perms> mode = std::nullopt) {
+    if (mode) {
+        std::ofstream(path, std::ios::binary | std::ios::app).close();  // exists, still empty or old
+        std::error_code ec;
+        std::filesystem::permissions(path, *mode, std::filesystem::perm_options::replace, ec);
+        if (ec) return unexpected("cannot set the mode of " + path.string() + ": " + ec.message());
+    }
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << content;
     out.close();
     if (!out) return unexpected("cannot write " + path.string());
     return path.string();
+}
+
+Expected<std::string, std::string> read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!in) return unexpected("cannot read " + path.string());
+    return ss.str();
 }
 
 json discovery_resources() {
@@ -122,9 +139,28 @@ Expected<std::unique_ptr<FakeApiServer>, std::string> FakeApiServer::create(Serv
         if (auto r = s->store_.seed(*doc); !r) return unexpected(o.nodes_file + ": " + r.error().message);
     }
 
+    // A CA left in the cert dir by an earlier run is reused (only the server certificate is new):
+    // clients holding the old kubeconfig trust the restarted server, as after a control plane
+    // restart. A CA that cannot be used is an error, not silently replaced.
+    const std::filesystem::path dir{o.cert_dir};
     std::vector<std::string> names{o.listen, "127.0.0.1", "localhost"};
-    auto certs = make_certificates(names);
-    if (!certs) return unexpected("certificates: " + certs.error());
+    std::error_code ca_ec;
+    const bool have_ca = std::filesystem::exists(dir / "ca.crt", ca_ec) && std::filesystem::exists(dir / "ca.key", ca_ec);
+    Expected<CertBundle, std::string> certs = unexpected(std::string("unset"));
+    if (have_ca) {
+        auto ca_pem = read_file(dir / "ca.crt");
+        auto ca_key_pem = read_file(dir / "ca.key");
+        if (!ca_pem) return unexpected(ca_pem.error());
+        if (!ca_key_pem) return unexpected(ca_key_pem.error());
+        certs = make_certificates(names, *ca_pem, *ca_key_pem);
+        if (!certs) {
+            return unexpected("certificates: reusing the CA in " + o.cert_dir + ": " + certs.error() +
+                              " (remove ca.crt and ca.key to start with a fresh CA)");
+        }
+    } else {
+        certs = make_certificates(names);
+        if (!certs) return unexpected("certificates: " + certs.error());
+    }
 
     // SSL_CTX_use_certificate/PrivateKey take their own references: the bundle may go.
     s->http_ = std::make_unique<httplib::SSLServer>(certs->cert.get(), certs->key.get());
@@ -147,8 +183,10 @@ Expected<std::unique_ptr<FakeApiServer>, std::string> FakeApiServer::create(Serv
     std::error_code ec;
     std::filesystem::create_directories(o.cert_dir, ec);
     if (ec) return unexpected("cannot create " + o.cert_dir + ": " + ec.message());
-    const std::filesystem::path dir{o.cert_dir};
-    for (auto r : {write_file(dir / "ca.crt", certs->ca_pem),
+    // The CA key first and private from its creation: the only secret here besides the token.
+    for (auto r : {write_file(dir / "ca.key", certs->ca_key_pem, std::filesystem::perms::owner_read |
+                                                                     std::filesystem::perms::owner_write),
+                   write_file(dir / "ca.crt", certs->ca_pem),
                    write_file(dir / "kubeconfig", render_kubeconfig(s->url_, certs->ca_pem, o.token)),
                    write_file(dir / "port", std::to_string(s->port_) + "\n")}) {
         if (!r) return unexpected(r.error());
@@ -373,12 +411,14 @@ void FakeApiServer::handle_watch(const httplib::Request& req, httplib::Response&
         WatchOptions o{req.get_param_value("resourceVersion"), req.get_param_value("fieldSelector"),
                        req.get_param_value("labelSelector"), flag_true(req, "sendInitialEvents")};
         auto start = store_.start_watch(o, w->filter);
-        if (!start && start.error().code != 410) return send_error(res, start.error());
+        const bool stream_error = !start && (start.error().code == 410 || start.error().code == 504);
+        if (!start && !stream_error) return send_error(res, start.error());
         if (start) {
             w->pending = std::move(start->events);
             w->cursor = start->cursor;
         } else {
-            // Too old: HTTP 200, one ERROR event carrying the 410 Status, then end of stream.
+            // Too old (410) or from the future (504): HTTP 200, one ERROR event carrying the
+            // Status, then end of stream, as the watch cache answers once the request is admitted.
             w->pending.push_back(NodeStore::error_event(start.error()));
             w->end_after_pending = true;
         }

@@ -275,3 +275,60 @@ TEST_CASE("stop() ends open watches promptly", "[fake-apiserver][server]") {
     watcher.join();
     CHECK(std::chrono::steady_clock::now() - t0 < 4s);
 }
+
+TEST_CASE("a restarted server reuses the CA in its cert dir", "[fake-apiserver][server]") {
+    const auto dir = temp_dir();
+    ServerOptions o;
+    o.listen = "127.0.0.1";
+    o.token = kToken;
+    o.cert_dir = dir.string();
+    o.log_requests = false;
+    o.threads = 8;
+    std::string first_ca;
+    {
+        auto s = FakeApiServer::create(o);
+        REQUIRE(s);
+        std::ifstream in(dir / "ca.crt");
+        first_ca.assign(std::istreambuf_iterator<char>(in), {});
+        REQUIRE(std::filesystem::exists(dir / "ca.key"));
+        const auto perms = std::filesystem::status(dir / "ca.key").permissions();
+        CHECK((perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
+              std::filesystem::perms::none);
+    }
+    // The client trusts only the first run's CA (a copy, as an old kubeconfig holds it).
+    std::ofstream(dir / "old-ca.crt") << first_ca;
+
+    auto s = FakeApiServer::create(o);
+    REQUIRE(s);
+    std::thread t([&] { (*s)->run(); });
+    {
+        std::ifstream in(dir / "ca.crt");
+        CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == first_ca);
+        httplib::SSLClient c("127.0.0.1", (*s)->port());
+        c.set_ca_cert_path((dir / "old-ca.crt").c_str());
+        c.enable_server_certificate_verification(true);
+        c.set_bearer_token_auth(kToken);
+        auto r = c.Get("/version");
+        REQUIRE(r);
+        CHECK(r->status == 200);
+    }
+    (*s)->stop();
+    t.join();
+
+    // A CA key that does not belong to the CA is an error, not a silent new CA.
+    std::ofstream(dir / "ca.key", std::ios::trunc) << "not a key\n";
+    auto broken = FakeApiServer::create(o);
+    REQUIRE_FALSE(broken);
+    CHECK(broken.error().find("reusing the CA") != std::string::npos);
+
+    // Without ca.key (an older run's cert dir) a fresh CA is made.
+    std::filesystem::remove(dir / "ca.key");
+    {
+        auto fresh = FakeApiServer::create(o);
+        REQUIRE(fresh);
+        std::ifstream in(dir / "ca.crt");
+        CHECK(std::string(std::istreambuf_iterator<char>(in), {}) != first_ca);
+        CHECK(std::filesystem::exists(dir / "ca.key"));
+    }
+    std::filesystem::remove_all(dir);
+}

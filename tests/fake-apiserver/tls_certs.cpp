@@ -84,19 +84,19 @@ Expected<std::string, std::string> to_pem(X509* cert) {
     return std::string(data, static_cast<std::size_t>(len));
 }
 
-}  // namespace
+Expected<std::string, std::string> key_to_pem(EVP_PKEY* key) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio{BIO_new(BIO_s_mem()), &BIO_free};
+    if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+        return unexpected(openssl_error("PEM_write_bio_PrivateKey"));
+    }
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(bio.get(), &data);
+    if (len <= 0 || !data) return unexpected(std::string("empty PEM"));
+    return std::string(data, static_cast<std::size_t>(len));
+}
 
-Expected<CertBundle, std::string> make_certificates(const std::vector<std::string>& names) {
-    EvpPkeyPtr ca_key = make_key();
-    EvpPkeyPtr key = make_key();
-    if (!ca_key || !key) return unexpected(openssl_error("EVP_PKEY_Q_keygen"));
-
-    auto ca = make_cert(ca_key.get(), "fake-apiserver-ca", nullptr, nullptr,
-                        {{NID_basic_constraints, "critical,CA:TRUE"},
-                         {NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"},
-                         {NID_subject_key_identifier, "hash"}});
-    if (!ca) return unexpected(std::move(ca).error());
-
+// Signs a fresh server key for `names` with the CA in `b` (ca, ca_key, ca_pem, ca_key_pem set).
+Expected<CertBundle, std::string> issue_server_cert(CertBundle b, const std::vector<std::string>& names) {
     std::string san;
     for (const auto& n : names) {
         if (n.empty() || n.find(',') != std::string::npos) continue;
@@ -104,19 +104,66 @@ Expected<CertBundle, std::string> make_certificates(const std::vector<std::strin
         san += (is_ip(n) ? "IP:" : "DNS:") + n;
     }
     if (san.empty()) return unexpected(std::string("no usable subjectAltName"));
-    auto cert = make_cert(key.get(), "fake-apiserver", ca->get(), ca_key.get(),
+    b.key = make_key();
+    if (!b.key) return unexpected(openssl_error("EVP_PKEY_Q_keygen"));
+    auto cert = make_cert(b.key.get(), "fake-apiserver", b.ca.get(), b.ca_key.get(),
                           {{NID_basic_constraints, "critical,CA:FALSE"},
                            {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
                            {NID_ext_key_usage, "serverAuth"},
                            {NID_authority_key_identifier, "keyid"},
                            {NID_subject_alt_name, san}});
     if (!cert) return unexpected(std::move(cert).error());
-
-    auto ca_pem = to_pem(ca->get());
     auto cert_pem = to_pem(cert->get());
-    if (!ca_pem) return unexpected(std::move(ca_pem).error());
     if (!cert_pem) return unexpected(std::move(cert_pem).error());
-    return CertBundle{std::move(*ca_pem), std::move(*cert_pem), std::move(*ca), std::move(*cert), std::move(key)};
+    b.cert = std::move(*cert);
+    b.cert_pem = std::move(*cert_pem);
+    return b;
+}
+
+}  // namespace
+
+Expected<CertBundle, std::string> make_certificates(const std::vector<std::string>& names) {
+    CertBundle b;
+    b.ca_key = make_key();
+    if (!b.ca_key) return unexpected(openssl_error("EVP_PKEY_Q_keygen"));
+    auto ca = make_cert(b.ca_key.get(), "fake-apiserver-ca", nullptr, nullptr,
+                        {{NID_basic_constraints, "critical,CA:TRUE"},
+                         {NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"},
+                         {NID_subject_key_identifier, "hash"}});
+    if (!ca) return unexpected(std::move(ca).error());
+    b.ca = std::move(*ca);
+    auto ca_pem = to_pem(b.ca.get());
+    if (!ca_pem) return unexpected(std::move(ca_pem).error());
+    auto ca_key_pem = key_to_pem(b.ca_key.get());
+    if (!ca_key_pem) return unexpected(std::move(ca_key_pem).error());
+    b.ca_pem = std::move(*ca_pem);
+    b.ca_key_pem = std::move(*ca_key_pem);
+    return issue_server_cert(std::move(b), names);
+}
+
+Expected<CertBundle, std::string> make_certificates(const std::vector<std::string>& names, const std::string& ca_pem,
+                                                    const std::string& ca_key_pem) {
+    CertBundle b;
+    {
+        std::unique_ptr<BIO, decltype(&BIO_free)> bio{BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size())),
+                                                      &BIO_free};
+        if (bio) b.ca.reset(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+        if (!b.ca) return unexpected(openssl_error("CA certificate"));
+    }
+    {
+        std::unique_ptr<BIO, decltype(&BIO_free)> bio{
+            BIO_new_mem_buf(ca_key_pem.data(), static_cast<int>(ca_key_pem.size())), &BIO_free};
+        if (bio) b.ca_key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+        if (!b.ca_key) return unexpected(openssl_error("CA key"));
+    }
+    if (X509_check_ca(b.ca.get()) != 1) return unexpected(std::string("CA certificate: not a CA"));
+    if (X509_check_private_key(b.ca.get(), b.ca_key.get()) != 1) {
+        return unexpected(openssl_error("CA key does not match the CA certificate"));
+    }
+    // Written back as they were read: a reused ca.crt stays byte-identical to what clients hold.
+    b.ca_pem = ca_pem;
+    b.ca_key_pem = ca_key_pem;
+    return issue_server_cert(std::move(b), names);
 }
 
 }  // namespace kroute::fake_apiserver

@@ -70,3 +70,32 @@ TEST_CASE("no usable name is an error, not a certificate", "[fake-apiserver][tls
     CHECK_FALSE(make_certificates({}));
     CHECK_FALSE(make_certificates({"", "a,b"}));
 }
+
+TEST_CASE("a server certificate from an existing CA chains to it", "[fake-apiserver][tls]") {
+    auto first = make_certificates({"127.0.0.1"});
+    REQUIRE(first);
+    CHECK(first->ca_key_pem.rfind("-----BEGIN PRIVATE KEY-----", 0) == 0);
+
+    auto again = make_certificates({"127.0.0.1", "localhost"}, first->ca_pem, first->ca_key_pem);
+    REQUIRE(again);
+    CHECK(again->ca_pem == first->ca_pem);
+    CHECK(again->ca_key_pem == first->ca_key_pem);
+    CHECK(again->cert_pem != first->cert_pem);                            // a fresh server certificate
+    CHECK(X509_verify(again->cert.get(), X509_get0_pubkey(first->ca.get())) == 1);  // signed by the old CA
+    CHECK(X509_check_private_key(again->cert.get(), again->key.get()) == 1);
+    CHECK(sans(again->cert.get()) == std::vector<std::string>{"IP:127.0.0.1", "DNS:localhost"});
+}
+
+TEST_CASE("an unusable existing CA is an error", "[fake-apiserver][tls]") {
+    auto a = make_certificates({"127.0.0.1"});
+    auto b = make_certificates({"127.0.0.1"});
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK_FALSE(make_certificates({"127.0.0.1"}, a->ca_pem, b->ca_key_pem));  // another CA's key
+    auto not_ca = make_certificates({"127.0.0.1"}, a->cert_pem, a->ca_key_pem);  // the server certificate
+    REQUIRE_FALSE(not_ca);
+    CHECK(not_ca.error() == "CA certificate: not a CA");
+    CHECK_FALSE(make_certificates({"127.0.0.1"}, "garbage", a->ca_key_pem));
+    CHECK_FALSE(make_certificates({"127.0.0.1"}, a->ca_pem, "garbage"));
+    CHECK_FALSE(make_certificates({}, a->ca_pem, a->ca_key_pem));
+}
