@@ -121,6 +121,14 @@ kubectl_api delete node node4 >/dev/null
 for n in $nodes; do wait_for 30 "node$n without node4" routes_converged "$n" "$nodes"; done
 stop_daemon node4
 
+step "a podCIDR change: the conflist follows and the other nodes' routes move"
+kubectl_api patch node node3 --type=merge -p '{"spec":{"podCIDR":"10.244.33.0/24","podCIDRs":["10.244.33.0/24"]}}' >/dev/null
+wait_for 30 "node3's conflist to follow" grep -q '"10.244.33.0/24"' "$KR_DIR/node3/net.d/10-kuberouter.conflist"
+moved() { [[ "$(kernel_routes "$1" | grep "via $(node_ip 3)")" == "10.244.33.0/24 via $(node_ip 3)" ]]; }
+for n in 1 2; do wait_for 30 "node$n to move node3's route" moved "$n"; done
+kubectl_api patch node node3 --type=merge -p "{\"spec\":{\"podCIDR\":\"$(pod_cidr 3)\",\"podCIDRs\":[\"$(pod_cidr 3)\"]}}" >/dev/null
+for n in $nodes; do wait_for 30 "node$n back to the first podCIDRs" routes_converged "$n" "$nodes"; done
+
 step "a hung kroute (SIGSTOP): its routes stay until the hold time (9 s) passes, then go"
 kill -STOP "${KR_PIDS[node3]}"
 stopped_at=$SECONDS
