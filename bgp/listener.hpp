@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,10 @@ public:
     [[nodiscard]] Expected<void, std::string> listen(const std::vector<IpAddress>& addresses, std::uint16_t port);
     void close();
     [[nodiscard]] std::uint16_t port() const noexcept;
+
+    // RFC 2385: the TCP MD5 key the kernel checks on SYNs from `peer` (empty: none, removed), on
+    // every acceptor now and on those listen() opens later. The error never contains the key.
+    [[nodiscard]] Expected<void, std::string> set_md5_key(const IpAddress& peer, const std::string& key);
 
 private:
     struct State;

@@ -1,5 +1,10 @@
 #include "bgp/session.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstring>
 #include <span>
 
@@ -46,6 +51,75 @@ asio::ip::address to_asio(const IpAddress& a) {
     asio::ip::address_v6::bytes_type b{};
     std::memcpy(b.data(), a.data(), 16);
     return asio::ip::address_v6(b);
+}
+
+namespace {
+
+Expected<void, std::error_code> set_int_option(int fd, int level, int name, int value) {
+    if (::setsockopt(fd, level, name, &value, sizeof value) != 0) {
+        return unexpected(std::error_code{errno, std::generic_category()});
+    }
+    return {};
+}
+
+}  // namespace
+
+Expected<void, std::error_code> set_tcp_md5_key(int fd, bool v6_socket, const IpAddress& peer,
+                                                const std::string& key) {
+    if (key.size() > TCP_MD5SIG_MAXKEYLEN) return unexpected(std::make_error_code(std::errc::invalid_argument));
+    tcp_md5sig sig{};
+    if (v6_socket) {
+        // An AF_INET6 socket takes IPv4 peers as IPv4-mapped addresses (the kernel files the key
+        // under AF_INET then), and refuses a sockaddr_in.
+        sockaddr_in6 sin6{};
+        sin6.sin6_family = AF_INET6;
+        if (peer.is_v4()) {
+            const std::uint32_t v4 = htonl(peer.v4_host_order());
+            sin6.sin6_addr.s6_addr[10] = 0xff;
+            sin6.sin6_addr.s6_addr[11] = 0xff;
+            std::memcpy(&sin6.sin6_addr.s6_addr[12], &v4, 4);
+        } else {
+            std::memcpy(&sin6.sin6_addr, peer.data(), 16);
+        }
+        std::memcpy(&sig.tcpm_addr, &sin6, sizeof sin6);
+    } else {
+        if (!peer.is_v4()) return unexpected(std::make_error_code(std::errc::address_family_not_supported));
+        sockaddr_in sin{};
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(peer.v4_host_order());
+        std::memcpy(&sig.tcpm_addr, &sin, sizeof sin);
+    }
+    sig.tcpm_keylen = static_cast<std::uint16_t>(key.size());  // 0 deletes the key
+    std::memcpy(sig.tcpm_key, key.data(), key.size());
+    const int rc = ::setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &sig, sizeof sig);
+    const int err = errno;
+    ::explicit_bzero(sig.tcpm_key, sizeof sig.tcpm_key);
+    // Deleting a key that is not there is not an error for us.
+    if (rc != 0 && !(key.empty() && err == ENOENT)) return unexpected(std::error_code{err, std::generic_category()});
+    return {};
+}
+
+Expected<void, std::error_code> set_ttl_options(int fd, bool v6_socket, bool v4_peer, std::uint8_t ttl,
+                                                std::uint8_t min_ttl) {
+    // IPv4 traffic (also IPv4-mapped over an AF_INET6 socket) follows the IP_* options, IPv6
+    // traffic the IPV6_* ones.
+    if (v4_peer) {
+        if (ttl != 0) {
+            if (auto r = set_int_option(fd, IPPROTO_IP, IP_TTL, ttl); !r) return r;
+        }
+        if (min_ttl != 0) {
+            if (auto r = set_int_option(fd, IPPROTO_IP, IP_MINTTL, min_ttl); !r) return r;
+        }
+    }
+    if (v6_socket && !v4_peer) {
+        if (ttl != 0) {
+            if (auto r = set_int_option(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl); !r) return r;
+        }
+        if (min_ttl != 0) {
+            if (auto r = set_int_option(fd, IPPROTO_IPV6, IPV6_MINHOPCOUNT, min_ttl); !r) return r;
+        }
+    }
+    return {};
 }
 
 // One TCP connection: the socket, its read buffer and its write queue (one async_write in flight).
@@ -121,7 +195,32 @@ void Session::dismiss(const Event& event) {
     }
 }
 
+Expected<void, std::string> Session::secure(tcp::socket& socket) {
+    const int fd = socket.native_handle();
+    boost::system::error_code ec;
+    const bool v6_socket = socket.local_endpoint(ec).protocol() == tcp::v6();
+    if (ec) return unexpected("socket: " + ec.message());
+    if (!opts_.md5_password.empty()) {
+        if (auto r = set_tcp_md5_key(fd, v6_socket, opts_.remote, opts_.md5_password); !r) {
+            return unexpected("TCP MD5 signature (RFC 2385): " + r.error().message());
+        }
+    }
+    if (auto r = set_ttl_options(fd, v6_socket, opts_.remote.is_v4(), opts_.ttl, opts_.min_ttl); !r) {
+        return unexpected("TTL/GTSM (RFC 5082): " + r.error().message());
+    }
+    return {};
+}
+
 void Session::accept(tcp::socket socket) {
+    // The listener's key for this address already made the kernel check the SYN (RFC 2385); the
+    // accepted socket inherits it, and is given the TTL and GTSM limit before the first OPEN.
+    if (auto r = secure(socket); !r) {
+        log::get("bgp")->warn("{}: refusing an incoming connection: {}", opts_.log_prefix, r.error());
+        last_error_ = r.error();
+        boost::system::error_code ec;
+        socket.close(ec);
+        return;
+    }
     auto conn = std::make_shared<Connection>(ioc_);
     conn->socket = std::move(socket);
     if (fsm_.state() == State::kIdle) dispatch(ManualStart{.passive_tcp = true});
@@ -224,8 +323,16 @@ void Session::do_connect() {
         conn->socket.set_option(tcp::socket::reuse_address(true), ec);
         if (!ec) conn->socket.bind(tcp::endpoint{to_asio(*opts_.local_bind), 0}, ec);
     }
+    std::string error;
     if (ec) {
-        last_error_ = "connect: " + ec.message();
+        error = "connect: " + ec.message();
+    } else if (auto r = secure(conn->socket); !r) {
+        // Before connect: the SYN itself carries the MD5 signature and the TTL (RFC 2385, 5082).
+        error = r.error();
+        log::get("bgp")->warn("{}: cannot connect: {}", opts_.log_prefix, error);
+    }
+    if (!error.empty()) {
+        last_error_ = std::move(error);
         // Not from inside the action list being executed: the failure is a later event.
         asio::post(ioc_, [weak = weak_from_this(), conn] {
             auto s = weak.lock();

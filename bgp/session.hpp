@@ -13,11 +13,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "bgp/fsm.hpp"
 #include "bgp/message.hpp"
 #include "common/asio.hpp"
+#include "common/expected.hpp"
 #include "common/ip.hpp"
 
 namespace kroute::bgp {
@@ -43,6 +45,18 @@ protected:
 IpAddress to_ip(const asio::ip::address& a);  // IPv4-mapped IPv6 comes back as IPv4
 asio::ip::address to_asio(const IpAddress& a);
 
+// Socket options for the transport security of a session, on a native socket `fd` of family
+// AF_INET6 (`v6_socket`) or AF_INET. Errors are the errno, never anything about the key.
+// RFC 2385: the TCP MD5 key for segments to and from `peer` (an empty key removes it); on a
+// listening socket the kernel then verifies incoming SYNs from `peer` and the accepted socket
+// inherits the key. At most 80 bytes (TCP_MD5SIG_MAXKEYLEN).
+[[nodiscard]] Expected<void, std::error_code> set_tcp_md5_key(int fd, bool v6_socket, const IpAddress& peer,
+                                                              const std::string& key);
+// The TTL (hop limit) we send with, and the lowest one we accept (RFC 5082 §3, GTSM); 0 leaves an
+// option as it is. `v4_peer`: the traffic is IPv4 (also over an AF_INET6 socket, IPv4-mapped).
+[[nodiscard]] Expected<void, std::error_code> set_ttl_options(int fd, bool v6_socket, bool v4_peer, std::uint8_t ttl,
+                                                              std::uint8_t min_ttl);
+
 class Session : public std::enable_shared_from_this<Session> {
 public:
     struct Options {
@@ -51,6 +65,10 @@ public:
         std::uint16_t remote_port = 179;
         std::optional<IpAddress> local_bind;
         std::string log_prefix;  // "peer 10.0.0.2 AS64512 (node2)"
+        // Transport security, applied to every connection (dialled and accepted). Never logged.
+        std::string md5_password;     // RFC 2385 TCP MD5 key for the remote address; empty = none
+        std::uint8_t ttl = 0;         // IP_TTL / IPV6_UNICAST_HOPS to send with; 0 = the kernel's
+        std::uint8_t min_ttl = 0;     // IP_MINTTL / IPV6_MINHOPCOUNT (RFC 5082 GTSM); 0 = off
     };
 
     Session(asio::io_context& ioc, Options opts, SessionOwner* owner);
@@ -86,6 +104,8 @@ private:
     void dispatch(const Event& event);
     void execute(const Action& action);
     void do_connect();
+    // MD5 key, TTL and GTSM minimum TTL on a socket of this session (RFC 2385, RFC 5082).
+    [[nodiscard]] Expected<void, std::string> secure(asio::ip::tcp::socket& socket);
     void begin(std::shared_ptr<Connection> conn, bool outgoing);
     void read_more(const std::shared_ptr<Connection>& conn);
     void on_bytes(const std::shared_ptr<Connection>& conn);

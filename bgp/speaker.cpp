@@ -73,6 +73,10 @@ public:
     // Best-path changes: tell the daemon, then bring every Adj-RIB-Out in step.
     void apply(Rib::Changes& changes);
     [[nodiscard]] Timers timers_for(const PeerConfig& p) const { return p.timers.value_or(cfg_.timers); }
+    // The listener's RFC 2385 key for `peer` (empty removes it); failures are logged, keys never.
+    void set_md5_key(const IpAddress& peer, const std::string& key) {
+        if (auto r = listener_.set_md5_key(peer, key); !r) log::get("bgp")->error("{}", r.error());
+    }
 
     asio::io_context& ioc_;
     SpeakerConfig cfg_;
@@ -404,7 +408,22 @@ private:
         f.connect_retry = t.connect_retry;
         f.passive = cfg_.passive;
         f.jitter_seed = sp_.rng_();
-        Session::Options o{f, cfg_.address, cfg_.port, cfg_.local_address, second ? label_ + " [incoming]" : label_};
+        Session::Options o;
+        o.fsm = f;
+        o.remote = cfg_.address;
+        o.remote_port = cfg_.port;
+        o.local_bind = cfg_.local_address;
+        o.log_prefix = second ? label_ + " [incoming]" : label_;
+        o.md5_password = cfg_.md5_password;
+        const std::uint8_t hops = cfg_.multihop_ttl != 0 ? cfg_.multihop_ttl : 1;
+        if (cfg_.gtsm) {
+            // RFC 5082 §3: send with 255, drop what arrives from further than `hops` away.
+            o.ttl = 255;
+            o.min_ttl = static_cast<std::uint8_t>(255 - hops + 1);
+        } else {
+            // eBGP peers are directly connected unless multihop says otherwise; iBGP goes anywhere.
+            o.ttl = ibgp() ? std::uint8_t{255} : hops;
+        }
         return std::make_shared<Session>(sp_.ioc_, std::move(o), this);
     }
 
@@ -579,6 +598,7 @@ void Speaker::set_peer(const PeerConfig& peer) {
     } else {
         log::get("bgp")->info("{}: added", peer_label(peer));
     }
+    im.set_md5_key(peer.address, peer.md5_password);
     auto p = std::make_unique<Impl::Peer>(im, peer);
     auto* raw = p.get();
     im.peers_.emplace(peer.address, std::move(p));
@@ -593,6 +613,7 @@ void Speaker::remove_peer(const IpAddress& address) {
     log::get("bgp")->info("{}: removed", peer_label(it->second->config()));
     it->second->shutdown(kCeasePeerDeconfigured);
     im.peers_.erase(it);
+    im.set_md5_key(address, {});
     Rib::Changes ch;
     im.rib_.drop_peer(address, ch);
     im.apply(ch);

@@ -44,6 +44,11 @@ struct PeerConfig {
     std::optional<Timers> timers;           // nullopt = the speaker's
     bool passive = false;                   // never connect, only accept
     std::string description;                // e.g. the Kubernetes node name, for logs and kroutectl
+    // Transport security and reach, on every connection to and from this peer.
+    std::string md5_password;               // RFC 2385 TCP MD5 (at most 80 bytes); empty = none. Never logged.
+    std::uint8_t multihop_ttl = 0;          // eBGP: TTL to send with, 0 = 1 (directly connected); iBGP: 255
+    bool gtsm = false;                      // RFC 5082: send with TTL 255, accept only TTL >= 256 - hops
+                                            // (hops = multihop_ttl, or 1)
     friend bool operator==(const PeerConfig&, const PeerConfig&) = default;
 };
 
