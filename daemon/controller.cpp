@@ -317,7 +317,7 @@ void Controller::on_best_path(const Prefix& prefix, const std::optional<bgp::Bes
     if (!best || best->local) {
         if (desired_.erase(prefix) > 0) {
             routes_.remove_route(prefix);
-            log->info("route {} withdrawn", prefix.to_string());
+            log->debug("route {} withdrawn", prefix.to_string());
         }
         return;
     }
@@ -333,7 +333,7 @@ void Controller::on_best_path(const Prefix& prefix, const std::optional<bgp::Bes
     if (it != desired_.end() && it->second == route) return;
     desired_[prefix] = route;
     routes_.set_route(route);
-    log->info("route {} via {} (from {})", prefix.to_string(), join(route.next_hops), best->from_peer.to_string());
+    log->debug("route {} via {} (from {})", prefix.to_string(), join(route.next_hops), best->from_peer.to_string());
 }
 
 void Controller::arm_retry() {
