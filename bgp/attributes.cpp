@@ -415,4 +415,55 @@ void write_path_attributes(Writer& w, const PathAttributes& a, const MpReach* mp
     }
 }
 
+namespace {
+
+struct Hasher {  // FNV-1a over 32-bit words: cheap, and attribute sets are few and small
+    std::size_t h = 1469598103934665603ull;
+    void add(std::uint64_t v) noexcept {
+        h ^= v;
+        h *= 1099511628211ull;
+    }
+    void add(const IpAddress& ip) noexcept {
+        add(static_cast<std::uint64_t>(ip.family()));
+        for (std::size_t i = 0; i < (ip.is_v4() ? 4u : 16u); ++i) add(ip.data()[i]);
+    }
+};
+
+}  // namespace
+
+std::size_t hash_value(const PathAttributes& a) noexcept {
+    Hasher h;
+    h.add(a.origin ? static_cast<std::uint64_t>(*a.origin) + 1 : 0);
+    if (a.as_path) {
+        h.add(a.as_path->size() + 1);
+        for (const auto& seg : *a.as_path) {
+            h.add(seg.type);
+            h.add(seg.asns.size());
+            for (auto asn : seg.asns) h.add(asn);
+        }
+    } else {
+        h.add(0);
+    }
+    if (a.next_hop) h.add(*a.next_hop);
+    h.add(a.med ? *a.med + (1ull << 32) : 0);
+    h.add(a.local_pref ? *a.local_pref + (1ull << 32) : 0);
+    h.add(a.atomic_aggregate);
+    if (a.aggregator) {
+        h.add(a.aggregator->asn);
+        h.add(a.aggregator->address);
+    }
+    h.add(a.communities.size());
+    for (auto c : a.communities) h.add(c);
+    h.add(a.originator_id ? *a.originator_id + (1ull << 32) : 0);
+    h.add(a.cluster_list.size());
+    for (auto c : a.cluster_list) h.add(c);
+    h.add(a.unknown.size());
+    for (const auto& u : a.unknown) {
+        h.add(static_cast<std::uint64_t>(u.flags) << 8 | u.code);
+        h.add(u.value.size());
+        for (auto b : u.value) h.add(b);
+    }
+    return h.h;
+}
+
 }  // namespace kroute::bgp

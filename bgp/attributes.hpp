@@ -60,6 +60,11 @@ struct DecodedAttributes {
 void write_path_attributes(Writer& w, const PathAttributes& attrs, const MpReach* mp_reach,
                            const MpUnreach* mp_unreach, const EncodeContext& ctx);
 
+// A hash over every field of PathAttributes, for interning attribute sets (rib.cpp). A field added
+// to PathAttributes must be added here too: equal sets must hash equal, and a field left out only
+// costs collisions, but a set that differs in it must still compare unequal (operator== decides).
+[[nodiscard]] std::size_t hash_value(const PathAttributes& a) noexcept;
+
 // Number of ASes in a path for best-path selection: an AS_SET counts 1, confederation
 // segments count 0 (RFC 4271 §9.1.2.2 a, RFC 5065 §5.3).
 [[nodiscard]] std::size_t as_path_length(const std::vector<AsPathSegment>& path) noexcept;
