@@ -457,6 +457,13 @@ std::size_t hash_value(const PathAttributes& a) noexcept {
     h.add(a.originator_id ? *a.originator_id + (1ull << 32) : 0);
     h.add(a.cluster_list.size());
     for (auto c : a.cluster_list) h.add(c);
+    h.add(a.extended_communities.size());
+    for (auto c : a.extended_communities) h.add(c);
+    h.add(a.large_communities.size());
+    for (const auto& c : a.large_communities) {
+        h.add(c.global);
+        h.add(static_cast<std::uint64_t>(c.local1) << 32 | c.local2);
+    }
     h.add(a.unknown.size());
     for (const auto& u : a.unknown) {
         h.add(static_cast<std::uint64_t>(u.flags) << 8 | u.code);

@@ -85,6 +85,18 @@ struct Aggregator {
     friend auto operator<=>(const Aggregator&, const Aggregator&) = default;
 };
 
+// RFC 4360 §2: eight octets, kept as one big-endian integer (type, subtype and value).
+using ExtendedCommunity = std::uint64_t;
+
+// RFC 8092 §3: Global Administrator, Local Data Part 1, Local Data Part 2.
+struct LargeCommunity {
+    std::uint32_t global = 0;
+    std::uint32_t local1 = 0;
+    std::uint32_t local2 = 0;
+    friend bool operator==(const LargeCommunity&, const LargeCommunity&) = default;
+    friend auto operator<=>(const LargeCommunity&, const LargeCommunity&) = default;
+};
+
 // An attribute we carry but do not interpret (unknown optional transitive: passed on with the
 // Partial bit set, RFC 4271 §5).
 struct RawAttribute {
@@ -107,6 +119,8 @@ struct PathAttributes {
     std::vector<std::uint32_t> communities;             // RFC 1997
     std::optional<std::uint32_t> originator_id;         // RFC 4456
     std::vector<std::uint32_t> cluster_list;            // RFC 4456
+    std::vector<ExtendedCommunity> extended_communities;  // RFC 4360 (attribute 16)
+    std::vector<LargeCommunity> large_communities;      // RFC 8092 (attribute 32)
     std::vector<RawAttribute> unknown;                  // sorted by code
     friend bool operator==(const PathAttributes&, const PathAttributes&) = default;
     friend auto operator<=>(const PathAttributes&, const PathAttributes&) = default;
