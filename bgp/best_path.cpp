@@ -59,60 +59,70 @@ Verdict compare(const Path& a, const Path& b) {  // RFC 4271 §9.1.1, §9.1.2.2 
 namespace {
 
 // Keeps the candidates with the best key; records `reason` if that removed anything.
-template <class Key, class Better>
-void keep_best(std::span<const Path> paths, std::vector<std::size_t>& c, Key key, Better better, Reason reason,
-               Reason& last) {
+template <class Get, class Key, class Better>
+void keep_best(const Get& at, std::vector<std::size_t>& c, Key key, Better better, Reason reason, Reason& last) {
     if (c.size() < 2) return;
-    auto best = key(paths[c.front()]);
+    auto best = key(at(c.front()));
     for (auto i : c) {
-        auto k = key(paths[i]);
+        auto k = key(at(i));
         if (better(k, best)) best = k;
     }
     const auto before = c.size();
-    std::erase_if(c, [&](std::size_t i) { return key(paths[i]) != best; });
+    std::erase_if(c, [&](std::size_t i) { return key(at(i)) != best; });
     if (c.size() != before) last = reason;
 }
 
-}  // namespace
-
-std::optional<Selection> select_best(std::span<const Path> paths) {
-    if (paths.empty()) return std::nullopt;
-    std::vector<std::size_t> c(paths.size());
+// `at(i)` is the i-th of `n` paths.
+template <class Get>
+std::optional<Selection> select(std::size_t n, const Get& at) {
+    if (n == 0) return std::nullopt;
+    if (n == 1) return Selection{0, Reason::kOnlyPath, {0}};
+    std::vector<std::size_t> c(n);
     for (std::size_t i = 0; i < c.size(); ++i) c[i] = i;
     Reason last = Reason::kOnlyPath;
 
-    keep_best(paths, c, [](const Path& p) { return p.local; }, std::greater<>{}, Reason::kLocal, last);
-    keep_best(paths, c, [](const Path& p) { return p.local_pref(); }, std::greater<>{}, Reason::kLocalPref, last);
-    keep_best(paths, c, [](const Path& p) { return p.as_path_length(); }, std::less<>{}, Reason::kAsPathLength, last);
-    keep_best(paths, c, [](const Path& p) { return p.origin(); }, std::less<>{}, Reason::kOrigin, last);
+    keep_best(at, c, [](const Path& p) { return p.local; }, std::greater<>{}, Reason::kLocal, last);
+    keep_best(at, c, [](const Path& p) { return p.local_pref(); }, std::greater<>{}, Reason::kLocalPref, last);
+    keep_best(at, c, [](const Path& p) { return p.as_path_length(); }, std::less<>{}, Reason::kAsPathLength, last);
+    keep_best(at, c, [](const Path& p) { return p.origin(); }, std::less<>{}, Reason::kOrigin, last);
 
     // (c) per neighbouring AS, drop the paths whose MED is not that AS's lowest.
     if (c.size() > 1) {
         std::map<std::uint32_t, std::uint32_t> lowest;
         for (auto i : c) {
-            auto [it, fresh] = lowest.try_emplace(paths[i].neighbor_as(), paths[i].med());
-            if (!fresh) it->second = std::min(it->second, paths[i].med());
+            auto [it, fresh] = lowest.try_emplace(at(i).neighbor_as(), at(i).med());
+            if (!fresh) it->second = std::min(it->second, at(i).med());
         }
         const auto before = c.size();
-        std::erase_if(c, [&](std::size_t i) { return paths[i].med() != lowest[paths[i].neighbor_as()]; });
+        std::erase_if(c, [&](std::size_t i) { return at(i).med() != lowest[at(i).neighbor_as()]; });
         if (c.size() != before) last = Reason::kMed;
     }
-    keep_best(paths, c, [](const Path& p) { return p.ebgp; }, std::greater<>{}, Reason::kEbgpOverIbgp, last);
+    keep_best(at, c, [](const Path& p) { return p.ebgp; }, std::greater<>{}, Reason::kEbgpOverIbgp, last);
 
     Selection sel;
     // Multipath: what is left differs only in the tie-breaks below; require one MED as well, since
     // survivors from different neighbour ASes may still differ in it.
     const auto multipath_candidates = c;
 
-    keep_best(paths, c, [](const Path& p) { return p.router_id(); }, std::less<>{}, Reason::kRouterId, last);
-    keep_best(paths, c, [](const Path& p) { return p.peer_address; }, std::less<>{}, Reason::kPeerAddress, last);
+    keep_best(at, c, [](const Path& p) { return p.router_id(); }, std::less<>{}, Reason::kRouterId, last);
+    keep_best(at, c, [](const Path& p) { return p.peer_address; }, std::less<>{}, Reason::kPeerAddress, last);
 
     sel.best = c.front();
     sel.reason = last;
     for (auto i : multipath_candidates) {
-        if (paths[i].med() == paths[sel.best].med()) sel.multipath.push_back(i);
+        if (at(i).med() == at(sel.best).med()) sel.multipath.push_back(i);
     }
     return sel;
+}
+
+}  // namespace
+
+std::optional<Selection> select_best(std::span<const Path> paths) {
+    return select(paths.size(), [paths](std::size_t i) -> const Path& { return paths[i]; });
+}
+
+std::optional<Selection> select_best_of(std::span<const Path* const> paths) {
+    return select(paths.size(), [paths](std::size_t i) -> const Path& { return *paths[i]; });
 }
 
 }  // namespace kroute::bgp

@@ -71,5 +71,6 @@ struct Selection {
 // RFC 4271 §9.1.2.2 by elimination, so that the result does not depend on the input order: MED is
 // only compared among paths from the same neighbouring AS (step c) before any tie-break.
 [[nodiscard]] std::optional<Selection> select_best(std::span<const Path> paths);
+[[nodiscard]] std::optional<Selection> select_best_of(std::span<const Path* const> paths);
 
 }  // namespace kroute::bgp

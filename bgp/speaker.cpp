@@ -170,7 +170,7 @@ public:
         std::vector<Prefix> gone4;
         std::vector<Prefix> gone6;
         for (const auto& p : prefixes) {
-            auto want = export_route(p, sp_.rib_.find(p));
+            auto want = export_route(p, sp_.rib_.best(p));
             auto it = adj_rib_out_.find(p);
             if (want) {
                 if (it != adj_rib_out_.end() && it->second == *want) continue;
@@ -223,10 +223,10 @@ public:
 
     void sync_all() {
         std::vector<Prefix> all;
-        all.reserve(sp_.rib_.entries().size() + adj_rib_out_.size());
-        for (const auto& [p, e] : sp_.rib_.entries()) all.push_back(p);
+        all.reserve(sp_.rib_.prefix_count() + adj_rib_out_.size());
+        sp_.rib_.for_each_prefix([&all](const Prefix& p) { all.push_back(p); });
         for (const auto& [p, a] : adj_rib_out_) {
-            if (!sp_.rib_.find(p)) all.push_back(p);
+            if (!sp_.rib_.contains(p)) all.push_back(p);
         }
         sync(all);
     }
@@ -366,23 +366,17 @@ public:
         if (!reject) attrs = sp_.rib_.attributes().intern(std::move(a));
 
         if (!u.nlri.empty()) {
-            const bool ok = !reject && u.attributes.next_hop.has_value();
-            for (const auto& p : u.nlri) {
-                if (ok) {
-                    sp_.rib_.update(src, p, attrs, *u.attributes.next_hop, ch);
-                } else {
-                    sp_.rib_.withdraw(cfg_.address, p, ch);
-                }
+            if (!reject && u.attributes.next_hop.has_value()) {
+                sp_.rib_.update(src, u.nlri, attrs, *u.attributes.next_hop, ch);
+            } else {
+                for (const auto& p : u.nlri) sp_.rib_.withdraw(cfg_.address, p, ch);
             }
         }
         if (u.mp_reach) {
-            const bool ok = !reject && !u.mp_reach->next_hops.empty() && u.mp_reach->family.safi == kSafiUnicast;
-            for (const auto& p : u.mp_reach->nlri) {
-                if (ok) {
-                    sp_.rib_.update(src, p, attrs, u.mp_reach->next_hops.front(), ch);
-                } else {
-                    sp_.rib_.withdraw(cfg_.address, p, ch);
-                }
+            if (!reject && !u.mp_reach->next_hops.empty() && u.mp_reach->family.safi == kSafiUnicast) {
+                sp_.rib_.update(src, u.mp_reach->nlri, attrs, u.mp_reach->next_hops.front(), ch);
+            } else {
+                for (const auto& p : u.mp_reach->nlri) sp_.rib_.withdraw(cfg_.address, p, ch);
             }
         }
         sp_.apply(ch);
@@ -439,9 +433,9 @@ private:
         messages_out_ += s.messages_sent();
     }
 
-    std::optional<Advert> export_route(const Prefix& prefix, const RibEntry* e) const {
-        if (!e || !e->best()) return std::nullopt;
-        const Path& b = *e->best();
+    std::optional<Advert> export_route(const Prefix& prefix, const Path* best) const {
+        if (!best) return std::nullopt;
+        const Path& b = *best;
         if (!b.local && b.peer_address == cfg_.address) return std::nullopt;  // not back to its source
         if (!b.local && !b.ebgp && ibgp()) return std::nullopt;                // RFC 4271 §9.2.1 split horizon
         const auto& open = primary_->fsm().peer_open();
@@ -670,10 +664,10 @@ std::vector<RibEntrySnapshot> Speaker::rib(const std::optional<Prefix>& only) co
         out.push_back(std::move(r));
     };
     if (only) {
-        if (const auto* e = impl_->rib_.find(*only)) add(*only, *e);
+        if (auto e = impl_->rib_.find(*only)) add(*only, *e);
         return out;
     }
-    for (const auto& [prefix, e] : impl_->rib_.entries()) add(prefix, e);
+    for (const auto& prefix : impl_->rib_.prefixes()) add(prefix, *impl_->rib_.find(prefix));
     return out;
 }
 

@@ -3,6 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <set>
+
 using namespace kroute;
 using namespace kroute::bgp;
 
@@ -93,7 +96,7 @@ TEST_CASE("first path, better path, withdraw, drop peer", "[bgp][rib]") {
         CHECK_FALSE(ch[0].new_best);
         CHECK(ch[0].new_next_hops.empty());
         CHECK(rib.prefix_count() == 0);
-        CHECK(rib.find(p) == nullptr);
+        CHECK(!rib.find(p));
     }
     SECTION("withdraw of an unknown prefix is ignored") {
         ch.clear();
@@ -136,7 +139,7 @@ TEST_CASE("local routes win and are withdrawn on their own", "[bgp][rib]") {
     REQUIRE(ch[0].new_best);
     CHECK(ch[0].new_best->local);
     CHECK(ch[0].new_next_hops == std::vector<IpAddress>{ip("10.0.0.1")});
-    const RibEntry* e = rib.find(p);
+    auto e = rib.find(p);
     REQUIRE(e);
     CHECK(e->selection->reason == Reason::kLocal);
 
@@ -160,4 +163,63 @@ TEST_CASE("IPv6 prefixes live in the same Loc-RIB", "[bgp][rib]") {
     CHECK(ch.size() == 2);
     CHECK(rib.prefix_count() == 2);
     CHECK(rib.find(pfx("fd00:10:244:2::/64"))->next_hops() == std::vector<IpAddress>{ip("fd00::2")});
+}
+
+// The table's growth and backward-shift deletion, against a plain model: many prefixes from
+// three peers, announced and withdrawn in a fixed pseudo-random order (seeded, so reproducible).
+TEST_CASE("many prefixes from several peers match a reference model", "[bgp][rib]") {
+    Rib rib;
+    Rib::Changes ch;
+    const IpAddress peers[] = {ip("10.0.0.2"), ip("10.0.0.3"), ip("10.0.0.4")};
+    std::map<Prefix, std::set<int>> model;
+    std::uint64_t x = 88172645463325252ull;
+    auto next = [&x] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    for (int step = 0; step < 60000; ++step) {
+        const auto r = next();
+        const int peer = static_cast<int>(r % 3);
+        const bool v6 = (r >> 8) % 8 == 0;
+        const auto n = static_cast<std::uint32_t>((r >> 16) % 5000);
+        const Prefix p = v6 ? Prefix(IpAddress::v6({0x20, 0x01, 0x0d, 0xb8, static_cast<std::uint8_t>(n >> 8),
+                                                    static_cast<std::uint8_t>(n), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
+                                     48)
+                            : Prefix(IpAddress::v4(0x0b000000u | n << 8), 24);
+        if ((r >> 40) % 3 != 0) {
+            rib.update(PathSource{peers[peer], static_cast<std::uint32_t>(peer + 2), 64512, false}, p,
+                       attrs(rib, "10.0.0.2", 100 + static_cast<std::uint32_t>(peer)), peers[peer], ch);
+            model[p].insert(peer);
+        } else {
+            rib.withdraw(peers[peer], p, ch);
+            if (auto it = model.find(p); it != model.end()) {
+                it->second.erase(peer);
+                if (it->second.empty()) model.erase(it);
+            }
+        }
+        ch.clear();
+    }
+    CHECK(rib.prefix_count() == model.size());
+    for (int peer = 0; peer < 3; ++peer) {
+        std::size_t held = 0;
+        for (const auto& [p, s] : model) held += s.count(peer);
+        CHECK(rib.adj_rib_in_count(peers[peer]) == held);
+    }
+    for (const auto& [p, s] : model) {
+        auto e = rib.find(p);
+        REQUIRE(e);
+        CHECK(e->paths.size() == s.size());
+        // The highest LOCAL_PREF wins: 100 + peer index.
+        CHECK(e->best()->peer_address == peers[*s.rbegin()]);
+    }
+    CHECK(rib.prefixes().size() == model.size());
+
+    rib.drop_peer(peers[2], ch);
+    ch.clear();
+    rib.drop_peer(peers[1], ch);
+    rib.drop_peer(peers[0], ch);
+    CHECK(rib.prefix_count() == 0);
+    CHECK(rib.path_count() == 0);
 }
