@@ -308,6 +308,11 @@ const Path* Rib::best(const Prefix& prefix) const {
     return v == kNoPath ? nullptr : &best_of(v);
 }
 
+std::vector<IpAddress> Rib::next_hops(const Prefix& prefix) const {
+    const auto v = value_of(prefix);
+    return v == kNoPath ? std::vector<IpAddress>{} : next_hops_of(v);
+}
+
 void Rib::for_each_prefix(const std::function<void(const Prefix&)>& f) const {
     v4_.for_each([&f](const Key4& k, std::uint32_t) { f(prefix_of(k)); });
     v6_.for_each([&f](const Key6& k, std::uint32_t) { f(prefix_of(k)); });

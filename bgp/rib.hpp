@@ -161,6 +161,8 @@ public:
     [[nodiscard]] std::optional<RibEntry> find(const Prefix& prefix) const;
     // The best path to `prefix` (valid until the next mutation), or null.
     [[nodiscard]] const Path* best(const Prefix& prefix) const;
+    // The best path's next hop and its multipath siblings', sorted; empty when absent.
+    [[nodiscard]] std::vector<IpAddress> next_hops(const Prefix& prefix) const;
     [[nodiscard]] bool contains(const Prefix& prefix) const { return best(prefix) != nullptr; }
     // Every prefix of the Loc-RIB, in no particular order.
     void for_each_prefix(const std::function<void(const Prefix&)>& f) const;

@@ -384,20 +384,20 @@ void Session::read_more(const std::shared_ptr<Connection>& conn) {
 
 void Session::on_bytes(const std::shared_ptr<Connection>& conn) {
     auto self = shared_from_this();
+    std::size_t used = 0;  // bytes of rbuf consumed by whole messages; moved out once per read
     while (conn_ == conn) {
-        std::span<const std::uint8_t> buf{conn->rbuf.data(), conn->rlen};
+        std::span<const std::uint8_t> buf{conn->rbuf.data() + used, conn->rlen - used};
         auto framed = frame_length(buf, false);
         if (!framed) {
             log::get("bgp")->warn("{}: bad message header: {}", opts_.log_prefix, framed.error().detail);
             dispatch(MessageDecodeFailed{framed.error()});
             return;
         }
-        if (!*framed || **framed > conn->rlen) break;
+        if (!*framed || **framed > buf.size()) break;
         const std::size_t n = **framed;
         const DecodeContext ctx{fsm_.four_octet_as(), false, opts_.fsm.remote_as != opts_.fsm.local_as};
         auto msg = decode_message(buf.first(n), ctx);
-        std::memmove(conn->rbuf.data(), conn->rbuf.data() + n, conn->rlen - n);
-        conn->rlen -= n;
+        used += n;
         ++messages_in_;
         if (!msg) {
             log::get("bgp")->warn("{}: bad message: {} ({})", opts_.log_prefix,
@@ -407,7 +407,10 @@ void Session::on_bytes(const std::shared_ptr<Connection>& conn) {
         }
         handle_message(std::move(*msg));
     }
-    if (conn_ == conn && conn->socket.is_open()) read_more(conn);
+    if (conn_ != conn) return;
+    std::memmove(conn->rbuf.data(), conn->rbuf.data() + used, conn->rlen - used);
+    conn->rlen -= used;
+    if (conn->socket.is_open()) read_more(conn);
 }
 
 void Session::handle_message(Message&& msg) {

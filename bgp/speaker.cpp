@@ -515,7 +515,7 @@ void Speaker::Impl::apply(Rib::Changes& changes) {
         if (before != after) {
             log::get("bgp")->debug("best path for {}: {}", c.prefix.to_string(),
                                    after ? after->next_hops.front().to_string() : std::string{"none"});
-            if (best_handler_) best_handler_(c.prefix, after);
+            if (best_handler_) best_handler_(c.prefix, after, before);
         }
         prefixes.push_back(c.prefix);
     }
@@ -672,6 +672,14 @@ std::vector<RibEntrySnapshot> Speaker::rib(const std::optional<Prefix>& only) co
 }
 
 std::size_t Speaker::rib_prefix_count() const { return impl_->rib_.prefix_count(); }
+
+void Speaker::for_each_best_route(const std::function<void(const BestRoute&)>& f) const {
+    const Rib& rib = impl_->rib_;
+    rib.for_each_prefix([&](const Prefix& p) {
+        const Path& b = *rib.best(p);
+        f(BestRoute{p, rib.next_hops(p), b.local ? IpAddress{} : b.peer_address, b.local});
+    });
+}
 
 const SpeakerConfig& Speaker::config() const noexcept { return impl_->cfg_; }
 

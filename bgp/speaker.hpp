@@ -94,8 +94,10 @@ struct RibEntrySnapshot {
 
 class Speaker {
 public:
-    // (prefix, new best or nullopt when the prefix left the Loc-RIB)
-    using BestPathHandler = std::function<void(const Prefix&, const std::optional<BestRoute>&)>;
+    // (prefix, new best or nullopt when the prefix left the Loc-RIB, the previous best or nullopt
+    // when the prefix is new): the subscriber needs no copy of the RIB to know what changed.
+    using BestPathHandler =
+        std::function<void(const Prefix&, const std::optional<BestRoute>&, const std::optional<BestRoute>&)>;
     using PeerStateHandler = std::function<void(const IpAddress& peer, const std::string& state)>;
 
     Speaker(asio::io_context& ioc, SpeakerConfig cfg);
@@ -125,6 +127,8 @@ public:
     [[nodiscard]] std::vector<NeighborSnapshot> neighbors() const;
     [[nodiscard]] std::vector<RibEntrySnapshot> rib(const std::optional<Prefix>& only = std::nullopt) const;
     [[nodiscard]] std::size_t rib_prefix_count() const;
+    // Every Loc-RIB best route, in no particular order (cheaper than rib() for a whole table).
+    void for_each_best_route(const std::function<void(const BestRoute&)>& f) const;
     [[nodiscard]] const SpeakerConfig& config() const noexcept;
     // The port actually bound (useful with listen_port = 0).
     [[nodiscard]] std::uint16_t local_port() const noexcept;

@@ -89,7 +89,7 @@ json status(const ApiContext& ctx) {
            {"peers_total", total},
            {"peers_established", established},
            {"rib_prefixes", rib},
-           {"fib_routes", fib ? fib->kernel.size() : ctx.controller.desired_routes().size()},
+           {"fib_routes", fib ? fib->kernel.size() : ctx.controller.desired_route_count()},
            {"fib_enabled", fib.has_value()},
            {"node_address", s.node_address ? s.node_address->to_string() : ""},
            {"pod_cidrs", prefixes(s.pod_cidrs)},

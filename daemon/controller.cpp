@@ -174,7 +174,8 @@ void Controller::ensure_speaker(const k8s::Node& self) {
         return;
     }
     speaker->on_best_path_change(
-        [this](const Prefix& prefix, const std::optional<bgp::BestRoute>& best) { on_best_path(prefix, best); });
+        [this](const Prefix& prefix, const std::optional<bgp::BestRoute>& best,
+               const std::optional<bgp::BestRoute>& old) { on_best_path(prefix, best, old); });
     speaker_ = std::move(speaker);
     log::get("bgp")->info("BGP speaker started: AS {}, router id {}, port {}", cfg.asn, router_id_.to_string(),
                           speaker_->local_port());
@@ -312,28 +313,42 @@ std::optional<std::string> Controller::import_rejection(const Prefix& prefix, co
     return std::nullopt;
 }
 
-void Controller::on_best_path(const Prefix& prefix, const std::optional<bgp::BestRoute>& best) {
+std::optional<FibRoute> Controller::installable(const Prefix& prefix, const std::optional<bgp::BestRoute>& best) const {
+    if (!best || best->local || import_rejection(prefix, *best)) return std::nullopt;
+    return FibRoute{prefix, best->next_hops};
+}
+
+std::map<Prefix, FibRoute> Controller::desired_routes() const {
+    std::map<Prefix, FibRoute> out;
+    if (!speaker_) return out;
+    speaker_->for_each_best_route([&](const bgp::BestRoute& r) {
+        if (auto route = installable(r.prefix, r)) out.emplace(r.prefix, std::move(*route));
+    });
+    return out;
+}
+
+
+void Controller::on_best_path(const Prefix& prefix, const std::optional<bgp::BestRoute>& best,
+                              const std::optional<bgp::BestRoute>& old) {
     auto log = log::get("fib");
-    if (!best || best->local) {
-        if (desired_.erase(prefix) > 0) {
-            routes_.remove_route(prefix);
-            log->debug("route {} withdrawn", prefix.to_string());
+    const auto was = installable(prefix, old);
+    if (best && !best->local) {
+        if (auto why = import_rejection(prefix, *best)) {
+            ++rejected_;
+            if (rejection_logged_.insert(prefix).second)
+                log->warn("not installing {} from {}: {}", prefix.to_string(), best->from_peer.to_string(), *why);
         }
+    }
+    const auto now = installable(prefix, best);
+    if (now == was) return;
+    installed_ = installed_ + (now ? 1 : 0) - (was ? 1 : 0);
+    if (!now) {
+        routes_.remove_route(prefix);
+        log->debug("route {} withdrawn", prefix.to_string());
         return;
     }
-    if (auto why = import_rejection(prefix, *best)) {
-        ++rejected_;
-        if (rejection_logged_.insert(prefix).second)
-            log->warn("not installing {} from {}: {}", prefix.to_string(), best->from_peer.to_string(), *why);
-        if (desired_.erase(prefix) > 0) routes_.remove_route(prefix);
-        return;
-    }
-    FibRoute route{prefix, best->next_hops};
-    auto it = desired_.find(prefix);
-    if (it != desired_.end() && it->second == route) return;
-    desired_[prefix] = route;
-    routes_.set_route(route);
-    log->debug("route {} via {} (from {})", prefix.to_string(), join(route.next_hops), best->from_peer.to_string());
+    routes_.set_route(*now);
+    log->debug("route {} via {} (from {})", prefix.to_string(), join(now->next_hops), best->from_peer.to_string());
 }
 
 void Controller::arm_retry() {

@@ -62,8 +62,10 @@ public:
     [[nodiscard]] bgp::Speaker* speaker() noexcept { return speaker_.get(); }
     [[nodiscard]] const bgp::Speaker* speaker() const noexcept { return speaker_.get(); }
     [[nodiscard]] const std::map<std::string, k8s::Node>& nodes() const noexcept { return nodes_; }
-    // Routes the controller asked the kernel for, by prefix.
-    [[nodiscard]] const std::map<Prefix, FibRoute>& desired_routes() const noexcept { return desired_; }
+    // Routes the controller asks the kernel for, by prefix: derived from the Loc-RIB on each call
+    // (the controller keeps no copy of a table that may hold a million routes).
+    [[nodiscard]] std::map<Prefix, FibRoute> desired_routes() const;
+    [[nodiscard]] std::size_t desired_route_count() const noexcept { return installed_; }
 
 private:
     void reconcile();
@@ -71,7 +73,10 @@ private:
     void sync_conflist(const k8s::Node& self);
     void sync_originated(const k8s::Node& self);
     void sync_peers(const k8s::Node& self);
-    void on_best_path(const Prefix& prefix, const std::optional<bgp::BestRoute>& best);
+    void on_best_path(const Prefix& prefix, const std::optional<bgp::BestRoute>& best,
+                      const std::optional<bgp::BestRoute>& old);
+    // The kernel route a best path calls for, if any.
+    [[nodiscard]] std::optional<FibRoute> installable(const Prefix& prefix, const std::optional<bgp::BestRoute>& best) const;
     [[nodiscard]] std::optional<std::string> import_rejection(const Prefix& prefix, const bgp::BestRoute& best) const;
     void arm_retry();
     void check_stale_sweep();
@@ -94,7 +99,7 @@ private:
     std::string conflist_error_;
     std::set<Prefix> originated_;
     std::map<IpAddress, bgp::PeerConfig> peers_;
-    std::map<Prefix, FibRoute> desired_;
+    std::size_t installed_ = 0;  // routes handed to the RouteSink and not removed since
     std::size_t rejected_ = 0;
     std::set<Prefix> rejection_logged_;
 

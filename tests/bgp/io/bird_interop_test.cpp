@@ -72,7 +72,7 @@ TEST_CASE("iBGP with BIRD 2: both learn each other's prefix", "[bgp][io][interop
     cfg.timers = Timers{.hold_time = 9s, .keepalive = 3s, .connect_retry = 1s};
     Speaker speaker{ioc, cfg};
     std::map<Prefix, BestRoute> best;
-    speaker.on_best_path_change([&](const Prefix& p, const std::optional<BestRoute>& r) {
+    speaker.on_best_path_change([&](const Prefix& p, const std::optional<BestRoute>& r, const std::optional<BestRoute>&) {
         if (r) {
             best[p] = *r;
         } else {

@@ -48,7 +48,7 @@ struct Node {
         c.listen_addresses = {address};
         c.timers = kFast;
         speaker = std::make_unique<Speaker>(ioc, c);
-        speaker->on_best_path_change([this](const Prefix& p, const std::optional<BestRoute>& r) {
+        speaker->on_best_path_change([this](const Prefix& p, const std::optional<BestRoute>& r, const std::optional<BestRoute>&) {
             ++best_calls;
             if (r) {
                 best[p] = *r;
