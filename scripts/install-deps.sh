@@ -14,7 +14,7 @@ packages=(
     iproute2 iputils-ping nftables iptables jq curl util-linux procps openssl
     containernetworking-plugins
     # real BGP peers for interop tests
-    bird2 frr
+    bird2 frr gobgpd exabgp
 )
 
 missing=()
