@@ -13,7 +13,13 @@ std::shared_ptr<const PathAttributes> AttributeStore::intern(PathAttributes attr
     const std::size_t h = hash_value(attrs);
     auto [first, last] = sets_.equal_range(h);
     for (auto it = first; it != last; ++it) {
-        if (auto live = it->second.lock(); live && *live == attrs) return live;
+        auto live = it->second.lock();
+        if (!live) {  // a dead twin: reuse its entry rather than chain another behind it
+            auto shared = std::make_shared<const PathAttributes>(std::move(attrs));
+            it->second = shared;
+            return shared;
+        }
+        if (*live == attrs) return live;
     }
     if (sets_.size() >= sweep_at_) sweep();
     auto shared = std::make_shared<const PathAttributes>(std::move(attrs));

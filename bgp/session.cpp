@@ -414,7 +414,7 @@ void Session::on_bytes(const std::shared_ptr<Connection>& conn) {
 }
 
 void Session::handle_message(Message&& msg) {
-    log::get("bgp")->debug("{}: received {}", opts_.log_prefix, message_name(msg));
+    if (log::enabled(spdlog::level::debug)) log::get("bgp")->debug("{}: received {}", opts_.log_prefix, message_name(msg));
     std::visit(Overloaded{
                    [&](OpenMessage& m) {
                        dispatch(OpenReceived{m});

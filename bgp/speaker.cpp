@@ -216,7 +216,8 @@ public:
             }
         }
         if (!out.empty()) {
-            log::get("bgp")->debug("{}: sending {} UPDATE(s) for {} prefix(es)", label_, out.size(), prefixes.size());
+            if (log::enabled(spdlog::level::debug))
+                log::get("bgp")->debug("{}: sending {} UPDATE(s) for {} prefix(es)", label_, out.size(), prefixes.size());
             primary_->send(std::move(out));
         }
     }
@@ -359,11 +360,13 @@ public:
         if (ibgp() && u.attributes.originator_id == sp_.cfg_.router_id.v4_host_order()) reject = true;  // RFC 4456 §8
         const auto& open = s.fsm().peer_open();
         const PathSource src{cfg_.address, open ? open->bgp_id : 0, cfg_.remote_asn, !ibgp()};
-        PathAttributes a = u.attributes;
-        a.next_hop.reset();
-        if (!ibgp()) a.local_pref.reset();  // RFC 4271 §5.1.5: ignore LOCAL_PREF from eBGP
         std::shared_ptr<const PathAttributes> attrs;
-        if (!reject) attrs = sp_.rib_.attributes().intern(std::move(a));
+        if (!reject && (!u.nlri.empty() || (u.mp_reach && !u.mp_reach->nlri.empty()))) {
+            PathAttributes a = u.attributes;
+            a.next_hop.reset();
+            if (!ibgp()) a.local_pref.reset();  // RFC 4271 §5.1.5: ignore LOCAL_PREF from eBGP
+            attrs = sp_.rib_.attributes().intern(std::move(a));
+        }
 
         if (!u.nlri.empty()) {
             if (!reject && u.attributes.next_hop.has_value()) {
@@ -513,7 +516,8 @@ void Speaker::Impl::apply(Rib::Changes& changes) {
         auto before = to_best_route(c.prefix, c.old_best, c.old_next_hops);
         auto after = to_best_route(c.prefix, c.new_best, c.new_next_hops);
         if (before != after) {
-            log::get("bgp")->debug("best path for {}: {}", c.prefix.to_string(),
+            if (log::enabled(spdlog::level::debug))
+                log::get("bgp")->debug("best path for {}: {}", c.prefix.to_string(),
                                    after ? after->next_hops.front().to_string() : std::string{"none"});
             if (best_handler_) best_handler_(c.prefix, after, before);
         }

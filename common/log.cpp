@@ -2,6 +2,7 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <atomic>
 #include <mutex>
 
 namespace kroute::log {
@@ -9,6 +10,7 @@ namespace {
 
 std::mutex g_mutex;
 spdlog::level::level_enum g_level = spdlog::level::info;
+std::atomic<int> g_atomic_level{spdlog::level::info};
 
 spdlog::sink_ptr shared_sink() {
     static auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -28,9 +30,14 @@ std::shared_ptr<spdlog::logger> get(const std::string& component) {
     return logger;
 }
 
+bool enabled(spdlog::level::level_enum level) noexcept {
+    return level >= g_atomic_level.load(std::memory_order_relaxed);
+}
+
 void set_verbosity(int v) {
     std::lock_guard lock(g_mutex);
     g_level = v <= 0 ? spdlog::level::info : v <= 2 ? spdlog::level::debug : spdlog::level::trace;
+    g_atomic_level.store(g_level, std::memory_order_relaxed);
     spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->set_level(g_level); });
 }
 

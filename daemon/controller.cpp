@@ -330,25 +330,27 @@ std::map<Prefix, FibRoute> Controller::desired_routes() const {
 
 void Controller::on_best_path(const Prefix& prefix, const std::optional<bgp::BestRoute>& best,
                               const std::optional<bgp::BestRoute>& old) {
-    auto log = log::get("fib");
     const auto was = installable(prefix, old);
+    std::optional<FibRoute> now;
     if (best && !best->local) {
         if (auto why = import_rejection(prefix, *best)) {
             ++rejected_;
             if (rejection_logged_.insert(prefix).second)
-                log->warn("not installing {} from {}: {}", prefix.to_string(), best->from_peer.to_string(), *why);
+                log::get("fib")->warn("not installing {} from {}: {}", prefix.to_string(), best->from_peer.to_string(), *why);
+        } else {
+            now = FibRoute{prefix, best->next_hops};
         }
     }
-    const auto now = installable(prefix, best);
     if (now == was) return;
     installed_ = installed_ + (now ? 1 : 0) - (was ? 1 : 0);
     if (!now) {
         routes_.remove_route(prefix);
-        log->debug("route {} withdrawn", prefix.to_string());
+        if (log::enabled(spdlog::level::debug)) log::get("fib")->debug("route {} withdrawn", prefix.to_string());
         return;
     }
     routes_.set_route(*now);
-    log->debug("route {} via {} (from {})", prefix.to_string(), join(now->next_hops), best->from_peer.to_string());
+    if (log::enabled(spdlog::level::debug))
+        log::get("fib")->debug("route {} via {} (from {})", prefix.to_string(), join(now->next_hops), best->from_peer.to_string());
 }
 
 void Controller::arm_retry() {
