@@ -379,15 +379,20 @@ void Rib::apply(const Prefix& prefix, const IpAddress& key, bool local, PathId i
 template <class Table, class Key>
 void Rib::apply_in(Table& table, const Key& k, const Prefix& prefix, const IpAddress& key, bool local, PathId id,
                    Changes& out) {
-    auto* slot = table.find(k);
-    if (!slot) {
-        if (id == kNoPath) return;
-        bool fresh = false;
-        table.insert(k, fresh).value = id;
-        const Path& p = paths_[id];
-        count(p, +1);
-        out.push_back(BestChange{prefix, std::nullopt, p, {}, {p.next_hop}});
-        return;
+    typename Table::Slot* slot = nullptr;
+    if (id == kNoPath) {
+        slot = table.find(k);
+        if (!slot) return;
+    } else {
+        bool fresh = false;  // one probe for a new prefix, the common case of a table load
+        slot = &table.insert(k, fresh);
+        if (fresh) {
+            slot->value = id;
+            const Path& p = paths_[id];
+            count(p, +1);
+            out.push_back(BestChange{prefix, std::nullopt, p, {}, {p.next_hop}});
+            return;
+        }
     }
     const std::uint32_t before = slot->value;
 

@@ -65,6 +65,11 @@ bool has_family(const OpenMessage& open, AfiSafi f) {
 class Speaker::Impl {
 public:
     class Peer;
+    // A prefix and its best path now (null: gone from the Loc-RIB), for the Adj-RIBs-Out.
+    struct Want {
+        const Prefix* prefix;
+        const Path* best;
+    };
 
     Impl(asio::io_context& ioc, SpeakerConfig cfg);
     ~Impl();
@@ -163,14 +168,17 @@ public:
         }
     }
 
-    // Brings the Adj-RIB-Out in step with the Loc-RIB for `prefixes` and sends the difference.
-    void sync(const std::vector<Prefix>& prefixes) {
+    // Brings the Adj-RIB-Out in step with the Loc-RIB for `wants` (each prefix with its best path,
+    // or null when it left the Loc-RIB) and sends the difference.
+    void sync(const std::vector<Want>& wants) {
         if (!primary_ || primary_->state() != State::kEstablished) return;
         std::map<std::pair<const PathAttributes*, IpAddress>, std::pair<Advert, std::vector<Prefix>>> groups;
         std::vector<Prefix> gone4;
         std::vector<Prefix> gone6;
-        for (const auto& p : prefixes) {
-            auto want = export_route(p, sp_.rib_.best(p));
+        for (const auto& [pp, best] : wants) {
+            const Prefix& p = *pp;
+            auto want = export_route(p, best);
+            if (!want && adj_rib_out_.empty()) continue;
             auto it = adj_rib_out_.find(p);
             if (want) {
                 if (it != adj_rib_out_.end() && it->second == *want) continue;
@@ -217,7 +225,7 @@ public:
         }
         if (!out.empty()) {
             if (log::enabled(spdlog::level::debug))
-                log::get("bgp")->debug("{}: sending {} UPDATE(s) for {} prefix(es)", label_, out.size(), prefixes.size());
+                log::get("bgp")->debug("{}: sending {} UPDATE(s) for {} prefix(es)", label_, out.size(), wants.size());
             primary_->send(std::move(out));
         }
     }
@@ -229,7 +237,10 @@ public:
         for (const auto& [p, a] : adj_rib_out_) {
             if (!sp_.rib_.contains(p)) all.push_back(p);
         }
-        sync(all);
+        std::vector<Want> wants;
+        wants.reserve(all.size());
+        for (const auto& p : all) wants.push_back({&p, sp_.rib_.best(p)});
+        sync(wants);
     }
 
     [[nodiscard]] NeighborSnapshot snapshot() const {
@@ -510,8 +521,8 @@ void Speaker::Impl::on_accept(asio::ip::tcp::socket socket) {
 
 void Speaker::Impl::apply(Rib::Changes& changes) {
     if (changes.empty()) return;
-    std::vector<Prefix> prefixes;
-    prefixes.reserve(changes.size());
+    std::vector<Want> wants;
+    wants.reserve(changes.size());
     for (const auto& c : changes) {
         auto before = to_best_route(c.prefix, c.old_best, c.old_next_hops);
         auto after = to_best_route(c.prefix, c.new_best, c.new_next_hops);
@@ -521,9 +532,9 @@ void Speaker::Impl::apply(Rib::Changes& changes) {
                                    after ? after->next_hops.front().to_string() : std::string{"none"});
             if (best_handler_) best_handler_(c.prefix, after, before);
         }
-        prefixes.push_back(c.prefix);
+        wants.push_back({&c.prefix, c.new_best ? &*c.new_best : nullptr});
     }
-    for (auto& [addr, peer] : peers_) peer->sync(prefixes);
+    for (auto& [addr, peer] : peers_) peer->sync(wants);
 }
 
 // ---- Speaker ----

@@ -69,6 +69,10 @@ std::string IpAddress::to_string() const {
 namespace {
 
 IpAddress masked(const IpAddress& a, int length) noexcept {
+    if (a.is_v4()) {  // the common case, on every decoded prefix
+        const std::uint32_t m = length <= 0 ? 0u : length >= 32 ? ~0u : ~0u << (32 - length);
+        return IpAddress::v4(a.v4_host_order() & m);
+    }
     std::array<std::uint8_t, 16> b{};
     std::memcpy(b.data(), a.data(), a.size());
     for (int i = 0; i < static_cast<int>(a.size()); ++i) {
