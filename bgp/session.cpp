@@ -122,6 +122,9 @@ Expected<void, std::error_code> set_ttl_options(int fd, bool v6_socket, bool v4_
     return {};
 }
 
+constexpr std::size_t kInitialReadBuffer = 16 * 1024;
+constexpr std::size_t kMaxReadBuffer = 2 * kMaxExtendedMessageLength;
+
 // One TCP connection: the socket, its read buffer and its write queue (one async_write in flight).
 // Shared with the pending operations, so a connection being closed can still flush its last
 // NOTIFICATION after the Session moved on to another one.
@@ -167,8 +170,10 @@ struct Session::Connection : std::enable_shared_from_this<Session::Connection> {
     std::deque<Bytes> queue;
     bool writing = false;
     bool close_after_flush = false;
-    // Room for one extended message (RFC 8654) plus the start of the next.
-    std::vector<std::uint8_t> rbuf = std::vector<std::uint8_t>(2 * kMaxExtendedMessageLength);
+    // Starts small: a node holds a session to every other node, and most of them carry a few
+    // UPDATEs a day. Grows (to kMaxReadBuffer) while reads fill it, as during a table transfer, and
+    // to whatever one message needs (RFC 8654 extended messages).
+    std::vector<std::uint8_t> rbuf = std::vector<std::uint8_t>(kInitialReadBuffer);
     std::size_t rlen = 0;
 };
 
@@ -377,6 +382,9 @@ void Session::read_more(const std::shared_ptr<Connection>& conn) {
             s->dispatch(TcpConnectionFails{});
             return;
         }
+        // A full buffer means more is waiting: read bigger chunks while the peer sends a table.
+        if (n == conn->rbuf.size() - conn->rlen && conn->rbuf.size() < kMaxReadBuffer)
+            conn->rbuf.resize(std::min(kMaxReadBuffer, conn->rbuf.size() * 2));
         conn->rlen += n;
         s->on_bytes(conn);
     });
@@ -393,7 +401,11 @@ void Session::on_bytes(const std::shared_ptr<Connection>& conn) {
             dispatch(MessageDecodeFailed{framed.error()});
             return;
         }
-        if (!*framed || **framed > buf.size()) break;
+        if (!*framed) break;
+        if (**framed > buf.size()) {
+            if (**framed > conn->rbuf.size()) conn->rbuf.resize(std::min(kMaxReadBuffer, 2 * **framed));
+            break;
+        }
         const std::size_t n = **framed;
         const DecodeContext ctx{fsm_.four_octet_as(), false, opts_.fsm.remote_as != opts_.fsm.local_as};
         auto msg = decode_message(buf.first(n), ctx);

@@ -1,5 +1,7 @@
 // kroute: wires the node source, the controller (BGP speaker, CNI writer) and the kernel FIB on
 // one io_context thread, plus the debug API and /healthz. See docs/architecture.md.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -46,6 +48,14 @@ int run(const Options& options) {
         return 1;
     }
     log->info("kroute starting on node {}", name);
+    // One socket per BGP peer: a node of a 1000-node mesh needs more than the usual soft limit of
+    // 1024 descriptors. Raise it to the hard limit, as Go programs (kube-router, GoBGP) do at start.
+    if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        const auto was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            log->debug("open files limit raised from {} to {}", was, rl.rlim_cur);
+    }
 
     std::unique_ptr<k8s::NodeSource> source;
     if (!options.nodes_file.empty()) {
