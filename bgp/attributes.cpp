@@ -194,6 +194,11 @@ private:
 
     Expected<void, DecodeError> one(std::uint8_t flags, std::uint8_t code, std::span<const std::uint8_t> v) {
         auto want = expected_flags(code);
+        // IPv6 Address Specific Extended Community (RFC 5701): not interpreted, but RFC 7606 (which
+        // updates RFC 5701) makes a value that is not a non-zero multiple of 20 octets malformed:
+        // treat-as-withdraw, rather than pass the damage on with the Partial bit.
+        if (code == kAttrIpv6ExtendedCommunities && (flags & kFlagOptional) && (v.empty() || v.size() % 20 != 0))
+            return fail(code, kOptionalAttributeError, "IPv6 EXTENDED COMMUNITIES length");
         if (!want) return unknown(flags, code, v);
         // RFC 7606 §7.5, §7.9, §7.10: from an external peer these are discarded, malformed or not
         // (they describe the sender's AS and mean nothing here); checked before flags and length.

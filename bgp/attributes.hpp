@@ -35,6 +35,7 @@ inline constexpr std::uint8_t kAttrMpUnreachNlri = 15;
 inline constexpr std::uint8_t kAttrExtendedCommunities = 16;  // RFC 4360
 inline constexpr std::uint8_t kAttrAs4Path = 17;
 inline constexpr std::uint8_t kAttrAs4Aggregator = 18;
+inline constexpr std::uint8_t kAttrIpv6ExtendedCommunities = 25;  // RFC 5701; carried raw, length-checked
 inline constexpr std::uint8_t kAttrLargeCommunities = 32;     // RFC 8092
 
 // AS_PATH segment types beyond AsPathSegment's two (RFC 5065 §3); kept but never originated.
