@@ -224,7 +224,7 @@ struct RouteRefreshMessage {
     std::uint8_t subtype = kRouteRefreshNormal;
     friend bool operator==(const RouteRefreshMessage&, const RouteRefreshMessage&) = default;
 
-    // RFC 7313 §5: "a BGP speaker MUST ignore" a ROUTE-REFRESH with a subtype it does not know.
+    // RFC 7313 §5: a ROUTE-REFRESH whose subtype is not 0, 1 or 2 is ignored by the receiver.
     [[nodiscard]] bool is_known_subtype() const noexcept { return subtype <= kRouteRefreshEorr; }
 };
 
@@ -266,7 +266,9 @@ struct EncodeContext {
 [[nodiscard]] Expected<Message, DecodeError> decode_message(std::span<const std::uint8_t> frame,
                                                             const DecodeContext& ctx);
 
-// Encode one message (header included).
+// Encode one message (header included). An UpdateMessage is written as given; RFC 7606 §5.1 asks
+// a sender to put at most one of withdrawn routes, NLRI, MP_REACH_NLRI and MP_UNREACH_NLRI in one
+// UPDATE, which the encode_* helpers below keep to.
 [[nodiscard]] Bytes encode(const Message& msg, const EncodeContext& ctx = {});
 
 // Pack a set of IPv4 unicast announcements sharing one attribute set into as few UPDATEs as the

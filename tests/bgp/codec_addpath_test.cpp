@@ -296,3 +296,82 @@ TEST_CASE("encoding with ADD-PATH: missing path ids are 0, and packing counts th
     REQUIRE(first);
     CHECK(std::get<UpdateMessage>(*first).withdrawn_path_ids == std::vector<std::uint32_t>(509, 0));
 }
+
+TEST_CASE("GoBGP 3 ADD-PATH session: OPEN, two paths for one prefix, withdrawal by path id", "[bgp][codec]") {
+    const auto v = load_vectors("gobgp_addpath.hex");
+    SECTION("OPEN: GR with the N bit per family, ADD-PATH both ways, FQDN and extended next hop raw") {
+        const OpenMessage o = decode_open(v.at("open"));
+        CHECK(o.my_as == 65010);
+        CHECK(o.hold_time == 90);
+        CHECK(o.four_octet_as == 65010u);
+        // 40 0a 4078 0001 01 00 0002 01 00
+        CHECK(o.graceful_restart == GracefulRestart{.restart_state = false, .notification = true, .restart_time = 120,
+                                                    .families = {{kV4, false}, {kV6, false}}});
+        // 45 08 0001 01 03 0002 01 03
+        CHECK(o.add_path == std::vector<AddPathFamily>{{kV4, AddPathMode::kBoth}, {kV6, AddPathMode::kBoth}});
+        CHECK_FALSE(o.extended_message);
+        CHECK_FALSE(o.enhanced_route_refresh);
+        CHECK(o.other_capabilities == std::vector<RawCapability>{{73, from_hex("02 766d 00")},
+                                                                 {5, from_hex("0001 0001 0002")}});
+        // GoBGP writes FQDN first and 4-octet AS before GR; ours is in code order. Same OPEN after a
+        // round trip.
+        auto again = decode_message(encode(o), kPlainEbgp);
+        REQUIRE(again);
+        CHECK(std::get<OpenMessage>(*again) == o);
+        // Against an OPEN offering ADD-PATH receive and GR with N, as the capture peer did.
+        OpenMessage ours;
+        ours.multiprotocol = {kV4, kV6};
+        ours.four_octet_as = 65011;
+        ours.add_path = {{kV4, AddPathMode::kReceive}, {kV6, AddPathMode::kReceive}};
+        ours.graceful_restart = GracefulRestart{.restart_state = false, .notification = true, .restart_time = 120, .families = {}};
+        const Negotiated n = negotiate(ours, o);
+        CHECK(n.add_path_receive == std::vector<AfiSafi>{kV4, kV6});
+        CHECK(n.add_path_send.empty());
+        CHECK(n.graceful_notification);
+    }
+    SECTION("path 1 with an extended and a large community, path 2 with MED: byte for byte") {
+        const auto& b1 = v.at("update_addpath_ext_large");
+        auto p1 = decode_update(b1, kAddPathEbgp);
+        CHECK(p1.nlri == std::vector<Prefix>{pfx("10.3.0.0/24")});
+        CHECK(p1.nlri_path_ids == std::vector<std::uint32_t>{1});  // GoBGP's own id, not the CLI's 10
+        CHECK(p1.attributes.origin == Origin::kIncomplete);
+        CHECK(p1.attributes.next_hop == ip("127.0.0.5"));
+        CHECK(p1.attributes.extended_communities == std::vector<ExtendedCommunity>{0x0002fdf200000007ull});
+        CHECK(p1.attributes.large_communities == std::vector<LargeCommunity>{{65010, 1, 2}});
+        CHECK(hex(encode(p1, kAddPathEncode)) == hex(b1));
+        const auto& b2 = v.at("update_addpath_med");
+        auto p2 = decode_update(b2, kAddPathEbgp);
+        CHECK(p2.nlri == std::vector<Prefix>{pfx("10.3.0.0/24")});
+        CHECK(p2.nlri_path_ids == std::vector<std::uint32_t>{2});
+        CHECK(p2.attributes.med == 5u);
+        CHECK(p2.attributes.extended_communities.empty());
+        CHECK(hex(encode(p2, kAddPathEncode)) == hex(b2));
+    }
+    SECTION("IPv6 MP_REACH_NLRI with path id 1; GoBGP puts it last, we first (RFC 7606 §5.1)") {
+        auto u = decode_update(v.at("update_mp_reach_addpath_ipv6"), kAddPathEbgp);
+        REQUIRE(u.mp_reach);
+        CHECK(u.mp_reach->nlri == std::vector<Prefix>{pfx("2001:db8:30::/48")});
+        CHECK(u.mp_reach->path_ids == std::vector<std::uint32_t>{1});
+        CHECK(u.mp_reach->next_hops == std::vector<IpAddress>{ip("2001:db8::5")});
+        CHECK(hex(encode(u, kAddPathEncode)) ==
+              hex(from_hex("ffffffffffffffffffffffffffffffff0047020000 0030"
+                           "800e200002011020010db80000000000000000000000050000000001 3020010db80030"
+                           "40010102" "40020602010000fdf2")));
+    }
+    SECTION("withdrawal of path 2 only; the answer to our ROUTE-REFRESH re-sends path 1") {
+        const auto& b = v.at("withdraw_addpath_ipv4");
+        auto w = decode_update(b, kAddPathEbgp);
+        CHECK(w.withdrawn == std::vector<Prefix>{pfx("10.3.0.0/24")});
+        CHECK(w.withdrawn_path_ids == std::vector<std::uint32_t>{2});
+        CHECK(hex(encode(w, kAddPathEncode)) == hex(b));
+        CHECK(v.at("refresh_update_addpath_ext_large") == v.at("update_addpath_ext_large"));
+        CHECK(decode_update(v.at("refresh_eor_ipv4"), kAddPathEbgp).is_end_of_rib());
+    }
+    SECTION("RFC 9003 shutdown communication: the same octets as BIRD's for the same text") {
+        CHECK(v.at("notification_shutdown") == load_vectors("bird2_addpath.hex").at("notification_shutdown"));
+        auto m = decode_message(v.at("notification_shutdown"), kAddPathEbgp);
+        REQUIRE(m);
+        const auto& n = std::get<NotificationMessage>(*m);
+        CHECK(decode_shutdown_communication(n.data).value_or("?") == "maintenance window");
+    }
+}

@@ -18,7 +18,7 @@ namespace {
 std::vector<Bytes> corpus() {
     std::vector<Bytes> out;
     for (const char* f : {"bird2_ebgp.hex", "bird2_ibgp.hex", "bird2_2octet.hex", "gobgp_ebgp.hex", "gobgp_ibgp.hex",
-                          "frr8_ebgp.hex", "bird2_addpath.hex", "frr8_addpath.hex"})
+                          "frr8_ebgp.hex", "bird2_addpath.hex", "frr8_addpath.hex", "gobgp_addpath.hex"})
         for (auto& [name, bytes] : load_vectors(f)) out.push_back(bytes);
     return out;
 }
