@@ -1,5 +1,7 @@
 #include "bgp/errors.hpp"
 
+#include <algorithm>
+
 namespace kroute::bgp {
 
 namespace {
@@ -128,9 +130,27 @@ std::string notification_to_string(std::uint8_t code, std::uint8_t subcode, std:
     if (carries_shutdown_communication(code, subcode)) return out + describe_communication(data);
     // RFC 8538 §3: Hard Reset's data encapsulates the NOTIFICATION that caused it: its error code,
     // subcode and data (FRR 8.4: 06 04 for an Administrative Reset, frr8_addpath.hex).
-    if (code == kCease && subcode == kCeaseHardReset && data.size() >= 2 && !(data[0] == kCease && data[1] == kCeaseHardReset))
-        out += " (" + notification_to_string(data[0], data[1], data.subspan(2)) + ")";
+    if (code == kCease && subcode == kCeaseHardReset) {
+        // A Hard Reset inside a Hard Reset is not followed: a peer's data cannot make us recurse.
+        auto inner = decode_hard_reset_data(data);
+        if (inner && !(inner->code == kCease && inner->subcode == kCeaseHardReset))
+            out += " (" + notification_to_string(inner->code, inner->subcode, inner->data) + ")";
+    }
     return out;
+}
+
+std::vector<std::uint8_t> encode_hard_reset_data(const WrappedNotification& inner) {
+    // Sized up front: g++ 12 warns falsely (-Warray-bounds) on insert() after a two-element init.
+    std::vector<std::uint8_t> out(2 + inner.data.size());
+    out[0] = inner.code;
+    out[1] = inner.subcode;
+    std::copy(inner.data.begin(), inner.data.end(), out.begin() + 2);
+    return out;
+}
+
+std::optional<WrappedNotification> decode_hard_reset_data(std::span<const std::uint8_t> data) {
+    if (data.size() < 2) return std::nullopt;
+    return WrappedNotification{data[0], data[1], std::vector<std::uint8_t>(data.begin() + 2, data.end())};
 }
 
 std::string_view to_string(ShutdownCommunicationError e) noexcept {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -109,6 +110,19 @@ enum class ShutdownCommunicationError : std::uint8_t {
 // fatal: the session is going down anyway.
 [[nodiscard]] Expected<std::string, ShutdownCommunicationError> decode_shutdown_communication(
     std::span<const std::uint8_t> data);
+// RFC 8538 §3: Cease / Hard Reset carries the NOTIFICATION it stands for in its data: that error
+// code, subcode and data. A speaker with the N bit negotiated sends a reset that must flush routes
+// this way; the receiver unwraps it to log and act on the real reason.
+struct WrappedNotification {
+    std::uint8_t code = 0;
+    std::uint8_t subcode = 0;
+    std::vector<std::uint8_t> data;
+    friend bool operator==(const WrappedNotification&, const WrappedNotification&) = default;
+};
+[[nodiscard]] std::vector<std::uint8_t> encode_hard_reset_data(const WrappedNotification& inner);
+// nullopt when the data is too short to hold a code and subcode.
+[[nodiscard]] std::optional<WrappedNotification> decode_hard_reset_data(std::span<const std::uint8_t> data);
+
 // At most max_octets of `s`, cut at a character boundary, so that the result stays valid UTF-8
 // when `s` is: for fitting an operator's text into the 255 octets.
 [[nodiscard]] std::string_view truncate_utf8(std::string_view s, std::size_t max_octets) noexcept;

@@ -540,6 +540,18 @@ TEST_CASE("RFC 9003 shutdown communication: BIRD's and FRR's, both ways", "[bgp]
         CHECK(notification_to_string(s.code, s.subcode, s.data) ==
               "Cease / Hard Reset (Cease / Administrative Shutdown: \"maintenance window\")");
         CHECK(decode_shutdown_communication(std::span(s.data).subspan(2)).value_or("?") == "maintenance window");
+        // Unwrapped and wrapped again: FRR's octets both ways.
+        const auto inner = decode_hard_reset_data(s.data);
+        REQUIRE(inner);
+        CHECK(inner->code == kCease);
+        CHECK(inner->subcode == kCeaseAdministrativeShutdown);
+        CHECK(hex(inner->data) == hex(*encode_shutdown_communication("maintenance window")));
+        CHECK(hex(encode_hard_reset_data(*inner)) == hex(s.data));
+        CHECK(hex(encode_hard_reset_data(WrappedNotification{kCease, kCeaseAdministrativeReset, {}})) == hex(r.data));
+        // Too short to wrap anything; a Hard Reset in a Hard Reset is named but not followed.
+        CHECK_FALSE(decode_hard_reset_data(from_hex("06")));
+        CHECK(notification_to_string(kCease, kCeaseHardReset, from_hex("06")) == "Cease / Hard Reset");
+        CHECK(notification_to_string(kCease, kCeaseHardReset, from_hex("0609 0609 0602")) == "Cease / Hard Reset");
     }
 }
 
