@@ -6,7 +6,11 @@
 // DecodeError. A DecodeError always carries the NOTIFICATION code/subcode/data to send and means
 // "reset the session". Errors RFC 7606 lets the session survive are reported inside the
 // UpdateMessage instead: `treat_as_withdraw` set (its NLRI must be withdrawn, never installed) or
-// attributes dropped (`discarded_attributes`).
+// attributes dropped (`discarded_attributes`). An UPDATE with no NLRI to withdraw (no NLRI field,
+// no MP_REACH_NLRI) cannot be treated as withdrawn: its errors reset (RFC 7606 §5.2).
+//
+// What the session must fill in from the OPEN exchange (negotiate(), capabilities.hpp): the
+// DecodeContext / EncodeContext, in particular `add_path` (RFC 7911) once ADD-PATH is offered.
 #pragma once
 
 #include <cstdint>
