@@ -23,7 +23,9 @@ ErrorAction action_for(std::uint8_t code) {
         case kAttrMpReachNlri:  // §7.11: the NLRI cannot be located
         case kAttrMpUnreachNlri:
             return ErrorAction::kSessionReset;
-        default:  // ORIGIN, AS_PATH, NEXT_HOP, MED, LOCAL_PREF, COMMUNITIES, ORIGINATOR_ID, CLUSTER_LIST...
+        default:  // ORIGIN, AS_PATH, NEXT_HOP, MED, LOCAL_PREF (§7.1-7.5), COMMUNITIES (§7.8),
+                  // ORIGINATOR_ID, CLUSTER_LIST (§7.9, §7.10), EXTENDED COMMUNITIES (§7.14),
+                  // LARGE_COMMUNITY (RFC 8092 §6)
             return ErrorAction::kTreatAsWithdraw;
     }
 }
@@ -44,8 +46,10 @@ std::optional<std::uint8_t> expected_flags(std::uint8_t code) {
         case kAttrMpUnreachNlri: return kFlagOptional;
         case kAttrAggregator:
         case kAttrCommunities:
+        case kAttrExtendedCommunities:  // RFC 4360 §2
         case kAttrAs4Path:
-        case kAttrAs4Aggregator: return kFlagOptional | kFlagTransitive;
+        case kAttrAs4Aggregator:
+        case kAttrLargeCommunities: return kFlagOptional | kFlagTransitive;  // RFC 8092 §3
         default: return std::nullopt;
     }
 }
@@ -53,6 +57,16 @@ std::optional<std::uint8_t> expected_flags(std::uint8_t code) {
 std::uint32_t be32(std::span<const std::uint8_t> b) {
     return static_cast<std::uint32_t>(b[0]) << 24 | static_cast<std::uint32_t>(b[1]) << 16 |
            static_cast<std::uint32_t>(b[2]) << 8 | static_cast<std::uint32_t>(b[3]);
+}
+std::uint64_t be64(std::span<const std::uint8_t> b) {
+    return static_cast<std::uint64_t>(be32(b)) << 32 | be32(b.subspan(4));
+}
+
+// RFC 7607 §2: AS 0 anywhere in an AS path makes it malformed.
+bool has_as0(const std::vector<AsPathSegment>& path) {
+    return std::any_of(path.begin(), path.end(), [](const AsPathSegment& s) {
+        return std::find(s.asns.begin(), s.asns.end(), 0u) != s.asns.end();
+    });
 }
 
 // Decodes AS_PATH / AS4_PATH segments (RFC 4271 §4.3, RFC 6793 §3).
@@ -180,7 +194,18 @@ private:
 
     Expected<void, DecodeError> one(std::uint8_t flags, std::uint8_t code, std::span<const std::uint8_t> v) {
         auto want = expected_flags(code);
+        // IPv6 Address Specific Extended Community (RFC 5701): not interpreted, but RFC 7606 (which
+        // updates RFC 5701) makes a value that is not a non-zero multiple of 20 octets malformed:
+        // treat-as-withdraw, rather than pass the damage on with the Partial bit.
+        if (code == kAttrIpv6ExtendedCommunities && (flags & kFlagOptional) && (v.empty() || v.size() % 20 != 0))
+            return fail(code, kOptionalAttributeError, "IPv6 EXTENDED COMMUNITIES length");
         if (!want) return unknown(flags, code, v);
+        // RFC 7606 §7.5, §7.9, §7.10: from an external peer these are discarded, malformed or not
+        // (they describe the sender's AS and mean nothing here); checked before flags and length.
+        if (ctx_.ebgp && (code == kAttrLocalPref || code == kAttrOriginatorId || code == kAttrClusterList)) {
+            out_.discarded.push_back(code);
+            return {};
+        }
         if ((flags & (kFlagOptional | kFlagTransitive)) != *want)
             return fail(code, kAttributeFlagsError, "attribute " + std::to_string(code) + " flags");  // RFC 7606 §3 (c)
         PathAttributes& a = out_.attributes;
@@ -197,6 +222,7 @@ private:
                 for (const auto& seg : *path)
                     if (ctx_.ebgp && (seg.type == kAsConfedSequence || seg.type == kAsConfedSet))
                         return fail(code, kMalformedAsPath, "confederation segment from an external peer");
+                if (has_as0(*path)) return fail(code, kMalformedAsPath, "AS 0 in AS_PATH");  // RFC 7607 §2
                 a.as_path = std::move(*path);
                 return {};
             }
@@ -209,12 +235,8 @@ private:
                 if (v.size() != 4) return fail(code, kAttributeLengthError, "MULTI_EXIT_DISC length");
                 a.med = be32(v);
                 return {};
-            case kAttrLocalPref:  // RFC 7606 §7.5
+            case kAttrLocalPref:  // RFC 7606 §7.5 (from eBGP: discarded above, RFC 4271 §5.1.5)
                 if (v.size() != 4) return fail(code, kAttributeLengthError, "LOCAL_PREF length");
-                if (ctx_.ebgp) {  // RFC 4271 §5.1.5: ignored when received from an external peer
-                    out_.discarded.push_back(code);
-                    return {};
-                }
                 a.local_pref = be32(v);
                 return {};
             case kAttrAtomicAggregate:  // RFC 7606 §7.6
@@ -225,6 +247,7 @@ private:
                 const std::size_t as_size = ctx_.four_octet_as ? 4 : 2;
                 if (v.size() != as_size + 4) return fail(code, kAttributeLengthError, "AGGREGATOR length");
                 const std::uint32_t asn = as_size == 4 ? be32(v) : static_cast<std::uint32_t>(v[0] << 8 | v[1]);
+                if (asn == 0) return fail(code, kOptionalAttributeError, "AGGREGATOR AS 0");  // RFC 7607 §2
                 a.aggregator = Aggregator{asn, IpAddress::v4(be32(v.subspan(as_size)))};
                 return {};
             }
@@ -240,14 +263,25 @@ private:
                 if (v.empty() || v.size() % 4 != 0) return fail(code, kAttributeLengthError, "CLUSTER_LIST length");
                 for (std::size_t i = 0; i < v.size(); i += 4) a.cluster_list.push_back(be32(v.subspan(i)));
                 return {};
+            case kAttrExtendedCommunities:  // RFC 7606 §7.14: a non-zero multiple of 8 octets
+                if (v.empty() || v.size() % 8 != 0) return fail(code, kOptionalAttributeError, "EXTENDED COMMUNITIES length");
+                // RFC 7606 §7.14: an unrecognised Type / Sub-Type is not an error: all are kept.
+                for (std::size_t i = 0; i < v.size(); i += 8) a.extended_communities.push_back(be64(v.subspan(i)));
+                return {};
+            case kAttrLargeCommunities:  // RFC 8092 §6: a non-zero multiple of 12 octets
+                if (v.empty() || v.size() % 12 != 0) return fail(code, kOptionalAttributeError, "LARGE_COMMUNITY length");
+                // RFC 8092 §6: duplicates are no error; kept as received.
+                for (std::size_t i = 0; i < v.size(); i += 12)
+                    a.large_communities.push_back(LargeCommunity{be32(v.subspan(i)), be32(v.subspan(i + 4)), be32(v.subspan(i + 8))});
+                return {};
             case kAttrMpReachNlri: {
-                auto r = decode_mp_reach(v);
+                auto r = decode_mp_reach(v, ctx_);
                 if (!r) return unexpected(std::move(r).error());
                 out_.mp_reach = std::move(*r);
                 return {};
             }
             case kAttrMpUnreachNlri: {
-                auto u = decode_mp_unreach(v);
+                auto u = decode_mp_unreach(v, ctx_);
                 if (!u) return unexpected(std::move(u).error());
                 out_.mp_unreach = std::move(*u);
                 return {};
@@ -259,12 +293,14 @@ private:
                 for (const auto& seg : *path)  // RFC 6793 §6: confederation segments make it malformed
                     if (seg.type == kAsConfedSequence || seg.type == kAsConfedSet)
                         return fail(code, kMalformedAsPath, "confederation segment in AS4_PATH");
+                if (has_as0(*path)) return fail(code, kMalformedAsPath, "AS 0 in AS4_PATH");  // RFC 7607 §2
                 as4_path_ = std::move(*path);
                 return {};
             }
             case kAttrAs4Aggregator:
                 if (ctx_.four_octet_as) return {};
                 if (v.size() != 8) return fail(code, kAttributeLengthError, "AS4_AGGREGATOR length");
+                if (be32(v) == 0) return fail(code, kOptionalAttributeError, "AS4_AGGREGATOR AS 0");  // RFC 7607 §2
                 as4_aggregator_ = Aggregator{be32(v), IpAddress::v4(be32(v.subspan(4)))};
                 return {};
             default: return {};
@@ -386,11 +422,26 @@ void write_path_attributes(Writer& w, const PathAttributes& a, const MpReach* mp
     }
     if (mp_reach) {
         Writer v = add(kAttrMpReachNlri, kFlagOptional);
-        write_mp_reach_value(v, *mp_reach);
+        write_mp_reach_value(v, *mp_reach, ctx.has_path_ids(mp_reach->family));
     }
     if (mp_unreach) {
         Writer v = add(kAttrMpUnreachNlri, kFlagOptional);
-        write_mp_unreach_value(v, *mp_unreach);
+        write_mp_unreach_value(v, *mp_unreach, ctx.has_path_ids(mp_unreach->family));
+    }
+    if (!a.extended_communities.empty()) {
+        Writer v = add(kAttrExtendedCommunities, kFlagOptional | kFlagTransitive);
+        for (auto c : a.extended_communities) {
+            v.u32(static_cast<std::uint32_t>(c >> 32));
+            v.u32(static_cast<std::uint32_t>(c));
+        }
+    }
+    if (!a.large_communities.empty()) {
+        Writer v = add(kAttrLargeCommunities, kFlagOptional | kFlagTransitive);
+        for (const auto& c : a.large_communities) {
+            v.u32(c.global);
+            v.u32(c.local1);
+            v.u32(c.local2);
+        }
     }
     if (a.as_path && !ctx.four_octet_as && needs_as4(*a.as_path)) {  // RFC 6793 §4.2.2
         Writer v = add(kAttrAs4Path, kFlagOptional | kFlagTransitive);
@@ -402,7 +453,13 @@ void write_path_attributes(Writer& w, const PathAttributes& a, const MpReach* mp
         v.bytes(std::span<const std::uint8_t>(a.aggregator->address.data(), 4));
     }
     for (const auto& u : a.unknown) list.push_back(Encoded{u.code, static_cast<std::uint8_t>(u.flags & 0xe0), u.value});
-    std::stable_sort(list.begin(), list.end(), [](const Encoded& x, const Encoded& y) { return x.code < y.code; });
+    // RFC 7606 §5.1: MP_REACH_NLRI / MP_UNREACH_NLRI "SHALL be encoded as the very first path
+    // attribute", so that their NLRI can be withdrawn even if a later attribute is malformed.
+    auto rank = [](const Encoded& e) {
+        const bool mp = e.code == kAttrMpReachNlri || e.code == kAttrMpUnreachNlri;
+        return (mp ? 0 : 256) + e.code;
+    };
+    std::stable_sort(list.begin(), list.end(), [&rank](const Encoded& x, const Encoded& y) { return rank(x) < rank(y); });
     for (const auto& e : list) {
         const bool ext = e.value.size() > 255;
         w.u8(static_cast<std::uint8_t>(e.flags | (ext ? kFlagExtendedLength : 0)));

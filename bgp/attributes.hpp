@@ -32,8 +32,11 @@ inline constexpr std::uint8_t kAttrOriginatorId = 9;
 inline constexpr std::uint8_t kAttrClusterList = 10;
 inline constexpr std::uint8_t kAttrMpReachNlri = 14;
 inline constexpr std::uint8_t kAttrMpUnreachNlri = 15;
+inline constexpr std::uint8_t kAttrExtendedCommunities = 16;  // RFC 4360
 inline constexpr std::uint8_t kAttrAs4Path = 17;
 inline constexpr std::uint8_t kAttrAs4Aggregator = 18;
+inline constexpr std::uint8_t kAttrIpv6ExtendedCommunities = 25;  // RFC 5701; carried raw, length-checked
+inline constexpr std::uint8_t kAttrLargeCommunities = 32;     // RFC 8092
 
 // AS_PATH segment types beyond AsPathSegment's two (RFC 5065 §3); kept but never originated.
 inline constexpr std::uint8_t kAsConfedSequence = 3;
@@ -51,11 +54,16 @@ struct DecodedAttributes {
 // Decodes the Path Attributes field. An error value means session reset (RFC 7606 §3 (a), (g),
 // §7.11); weaker errors are reported in the result. With ctx.four_octet_as false, AS_PATH and
 // AGGREGATOR are 2-octet and AS4_PATH / AS4_AGGREGATOR are merged in (RFC 6793 §4.2.3).
+// ctx.add_path: which MP_REACH / MP_UNREACH families carry Path Identifiers (RFC 7911 §3).
+// From an external peer (ctx.ebgp) LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST are discarded
+// whatever they hold (RFC 7606 §7.5, §7.9, §7.10).
 [[nodiscard]] Expected<DecodedAttributes, DecodeError> decode_path_attributes(std::span<const std::uint8_t> field,
                                                                               const DecodeContext& ctx);
 
-// Writes the Path Attributes field in type-code order, each with the extended-length flag only
-// when its value exceeds 255 octets. Towards a 2-octet peer (ctx.four_octet_as false) AS numbers
+// Writes the Path Attributes field: MP_REACH_NLRI / MP_UNREACH_NLRI first (RFC 7606 §5.1, so that
+// a receiver can always locate the NLRI), then the rest in type-code order, each with the
+// extended-length flag only when its value exceeds 255 octets. MP prefixes get Path Identifiers
+// when ctx.add_path has their family (RFC 7911 §3). Towards a 2-octet peer (ctx.four_octet_as false) AS numbers
 // above 65535 become AS_TRANS and AS4_PATH / AS4_AGGREGATOR carry the real ones (RFC 6793 §4.2.2).
 void write_path_attributes(Writer& w, const PathAttributes& attrs, const MpReach* mp_reach,
                            const MpUnreach* mp_unreach, const EncodeContext& ctx);

@@ -37,6 +37,57 @@ Expected<void, DecodeError> decode_capability(std::uint8_t code, std::span<const
             if (value.size() != 4) return unexpected(malformed_open("4-octet AS capability length " + std::to_string(value.size())));
             if (!open.four_octet_as) open.four_octet_as = *r.u32();
             return {};
+        case kCapExtendedMessage:  // RFC 8654 §3: Capability Length 0
+            if (!value.empty()) return unexpected(malformed_open("extended message capability with a value"));
+            open.extended_message = true;
+            return {};
+        case kCapEnhancedRouteRefresh:  // RFC 7313 §3.1: Capability Length 0
+            if (!value.empty()) return unexpected(malformed_open("enhanced route refresh capability with a value"));
+            open.enhanced_route_refresh = true;
+            return {};
+        case kCapGracefulRestart: {
+            // RFC 4724 §3: Restart Flags (4 bits) + Restart Time (12 bits), then per family AFI (2),
+            // SAFI (1), Flags for Address Family (1).
+            if (value.size() < 2 || (value.size() - 2) % 4 != 0)
+                return unexpected(malformed_open("graceful restart capability length " + std::to_string(value.size())));
+            if (open.graceful_restart) return {};
+            const std::uint16_t head = *r.u16();
+            GracefulRestart gr;
+            gr.restart_state = (head & 0x8000) != 0;
+            gr.notification = (head & 0x4000) != 0;  // RFC 8538 §2
+            gr.restart_time = head & 0x0fff;
+            while (!r.empty()) {
+                const std::uint16_t afi = *r.u16();
+                const std::uint8_t safi = *r.u8();
+                const std::uint8_t flags = *r.u8();
+                gr.families.push_back(GracefulRestartFamily{AfiSafi{afi, safi}, (flags & 0x80) != 0});
+            }
+            open.graceful_restart = std::move(gr);
+            return {};
+        }
+        case kCapAddPath: {
+            // RFC 7911 §4: AFI (2), SAFI (1), Send/Receive (1), repeated.
+            if (value.empty() || value.size() % 4 != 0)
+                return unexpected(malformed_open("ADD-PATH capability length " + std::to_string(value.size())));
+            std::vector<AddPathFamily> fams;
+            while (!r.empty()) {
+                const std::uint16_t afi = *r.u16();
+                const std::uint8_t safi = *r.u8();
+                const std::uint8_t mode = *r.u8();
+                // "If any other value is received, then the capability SHOULD be treated as not
+                // understood and ignored": kept verbatim, as a capability we do not model.
+                if (mode < 1 || mode > 3) {
+                    open.other_capabilities.push_back(RawCapability{code, Bytes(value.begin(), value.end())});
+                    return {};
+                }
+                fams.push_back(AddPathFamily{AfiSafi{afi, safi}, static_cast<AddPathMode>(mode)});
+            }
+            for (const auto& f : fams) {
+                auto same = [&f](const AddPathFamily& x) { return x.family == f.family; };
+                if (std::none_of(open.add_path.begin(), open.add_path.end(), same)) open.add_path.push_back(f);
+            }
+            return {};
+        }
         default:
             open.other_capabilities.push_back(RawCapability{code, Bytes(value.begin(), value.end())});
             return {};
@@ -89,12 +140,37 @@ void write_optional_parameters(Writer& w, const OpenMessage& open, bool extended
         write_capability(c, kCapMultiprotocol, v);
     }
     if (open.route_refresh) write_capability(c, kCapRouteRefresh, {});
+    if (open.extended_message) write_capability(c, kCapExtendedMessage, {});
+    if (open.graceful_restart) {
+        const GracefulRestart& gr = *open.graceful_restart;
+        Bytes v;
+        Writer vw{v};
+        vw.u16(static_cast<std::uint16_t>((gr.restart_state ? 0x8000 : 0) | (gr.notification ? 0x4000 : 0) |
+                                          (gr.restart_time & 0x0fff)));
+        for (const auto& f : gr.families) {
+            vw.u16(f.family.afi);
+            vw.u8(f.family.safi);
+            vw.u8(f.forwarding_state ? 0x80 : 0);
+        }
+        write_capability(c, kCapGracefulRestart, v);
+    }
     if (open.four_octet_as) {
         const std::uint32_t a = *open.four_octet_as;
         const std::uint8_t v[4] = {static_cast<std::uint8_t>(a >> 24), static_cast<std::uint8_t>(a >> 16),
                                    static_cast<std::uint8_t>(a >> 8), static_cast<std::uint8_t>(a)};
         write_capability(c, kCapFourOctetAs, v);
     }
+    if (!open.add_path.empty()) {
+        Bytes v;
+        Writer vw{v};
+        for (const auto& f : open.add_path) {
+            vw.u16(f.family.afi);
+            vw.u8(f.family.safi);
+            vw.u8(static_cast<std::uint8_t>(f.mode));
+        }
+        write_capability(c, kCapAddPath, v);
+    }
+    if (open.enhanced_route_refresh) write_capability(c, kCapEnhancedRouteRefresh, {});
     for (const auto& raw : open.other_capabilities) write_capability(c, raw.code, raw.value);
     if (caps.empty()) return;
     if (extended) {
@@ -118,14 +194,39 @@ void write_optional_parameters(Writer& w, const OpenMessage& open, bool extended
 }
 
 bool has_capability(const OpenMessage& open, std::uint8_t code) noexcept {
+    bool typed = false;
     switch (code) {
-        case kCapMultiprotocol: return !open.multiprotocol.empty();
-        case kCapRouteRefresh: return open.route_refresh;
-        case kCapFourOctetAs: return open.four_octet_as.has_value();
-        default:
-            return std::any_of(open.other_capabilities.begin(), open.other_capabilities.end(),
-                               [code](const RawCapability& c) { return c.code == code; });
+        case kCapMultiprotocol: typed = !open.multiprotocol.empty(); break;
+        case kCapRouteRefresh: typed = open.route_refresh; break;
+        case kCapExtendedMessage: typed = open.extended_message; break;
+        case kCapGracefulRestart: typed = open.graceful_restart.has_value(); break;
+        case kCapFourOctetAs: typed = open.four_octet_as.has_value(); break;
+        case kCapAddPath: typed = !open.add_path.empty(); break;
+        case kCapEnhancedRouteRefresh: typed = open.enhanced_route_refresh; break;
+        default: break;
     }
+    // A hand-built OPEN may carry a typed capability raw as well.
+    return typed || std::any_of(open.other_capabilities.begin(), open.other_capabilities.end(),
+                                [code](const RawCapability& c) { return c.code == code; });
+}
+
+namespace {
+
+std::optional<AddPathMode> add_path_mode(const OpenMessage& open, AfiSafi f) {
+    for (const auto& a : open.add_path)
+        if (a.family == f) return a.mode;
+    return std::nullopt;
+}
+bool can_send(std::optional<AddPathMode> m) { return m == AddPathMode::kSend || m == AddPathMode::kBoth; }
+bool can_receive(std::optional<AddPathMode> m) { return m == AddPathMode::kReceive || m == AddPathMode::kBoth; }
+
+}  // namespace
+
+bool Negotiated::receives_path_ids(AfiSafi f) const noexcept {
+    return std::find(add_path_receive.begin(), add_path_receive.end(), f) != add_path_receive.end();
+}
+bool Negotiated::sends_path_ids(AfiSafi f) const noexcept {
+    return std::find(add_path_send.begin(), add_path_send.end(), f) != add_path_send.end();
 }
 
 Negotiated negotiate(const OpenMessage& local, const OpenMessage& remote) {
@@ -139,6 +240,18 @@ Negotiated negotiate(const OpenMessage& local, const OpenMessage& remote) {
     for (const auto& f : mine)
         if (std::find(theirs.begin(), theirs.end(), f) != theirs.end()) n.families.push_back(f);
     n.hold_time = std::min(local.hold_time, remote.hold_time);
+    n.enhanced_route_refresh =
+        has_capability(local, kCapEnhancedRouteRefresh) && has_capability(remote, kCapEnhancedRouteRefresh);
+    n.peer_graceful_restart = remote.graceful_restart;
+    n.graceful_restart = local.graceful_restart.has_value() && remote.graceful_restart.has_value();
+    n.graceful_notification = n.graceful_restart && local.graceful_restart->notification &&
+                              remote.graceful_restart->notification;
+    // RFC 7911 §4-5: path identifiers flow from a side that offered Send to one that offered
+    // Receive, each direction on its own; a family offered by one side only has none.
+    for (const auto& f : n.families) {
+        if (can_receive(add_path_mode(local, f)) && can_send(add_path_mode(remote, f))) n.add_path_receive.push_back(f);
+        if (can_send(add_path_mode(local, f)) && can_receive(add_path_mode(remote, f))) n.add_path_send.push_back(f);
+    }
     return n;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -19,12 +20,17 @@ inline constexpr std::uint8_t kCapRouteRefresh = 2;       // RFC 2918
 inline constexpr std::uint8_t kCapExtendedMessage = 6;    // RFC 8654
 inline constexpr std::uint8_t kCapGracefulRestart = 64;   // RFC 4724
 inline constexpr std::uint8_t kCapFourOctetAs = 65;       // RFC 6793
+inline constexpr std::uint8_t kCapAddPath = 69;           // RFC 7911
 inline constexpr std::uint8_t kCapEnhancedRouteRefresh = 70;  // RFC 7313
 
 // Reads the Optional Parameters field of an OPEN (after its length octet) into `open`. Accepts
 // each capability in a parameter of its own (RFC 3392 practice) as well as several capabilities in
 // one parameter (RFC 5492 §4). Errors: OPEN Message Error / Unsupported Optional Parameter for a
-// parameter type other than Capabilities; OPEN Message Error (subcode 0) for malformed TLVs.
+// parameter type other than Capabilities; OPEN Message Error (subcode 0) for malformed TLVs: a
+// typed capability whose length its RFC fixes (1, 2, 6, 64, 65, 69, 70) with another length.
+// Repeated capabilities: multiprotocol and ADD-PATH families accumulate; for the others the first
+// instance counts. An ADD-PATH capability with a Send/Receive value other than 1..3 is "not
+// understood and ignored" (RFC 7911 §4): it is kept verbatim in other_capabilities.
 // `extended`: the RFC 9072 layout, each parameter with a 2-octet length.
 [[nodiscard]] Expected<void, DecodeError> decode_optional_parameters(std::span<const std::uint8_t> params,
                                                                      OpenMessage& open, bool extended = false);
@@ -43,12 +49,32 @@ struct Negotiated {
     bool route_refresh = false;     // the peer may be sent ROUTE-REFRESH (it advertised code 2)
     std::vector<AfiSafi> families;  // both sides' multiprotocol sets intersected (RFC 4760 §8)
     std::uint16_t hold_time = 0;    // min of both; 0 = no keepalives (RFC 4271 §4.2)
+    // RFC 7313 §4: both sent code 70; then a route refresh we answer is framed by BoRR / EoRR, and
+    // one the peer answers may be, and stale routes are those not re-sent before its EoRR.
+    bool enhanced_route_refresh = false;
+    // RFC 4724 §3: the peer's Graceful Restart capability as it sent it (restart time, R bit, the
+    // families whose forwarding state it kept); nullopt when it sent none. Its procedures apply
+    // when both sides sent the capability (`graceful_restart`).
+    std::optional<GracefulRestart> peer_graceful_restart;
+    bool graceful_restart = false;
+    // RFC 8538 §2: both sent the N bit: NOTIFICATIONs other than Hard Reset keep the peer's routes
+    // as in a graceful restart, and a reset that must drop them is sent as Cease / Hard Reset.
+    bool graceful_notification = false;
+    // RFC 7911 §4, per family (only families in `families`): we receive Path Identifiers where we
+    // offered Receive (or Both) and the peer offered Send (or Both); we send them where we offered
+    // Send and the peer offered Receive. In family order of `families`.
+    std::vector<AfiSafi> add_path_receive;
+    std::vector<AfiSafi> add_path_send;
     friend bool operator==(const Negotiated&, const Negotiated&) = default;
 
-    [[nodiscard]] DecodeContext decode_context(bool ebgp) const noexcept {
-        return DecodeContext{four_octet_as, extended_message, ebgp};
+    [[nodiscard]] bool receives_path_ids(AfiSafi f) const noexcept;
+    [[nodiscard]] bool sends_path_ids(AfiSafi f) const noexcept;
+    [[nodiscard]] DecodeContext decode_context(bool ebgp) const {
+        return DecodeContext{four_octet_as, extended_message, ebgp, add_path_receive};
     }
-    [[nodiscard]] EncodeContext encode_context() const noexcept { return EncodeContext{four_octet_as, extended_message}; }
+    [[nodiscard]] EncodeContext encode_context() const {
+        return EncodeContext{four_octet_as, extended_message, add_path_send};
+    }
 };
 
 // A side that sends no multiprotocol capability speaks IPv4 unicast only (RFC 4760 §8).

@@ -80,10 +80,12 @@ Expected<Message, DecodeError> decode_update(std::span<const std::uint8_t> frame
     auto attrs = r.bytes(*attr_len);
     if (!attrs) return unexpected(malformed_list("total path attribute length overruns the message"));
 
-    auto w = decode_prefixes(*withdrawn, Family::kIpv4);
+    // RFC 7911 §3: with ADD-PATH for IPv4 unicast, both fields carry a Path Identifier per prefix.
+    const bool ids = ctx.has_path_ids(AfiSafi{kAfiIpv4, kSafiUnicast});
+    auto w = decode_prefixes(*withdrawn, Family::kIpv4, ids ? &m.withdrawn_path_ids : nullptr);
     if (!w) return unexpected(std::move(w).error());
     m.withdrawn = std::move(*w);
-    auto nlri = decode_prefixes(r.rest(), Family::kIpv4);
+    auto nlri = decode_prefixes(r.rest(), Family::kIpv4, ids ? &m.nlri_path_ids : nullptr);
     if (!nlri) return unexpected(std::move(nlri).error());
     m.nlri = std::move(*nlri);
 
@@ -110,12 +112,23 @@ Expected<Message, DecodeError> decode_update(std::span<const std::uint8_t> frame
             }
         }
     }
+    // RFC 7606 §5.2: an UPDATE with path attributes but no reachable NLRI (neither the NLRI field
+    // nor MP_REACH_NLRI) has nothing to treat as withdrawn, so any error stronger than attribute
+    // discard resets the session. (The End-of-RIB markers carry no attribute in error.)
+    if (m.treat_as_withdraw && m.nlri.empty() && !m.mp_reach) {
+        DecodeError e = std::move(*m.treat_as_withdraw);
+        e.action = ErrorAction::kSessionReset;
+        e.detail += " (RFC 7606 §5.2: no NLRI to withdraw)";
+        return unexpected(std::move(e));
+    }
     return m;
 }
 
+// RFC 7313 §5: any subtype decodes (an unknown one is for the receiver to ignore, see
+// RouteRefreshMessage::is_known_subtype()); only the length is an error.
 Expected<Message, DecodeError> decode_route_refresh(std::span<const std::uint8_t> frame) {
     if (frame.size() != kRouteRefreshLength)  // RFC 7313 §5: data = the whole message
-        return unexpected(DecodeError{kRouteRefreshMessageError, 1, ErrorAction::kSessionReset,
+        return unexpected(DecodeError{kRouteRefreshMessageError, kInvalidRouteRefreshLength, ErrorAction::kSessionReset,
                                       Bytes(frame.begin(), frame.end()), "ROUTE-REFRESH length"});
     Reader r{frame.subspan(kHeaderLength)};
     RouteRefreshMessage m;
@@ -168,14 +181,15 @@ struct Encoder {
         Bytes b;
         Writer w{b};
         write_header(w, MessageType::kUpdate);
+        const bool ids = ctx.has_path_ids(AfiSafi{kAfiIpv4, kSafiUnicast});  // RFC 7911 §3
         std::size_t at = w.placeholder_u16();
-        for (const auto& p : m.withdrawn) write_prefix(w, p);
+        write_prefixes(w, m.withdrawn, m.withdrawn_path_ids, ids);
         w.patch_u16(at, static_cast<std::uint16_t>(w.size() - at - 2));
         at = w.placeholder_u16();
         write_path_attributes(w, m.attributes, m.mp_reach ? &*m.mp_reach : nullptr,
                               m.mp_unreach ? &*m.mp_unreach : nullptr, ctx);
         w.patch_u16(at, static_cast<std::uint16_t>(w.size() - at - 2));
-        for (const auto& p : m.nlri) write_prefix(w, p);
+        write_prefixes(w, m.nlri, m.nlri_path_ids, ids);
         return finish(std::move(b));
     }
     Bytes operator()(const NotificationMessage& m) const {
@@ -218,15 +232,16 @@ std::size_t attributes_size(const PathAttributes& attrs, const EncodeContext& ct
     return b.size();
 }
 
-// Greedy packing: as many prefixes per message as `total(prefix_octets) <= max` allows.
+// Greedy packing: as many prefixes per message as `total(prefix_octets) <= max` allows; with
+// `path_ids` each prefix costs 4 more octets (RFC 7911 §3: it is sent with Path Identifier 0).
 template <class Total, class Emit>
-void pack(std::span<const Prefix> prefixes, std::size_t max, Total total, Emit emit) {
+void pack(std::span<const Prefix> prefixes, std::size_t max, bool path_ids, Total total, Emit emit) {
     std::size_t first = 0;
     while (first < prefixes.size()) {
         std::size_t last = first;
         std::size_t octets = 0;
         while (last < prefixes.size()) {
-            const std::size_t next = octets + encoded_prefix_size(prefixes[last]);
+            const std::size_t next = octets + encoded_prefix_size(prefixes[last], path_ids);
             if (total(next) > max) break;
             octets = next;
             ++last;
@@ -307,7 +322,7 @@ std::vector<Bytes> encode_announcements(const PathAttributes& attrs, std::span<c
     std::copy_if(nlri.begin(), nlri.end(), std::back_inserter(v4), [](const Prefix& p) { return p.family() == Family::kIpv4; });
     const std::size_t fixed = kHeaderLength + 4 + attributes_size(attrs, ctx);  // + 2 length fields
     std::vector<Bytes> out;
-    pack(v4, max_length(ctx), [fixed](std::size_t octets) { return fixed + octets; },
+    pack(v4, max_length(ctx), ctx.has_path_ids(AfiSafi{}), [fixed](std::size_t octets) { return fixed + octets; },
          [&](std::span<const Prefix> chunk) {
              UpdateMessage m;
              m.attributes = attrs;
@@ -321,14 +336,15 @@ std::vector<Bytes> encode_withdrawals(std::span<const Prefix> withdrawn, const E
     std::vector<Prefix> v4, v6;
     for (const auto& p : withdrawn) (p.family() == Family::kIpv4 ? v4 : v6).push_back(p);
     std::vector<Bytes> out;
-    pack(v4, max_length(ctx), [](std::size_t octets) { return kHeaderLength + 4 + octets; },
+    pack(v4, max_length(ctx), ctx.has_path_ids(AfiSafi{}), [](std::size_t octets) { return kHeaderLength + 4 + octets; },
          [&](std::span<const Prefix> chunk) {
              UpdateMessage m;
              m.withdrawn.assign(chunk.begin(), chunk.end());
              out.push_back(encode(m, ctx));
          });
     // AFI (2) + SAFI (1) in front of the withdrawn prefixes (RFC 4760 §4).
-    pack(v6, max_length(ctx), [](std::size_t octets) { return kHeaderLength + 4 + attribute_size(3 + octets); },
+    pack(v6, max_length(ctx), ctx.has_path_ids(AfiSafi{kAfiIpv6, kSafiUnicast}),
+         [](std::size_t octets) { return kHeaderLength + 4 + attribute_size(3 + octets); },
          [&](std::span<const Prefix> chunk) {
              UpdateMessage m;
              m.mp_unreach = MpUnreach{AfiSafi{kAfiIpv6, kSafiUnicast}, {chunk.begin(), chunk.end()}};
@@ -347,7 +363,8 @@ std::vector<Bytes> encode_mp_announcements(const PathAttributes& attrs, AfiSafi 
     const std::size_t fixed = kHeaderLength + 4 + attributes_size(a, ctx);
     std::vector<Bytes> out;
     // MP_REACH_NLRI value: AFI (2), SAFI (1), next hop length (1), next hops, reserved (1), NLRI.
-    pack(nlri, max_length(ctx), [&](std::size_t octets) { return fixed + attribute_size(5 + nh_len + octets); },
+    pack(nlri, max_length(ctx), ctx.has_path_ids(family),
+         [&](std::size_t octets) { return fixed + attribute_size(5 + nh_len + octets); },
          [&](std::span<const Prefix> chunk) {
              UpdateMessage m;
              m.attributes = a;

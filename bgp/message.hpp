@@ -6,7 +6,11 @@
 // DecodeError. A DecodeError always carries the NOTIFICATION code/subcode/data to send and means
 // "reset the session". Errors RFC 7606 lets the session survive are reported inside the
 // UpdateMessage instead: `treat_as_withdraw` set (its NLRI must be withdrawn, never installed) or
-// attributes dropped (`discarded_attributes`).
+// attributes dropped (`discarded_attributes`). An UPDATE with no NLRI to withdraw (no NLRI field,
+// no MP_REACH_NLRI) cannot be treated as withdrawn: its errors reset (RFC 7606 §5.2).
+//
+// What the session must fill in from the OPEN exchange (negotiate(), capabilities.hpp): the
+// DecodeContext / EncodeContext, in particular `add_path` (RFC 7911) once ADD-PATH is offered.
 #pragma once
 
 #include <cstdint>
@@ -51,17 +55,44 @@ struct RawCapability {
     friend bool operator==(const RawCapability&, const RawCapability&) = default;
 };
 
+// Graceful Restart capability (RFC 4724 §3, code 64), with the N bit of RFC 8538 §2.
+struct GracefulRestartFamily {
+    AfiSafi family;
+    bool forwarding_state = false;  // F bit: forwarding state for the family was preserved
+    friend bool operator==(const GracefulRestartFamily&, const GracefulRestartFamily&) = default;
+};
+struct GracefulRestart {
+    bool restart_state = false;      // R bit: the sender has restarted (RFC 4724 §3)
+    bool notification = false;       // N bit: Graceful NOTIFICATION support (RFC 8538 §2)
+    std::uint16_t restart_time = 0;  // seconds, 12 bits on the wire (0..4095)
+    std::vector<GracefulRestartFamily> families;  // empty: "aware" only, no state preserved
+    friend bool operator==(const GracefulRestart&, const GracefulRestart&) = default;
+};
+
+// ADD-PATH capability (RFC 7911 §4, code 69): per family, whether the sender can send and/or
+// receive multiple paths, each NLRI then carrying a Path Identifier.
+enum class AddPathMode : std::uint8_t { kReceive = 1, kSend = 2, kBoth = 3 };
+struct AddPathFamily {
+    AfiSafi family;
+    AddPathMode mode = AddPathMode::kReceive;
+    friend bool operator==(const AddPathFamily&, const AddPathFamily&) = default;
+};
+
 struct OpenMessage {
     std::uint8_t version = 4;
     std::uint16_t my_as = 0;          // AS_TRANS when the real AS does not fit (RFC 6793)
     std::uint16_t hold_time = 0;
     std::uint32_t bgp_id = 0;         // host byte order
-    // Capabilities (RFC 5492), in the order the encoder writes them: multiprotocol, route
-    // refresh, 4-octet AS, then `other_capabilities`.
+    // Capabilities (RFC 5492). The encoder writes the typed ones in code order (as BIRD does):
+    // 1, 2, 6, 64, 65, 69, 70, then `other_capabilities`.
     std::vector<AfiSafi> multiprotocol;            // RFC 4760 code 1
     bool route_refresh = false;                    // RFC 2918 code 2
     std::optional<std::uint32_t> four_octet_as;    // RFC 6793 code 65
     std::vector<RawCapability> other_capabilities; // anything else, verbatim
+    bool extended_message = false;                 // RFC 8654 code 6
+    std::optional<GracefulRestart> graceful_restart;  // RFC 4724 code 64
+    std::vector<AddPathFamily> add_path = {};      // RFC 7911 code 69; empty = not sent
+    bool enhanced_route_refresh = false;           // RFC 7313 code 70
     friend bool operator==(const OpenMessage&, const OpenMessage&) = default;
 
     // The peer's real AS: the 4-octet capability if present, else my_as.
@@ -126,16 +157,30 @@ struct PathAttributes {
     friend auto operator<=>(const PathAttributes&, const PathAttributes&) = default;
 };
 
+// ADD-PATH (RFC 7911 §3) Path Identifiers travel next to the prefixes they belong to, as vectors
+// parallel to the prefix vectors: `nlri_path_ids[i]` is the Path Identifier of `nlri[i]`, likewise
+// `withdrawn_path_ids` / `withdrawn` and `MpReach::path_ids` / `MpReach::nlri` and
+// `MpUnreach::path_ids` / `MpUnreach::withdrawn`.
+// - Decode: filled (same size as the prefixes) exactly when the DecodeContext says the family
+//   carries path identifiers on this session; empty otherwise.
+// - Encode: the EncodeContext decides whether the family's prefixes are written with a Path
+//   Identifier (the wire layout is what was negotiated, not what the struct holds); the i-th
+//   prefix gets path_ids[i], or 0 when the vector is shorter. Without ADD-PATH in the context the
+//   vectors are ignored.
+// A prefix is then identified by (prefix, path id): the same prefix may come several times.
+
 // MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760): the NLRI of families other than IPv4 unicast.
 struct MpReach {
     AfiSafi family;
     std::vector<IpAddress> next_hops;  // IPv6: global, optionally followed by link-local
     std::vector<Prefix> nlri;
+    std::vector<std::uint32_t> path_ids = {};  // RFC 7911, parallel to nlri (see above)
     friend bool operator==(const MpReach&, const MpReach&) = default;
 };
 struct MpUnreach {
     AfiSafi family;
     std::vector<Prefix> withdrawn;
+    std::vector<std::uint32_t> path_ids = {};  // RFC 7911, parallel to withdrawn
     friend bool operator==(const MpUnreach&, const MpUnreach&) = default;
 };
 
@@ -145,6 +190,8 @@ struct UpdateMessage {
     std::vector<Prefix> nlri;       // IPv4 unicast NLRI
     std::optional<MpReach> mp_reach;
     std::optional<MpUnreach> mp_unreach;
+    std::vector<std::uint32_t> withdrawn_path_ids = {};  // RFC 7911, parallel to withdrawn
+    std::vector<std::uint32_t> nlri_path_ids = {};       // RFC 7911, parallel to nlri
     // RFC 7606: set when an attribute error means "treat as withdraw"; the session stays up and
     // every prefix in nlri / mp_reach is to be withdrawn, not installed.
     std::optional<DecodeError> treat_as_withdraw;
@@ -170,23 +217,48 @@ struct KeepaliveMessage {
     friend bool operator==(const KeepaliveMessage&, const KeepaliveMessage&) = default;
 };
 
-struct RouteRefreshMessage {  // RFC 2918 / RFC 7313
+// ROUTE-REFRESH (RFC 2918 §3); RFC 7313 §3.2 turned its Reserved octet into the Message Subtype.
+// Subtypes other than these three decode as they are: RFC 7313 §5 says to ignore the message, which
+// is the receiver's business (is_known_subtype()).
+inline constexpr std::uint8_t kRouteRefreshNormal = 0;  // a plain request (RFC 2918)
+inline constexpr std::uint8_t kRouteRefreshBorr = 1;    // Beginning of Route Refresh (RFC 7313 §4)
+inline constexpr std::uint8_t kRouteRefreshEorr = 2;    // End of Route Refresh (RFC 7313 §4)
+struct RouteRefreshMessage {
     AfiSafi family;
-    std::uint8_t subtype = 0;
+    std::uint8_t subtype = kRouteRefreshNormal;
     friend bool operator==(const RouteRefreshMessage&, const RouteRefreshMessage&) = default;
+
+    // RFC 7313 §5: a ROUTE-REFRESH whose subtype is not 0, 1 or 2 is ignored by the receiver.
+    [[nodiscard]] bool is_known_subtype() const noexcept { return subtype <= kRouteRefreshEorr; }
 };
 
 using Message = std::variant<OpenMessage, UpdateMessage, NotificationMessage, KeepaliveMessage, RouteRefreshMessage>;
 
-// What was negotiated on a session, as far as the codec cares.
+// What was negotiated on a session, as far as the codec cares. Fill them from
+// Negotiated::decode_context() / encode_context() (capabilities.hpp).
 struct DecodeContext {
     bool four_octet_as = true;      // both sides sent capability 65 (RFC 6793)
     bool extended_message = false;  // RFC 8654
     bool ebgp = false;              // some RFC 7606 checks differ for iBGP/eBGP
+    // RFC 7911 §3: the families whose NLRI from this peer carry a Path Identifier (ADD-PATH with
+    // the peer sending and us receiving: Negotiated::add_path_receive). Empty = none.
+    std::vector<AfiSafi> add_path = {};
+    [[nodiscard]] bool has_path_ids(AfiSafi f) const noexcept {
+        for (const auto& a : add_path)
+            if (a == f) return true;
+        return false;
+    }
 };
 struct EncodeContext {
     bool four_octet_as = true;
     bool extended_message = false;
+    // RFC 7911 §3: the families we write with Path Identifiers (Negotiated::add_path_send).
+    std::vector<AfiSafi> add_path = {};
+    [[nodiscard]] bool has_path_ids(AfiSafi f) const noexcept {
+        for (const auto& a : add_path)
+            if (a == f) return true;
+        return false;
+    }
 };
 
 // Header check of a possibly partial buffer (RFC 4271 §4.1, §6.1): nullopt = need more bytes;
@@ -198,11 +270,14 @@ struct EncodeContext {
 [[nodiscard]] Expected<Message, DecodeError> decode_message(std::span<const std::uint8_t> frame,
                                                             const DecodeContext& ctx);
 
-// Encode one message (header included).
+// Encode one message (header included). An UpdateMessage is written as given; RFC 7606 §5.1 asks
+// a sender to put at most one of withdrawn routes, NLRI, MP_REACH_NLRI and MP_UNREACH_NLRI in one
+// UPDATE, which the encode_* helpers below keep to.
 [[nodiscard]] Bytes encode(const Message& msg, const EncodeContext& ctx = {});
 
 // Pack a set of IPv4 unicast announcements sharing one attribute set into as few UPDATEs as the
-// size limit allows; likewise withdrawals.
+// size limit allows; likewise withdrawals. With ADD-PATH for the family in ctx.add_path, every
+// prefix goes with Path Identifier 0 and the packing counts its 4 octets.
 [[nodiscard]] std::vector<Bytes> encode_announcements(const PathAttributes& attrs, std::span<const Prefix> nlri,
                                                       const EncodeContext& ctx = {});
 // encode_announcements() takes IPv4 prefixes (NLRI field, next hop = attrs.next_hop) and skips

@@ -42,8 +42,8 @@ Family family_of(std::uint16_t afi) { return afi == kAfiIpv6 ? Family::kIpv6 : F
 
 }  // namespace
 
-std::size_t encoded_prefix_size(const Prefix& p) noexcept {
-    return 1 + (static_cast<std::size_t>(p.length()) + 7) / 8;
+std::size_t encoded_prefix_size(const Prefix& p, bool path_id) noexcept {
+    return (path_id ? 4 : 0) + 1 + (static_cast<std::size_t>(p.length()) + 7) / 8;
 }
 
 void write_prefix(Writer& w, const Prefix& p) {
@@ -51,11 +51,26 @@ void write_prefix(Writer& w, const Prefix& p) {
     w.bytes(std::span<const std::uint8_t>(p.address().data(), encoded_prefix_size(p) - 1));
 }
 
-Expected<std::vector<Prefix>, DecodeError> decode_prefixes(std::span<const std::uint8_t> field, Family family) {
+void write_prefixes(Writer& w, std::span<const Prefix> prefixes, std::span<const std::uint32_t> path_ids,
+                    bool with_path_ids) {
+    for (std::size_t i = 0; i < prefixes.size(); ++i) {
+        if (with_path_ids) w.u32(i < path_ids.size() ? path_ids[i] : 0);  // RFC 7911 §3
+        write_prefix(w, prefixes[i]);
+    }
+}
+
+Expected<std::vector<Prefix>, DecodeError> decode_prefixes(std::span<const std::uint8_t> field, Family family,
+                                                           std::vector<std::uint32_t>* path_ids) {
     std::vector<Prefix> out;
     const int max_len = family == Family::kIpv4 ? 32 : 128;
     Reader r{field};
     while (!r.empty()) {
+        if (path_ids) {  // RFC 7911 §3: Path Identifier (4 octets), then the prefix as before
+            auto id = r.u32();
+            if (!id) return unexpected(network_error("path identifier cut short"));
+            path_ids->push_back(*id);
+            if (r.empty()) return unexpected(network_error("path identifier without a prefix"));
+        }
         auto len = r.u8();  // cannot fail: !r.empty()
         if (*len > max_len)
             return unexpected(network_error("prefix length " + std::to_string(*len) + " exceeds " + std::to_string(max_len)));
@@ -75,7 +90,7 @@ Expected<std::vector<Prefix>, DecodeError> decode_prefixes(std::span<const std::
     return out;
 }
 
-Expected<MpReach, DecodeError> decode_mp_reach(std::span<const std::uint8_t> value) {
+Expected<MpReach, DecodeError> decode_mp_reach(std::span<const std::uint8_t> value, const DecodeContext& ctx) {
     Reader r{value};
     auto afi = r.u16();
     auto safi = r.u8();
@@ -100,13 +115,13 @@ Expected<MpReach, DecodeError> decode_mp_reach(std::span<const std::uint8_t> val
         if (*nh_len != 4) return unexpected(mp_error(kAttrMpReach, value, "IPv4 next hop length " + std::to_string(*nh_len)));
         out.next_hops.push_back(IpAddress::v4(std::array<std::uint8_t, 4>{(*nh)[0], (*nh)[1], (*nh)[2], (*nh)[3]}));
     }
-    auto nlri = decode_prefixes(r.rest(), family_of(*afi));
+    auto nlri = decode_prefixes(r.rest(), family_of(*afi), ctx.has_path_ids(out.family) ? &out.path_ids : nullptr);
     if (!nlri) return unexpected(std::move(nlri).error());
     out.nlri = std::move(*nlri);
     return out;
 }
 
-Expected<MpUnreach, DecodeError> decode_mp_unreach(std::span<const std::uint8_t> value) {
+Expected<MpUnreach, DecodeError> decode_mp_unreach(std::span<const std::uint8_t> value, const DecodeContext& ctx) {
     Reader r{value};
     auto afi = r.u16();
     auto safi = r.u8();
@@ -114,13 +129,13 @@ Expected<MpUnreach, DecodeError> decode_mp_unreach(std::span<const std::uint8_t>
     MpUnreach out;
     out.family = AfiSafi{*afi, *safi};
     if (!known_family(*afi, *safi)) return out;
-    auto w = decode_prefixes(r.rest(), family_of(*afi));
+    auto w = decode_prefixes(r.rest(), family_of(*afi), ctx.has_path_ids(out.family) ? &out.path_ids : nullptr);
     if (!w) return unexpected(std::move(w).error());
     out.withdrawn = std::move(*w);
     return out;
 }
 
-void write_mp_reach_value(Writer& w, const MpReach& r) {
+void write_mp_reach_value(Writer& w, const MpReach& r, bool with_path_ids) {
     w.u16(r.family.afi);
     w.u8(r.family.safi);
     std::size_t nh_len = 0;
@@ -128,13 +143,13 @@ void write_mp_reach_value(Writer& w, const MpReach& r) {
     w.u8(static_cast<std::uint8_t>(nh_len));
     for (const auto& a : r.next_hops) w.bytes(std::span<const std::uint8_t>(a.data(), a.size()));
     w.u8(0);  // Reserved (RFC 4760 §3)
-    for (const auto& p : r.nlri) write_prefix(w, p);
+    write_prefixes(w, r.nlri, r.path_ids, with_path_ids);
 }
 
-void write_mp_unreach_value(Writer& w, const MpUnreach& u) {
+void write_mp_unreach_value(Writer& w, const MpUnreach& u, bool with_path_ids) {
     w.u16(u.family.afi);
     w.u8(u.family.safi);
-    for (const auto& p : u.withdrawn) write_prefix(w, p);
+    write_prefixes(w, u.withdrawn, u.path_ids, with_path_ids);
 }
 
 }  // namespace kroute::bgp

@@ -106,20 +106,22 @@ TEST_CASE("towards a 2-octet peer: AS_TRANS plus AS4_PATH / AS4_AGGREGATOR (RFC 
     CHECK(hex(out) == hex(cat({kOrigin, from_hex("40 02 04 02 01 fde9"), kNextHop})));
 }
 
-TEST_CASE("extended length only above 255 octets; type-code order with unknown attributes", "[bgp][codec]") {
+TEST_CASE("extended length only above 255 octets; MP first, then type-code order with unknown attributes", "[bgp][codec]") {
     PathAttributes a;
     a.origin = Origin::kIgp;
     a.as_path = std::vector<AsPathSegment>{};
     a.communities.assign(63, 0xfde90064);  // 252 octets: one-octet length
-    a.unknown = {RawAttribute{0xe0, 11, {0x01}}, RawAttribute{0xe0, 16, {0x02}}};
+    a.unknown = {RawAttribute{0xe0, 11, {0x01}}, RawAttribute{0xe0, 22, {0x02}}};
     const MpUnreach unreach{AfiSafi{kAfiIpv6, kSafiUnicast}, {}};
     Bytes out;
     Writer w{out};
     write_path_attributes(w, a, nullptr, &unreach, EncodeContext{});
     Bytes comm = from_hex("c0 08 fc");
     for (int i = 0; i < 63; ++i) comm = cat({comm, from_hex("fde90064")});
-    CHECK(hex(out) == hex(cat({from_hex("40 01 01 00 40 02 00"), comm, from_hex("e0 0b 01 01"),
-                               from_hex("80 0f 03 0002 01"), from_hex("e0 10 01 02")})));
+    // RFC 7606 §5.1: MP_UNREACH_NLRI "SHALL be encoded as the very first path attribute", as BIRD
+    // 2.0.12 does (bird2_ebgp.hex "update_mp_reach_ipv6", "eor_ipv6").
+    CHECK(hex(out) == hex(cat({from_hex("80 0f 03 0002 01"), from_hex("40 01 01 00 40 02 00"), comm,
+                               from_hex("e0 0b 01 01"), from_hex("e0 16 01 02")})));
 
     a.communities.assign(64, 0xfde90064);  // 256 octets: extended length, flag 0x10
     a.unknown.clear();

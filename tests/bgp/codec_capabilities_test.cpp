@@ -118,3 +118,78 @@ TEST_CASE("RFC 9072 extended optional parameters: decode, and encode only past 2
     REQUIRE_FALSE(cut);
     CHECK(int(cut.error().code) == int(kMessageHeaderError));
 }
+
+TEST_CASE("typed capabilities: malformed lengths, unknown ADD-PATH modes, repeats", "[bgp][codec][errors]") {
+    // Each row is one Capabilities parameter built from a capability BIRD 2.0.12 or FRR 8.4.4 sent
+    // (bird2_addpath.hex, frr8_addpath.hex "open"), its length or value changed. A length the RFC
+    // fixes is checked (OPEN Message Error, subcode 0, as BIRD and GoBGP answer).
+    struct Row {
+        const char* what;
+        Bytes params;
+    };
+    const std::vector<Row> bad = {
+        {"graceful restart of 3 octets (RFC 4724 §3: 2 + 4n)", from_hex("02 05 40 03 0078 00")},
+        {"graceful restart of 1 octet", from_hex("02 03 40 01 00")},
+        {"graceful restart of 0 octets", from_hex("02 02 40 00")},
+        {"graceful restart with half a family (2 + 3)", from_hex("02 07 40 05 0078 000101")},
+        {"ADD-PATH of 3 octets (RFC 7911 §4: 4n)", from_hex("02 05 45 03 000101")},
+        {"ADD-PATH of 0 octets", from_hex("02 02 45 00")},
+        {"ADD-PATH of 6 octets", from_hex("02 08 45 06 0001 01 03 0002")},
+        {"extended message with a value (RFC 8654 §3: length 0)", from_hex("02 03 06 01 00")},
+        {"enhanced route refresh with a value (RFC 7313 §3.1: length 0)", from_hex("02 03 46 01 00")},
+    };
+    for (const auto& row : bad) {
+        INFO(row.what << ": " << hex(row.params));
+        OpenMessage o;
+        auto r = decode_optional_parameters(row.params, o);
+        REQUIRE_FALSE(r);
+        CHECK(int(r.error().code) == int(kOpenMessageError));
+        CHECK(int(r.error().subcode) == 0);
+        CHECK(r.error().action == ErrorAction::kSessionReset);
+    }
+
+    SECTION("ADD-PATH Send/Receive 0 or 4: not understood, ignored, kept raw (RFC 7911 §4)") {
+        for (const char* p : {"02 0a 45 08 0001 01 03 0002 01 00", "02 06 45 04 0001 01 04"}) {
+            INFO(p);
+            OpenMessage o;
+            REQUIRE(decode_optional_parameters(from_hex(p), o));
+            CHECK(o.add_path.empty());
+            REQUIRE(o.other_capabilities.size() == 1);
+            CHECK(o.other_capabilities[0].code == kCapAddPath);
+            OpenMessage ours;
+            ours.add_path = {{AfiSafi{}, AddPathMode::kBoth}};
+            CHECK(negotiate(ours, o).add_path_receive.empty());  // as if the peer had not offered it
+        }
+    }
+    SECTION("graceful restart: reserved flag bits ignored, the 12-bit time at its maximum") {
+        OpenMessage o;
+        REQUIRE(decode_optional_parameters(from_hex("02 08 40 06 3fff 0001 01 7f"), o));
+        CHECK(o.graceful_restart == GracefulRestart{.restart_state = false, .notification = false, .restart_time = 4095,
+                                                    .families = {{AfiSafi{}, false}}});  // F is the top bit only
+    }
+    SECTION("repeats: ADD-PATH families accumulate (first mode wins), the first GR counts") {
+        OpenMessage o;
+        REQUIRE(decode_optional_parameters(
+            from_hex("02 06 45 04 0001 01 01  02 0a 45 08 0002 01 02 0001 01 03  02 04 40 02 0078  02 04 40 02 805a"), o));
+        CHECK(o.add_path == std::vector<AddPathFamily>{{AfiSafi{kAfiIpv4, kSafiUnicast}, AddPathMode::kReceive},
+                                                       {AfiSafi{kAfiIpv6, kSafiUnicast}, AddPathMode::kSend}});
+        REQUIRE(o.graceful_restart);
+        CHECK(o.graceful_restart->restart_time == 120);
+        CHECK_FALSE(o.graceful_restart->restart_state);
+    }
+    SECTION("has_capability knows the typed codes") {
+        OpenMessage o;
+        REQUIRE(decode_optional_parameters(from_hex("02 0e 06 00 40 02 0078 45 04 0001 01 01 46 00"), o));
+        for (std::uint8_t code : {kCapExtendedMessage, kCapGracefulRestart, kCapAddPath, kCapEnhancedRouteRefresh}) {
+            INFO(int(code));
+            CHECK(has_capability(o, code));
+            CHECK_FALSE(has_capability(OpenMessage{}, code));
+        }
+        CHECK(o.other_capabilities.empty());
+        // Written back in code order, one parameter: the same octets (they were in code order).
+        Bytes out;
+        Writer w{out};
+        write_optional_parameters(w, o);
+        CHECK(hex(out) == hex(from_hex("02 0e 06 00 40 02 0078 45 04 0001 01 01 46 00")));
+    }
+}

@@ -22,6 +22,9 @@ namespace {
 const DecodeContext kEbgp{.four_octet_as = true, .extended_message = false, .ebgp = true};
 const DecodeContext kIbgp{.four_octet_as = true, .extended_message = false, .ebgp = false};
 const DecodeContext kEbgp2{.four_octet_as = false, .extended_message = false, .ebgp = true};
+// ADD-PATH receive for IPv4 and IPv6 unicast (RFC 7911), as negotiated with BIRD in bird2_addpath.hex.
+const DecodeContext kAddPath{.four_octet_as = true, .extended_message = false, .ebgp = true,
+                             .add_path = {AfiSafi{kAfiIpv4, kSafiUnicast}, AfiSafi{kAfiIpv6, kSafiUnicast}}};
 
 // Attributes cut out of BIRD 2.0.12's eBGP UPDATE "update_communities_med" (bird2_ebgp.hex).
 const Bytes kOrigin = from_hex("40 01 01 00");
@@ -34,6 +37,18 @@ const Bytes kNlri = from_hex("18 0af401");  // 10.244.1.0/24
 const Bytes kMpReach = from_hex("80 0e 1c 0002 01 10 20010db8000000000000000000000005 00 30 20010db80010");
 // MP_UNREACH_NLRI cut out of GoBGP 3.10.0's "withdraw_ipv6" (gobgp_ebgp.hex).
 const Bytes kMpUnreach = from_hex("80 0f 0c 0002 01 40 fd00001000000000");
+// EXTENDED COMMUNITIES and LARGE_COMMUNITY cut out of GoBGP 3.10.0's "update_ext_community" and
+// "update_large_community" (gobgp_ebgp.hex); ORIGINATOR_ID and CLUSTER_LIST out of BIRD 2.0.12's
+// "update_originator_cluster" (bird2_ibgp.hex); the 32-octet IPv6 next hop MP_REACH_NLRI out of FRR
+// 8.4.4's "update_mp_reach_ipv6_global_and_link_local" (frr8_ebgp.hex).
+const Bytes kExtCommunity = from_hex("c0 10 08 0002fdf2 00000007");
+const Bytes kLargeCommunity = from_hex("c0 20 0c 0000fdf2 00000001 00000002");
+const Bytes kOriginatorId = from_hex("80 09 04 0a090909");
+const Bytes kClusterList = from_hex("80 0a 04 01020304");
+const Bytes kMpReachGlobalLinkLocal = from_hex(
+    "90 0e 002c 0002 01 20 20010db8000000000000000000000020 fe800000000000000000000000000020 00 30 20010db80020");
+// BIRD 2.0.12's ADD-PATH NLRI: path id 2, 10.244.1.0/24 (bird2_addpath.hex "update_addpath_ext_large").
+const Bytes kNlriPathId = from_hex("00000002 18 0af401");
 
 Bytes update(const Bytes& attrs, const Bytes& nlri = kNlri, const Bytes& withdrawn = {}) {
     Bytes body = cat({{static_cast<std::uint8_t>(withdrawn.size() >> 8), static_cast<std::uint8_t>(withdrawn.size())},
@@ -108,6 +123,10 @@ TEST_CASE("malformed messages map to RFC 4271 §6 / RFC 7606 errors", "[bgp][cod
         {"shorter than a header", Bytes(ka.begin(), ka.begin() + 10), kEbgp, Expect::kReset, 1, 2, Bytes{}},
         {"ROUTE-REFRESH of 24 octets (RFC 7313 §5: data = the message)", truncated(cat({rr, {0}}), 24), kEbgp,
          Expect::kReset, 7, 1, truncated(cat({rr, {0}}), 24)},
+        {"ROUTE-REFRESH of 22 octets (RFC 7313 §5)", truncated(rr, 22), kEbgp, Expect::kReset, 7, 1, truncated(rr, 22)},
+        {"ROUTE-REFRESH of 19 octets (RFC 7313 §5)", truncated(rr, 19), kEbgp, Expect::kReset, 7, 1, truncated(rr, 19)},
+        {"ROUTE-REFRESH with unknown subtype 3 decodes (RFC 7313 §5: the receiver ignores it)", with(rr, 21, 3), kEbgp,
+         Expect::kAccept},
 
         // --- OPEN, RFC 4271 §6.2 ---
         {"version 3 (data: our version)", with(open, 19, 3), kEbgp, Expect::kReset, 2, 1, from_hex("0004")},
@@ -146,6 +165,38 @@ TEST_CASE("malformed messages map to RFC 4271 §6 / RFC 7606 errors", "[bgp][cod
          Expect::kReset, 3, 4},
         {"unrecognised well-known attribute", update(cat({good_attrs(), from_hex("40 63 01 00")})), kEbgp,
          Expect::kReset, 3, 2, from_hex("40 63 01 00")},
+        {"MP_REACH_NLRI of 3 octets (§5.3: shorter than 5)", update(cat({kOrigin, kAsPath, from_hex("80 0e 03 0002 01")}), {}),
+         kEbgp, Expect::kReset, 3, 9},
+        {"MP_REACH_NLRI IPv4 next hop of 16 octets (§7.11; no RFC 8950 extended next hop)",
+         update(cat({kOrigin, kAsPath, from_hex("80 0e 19 0001 01 10 20010db8000000000000000000000005 00 18 0af401")}), {}),
+         kEbgp, Expect::kReset, 3, 9},
+        {"MP_REACH_NLRI IPv6 next hop of 24 octets (§7.11)",
+         update(cat({kOrigin, kAsPath, from_hex("80 0e 24 0002 01 18 20010db8000000000000000000000020 fe80000000000000 00 30 20010db80020")}), {}),
+         kEbgp, Expect::kReset, 3, 9},
+        {"MP_REACH_NLRI IPv6 next hop of 32 octets, global + link-local (§7.11, RFC 2545 §3)",
+         update(cat({kOrigin, kAsPath, kMpReachGlobalLinkLocal}), {}), kEbgp, Expect::kAccept},
+        {"MP_UNREACH_NLRI with the Transitive flag (§5.3: flags inconsistent with RFC 4760)",
+         update(with(kMpUnreach, 0, 0xc0), {}), kEbgp, Expect::kReset, 3, 4},
+        {"MP_UNREACH_NLRI prefix past its end (§5.3)", update(from_hex("80 0f 05 0002 01 40 fd"), {}), kEbgp,
+         Expect::kReset, 3, 10},
+        // RFC 7606 §5.2: path attributes but no NLRI to withdraw: only attribute discard is survivable.
+        {"ORIGIN 3 in an UPDATE that only withdraws (§5.2)", update(cat({from_hex("40 01 01 03"), kAsPath}), {}, kNlri),
+         kEbgp, Expect::kReset, 3, 6, from_hex("40 01 01 03")},
+        {"COMMUNITIES of 6 octets beside MP_UNREACH_NLRI only (§5.2)",
+         update(cat({kMpUnreach, from_hex("c0 08 06 fde90064 fde9")}), {}), kEbgp, Expect::kReset, 3, 9},
+        {"attribute header cut short with nothing to withdraw (§5.2, §4)", update(from_hex("40 01 01 00 c0"), {}),
+         kEbgp, Expect::kReset, 3, 1},
+        // RFC 7911 §3 + RFC 7606 §5.3: a Path Identifier belongs to the NLRI encoding; a cut one means
+        // the field cannot be parsed.
+        {"ADD-PATH: NLRI path identifier cut short", update(good_attrs(), from_hex("000000")), kAddPath, Expect::kReset,
+         3, 10},
+        {"ADD-PATH: NLRI path identifier without a prefix", update(good_attrs(), from_hex("00000002")), kAddPath,
+         Expect::kReset, 3, 10},
+        {"ADD-PATH: withdrawn path identifier cut short (§3 i)", update({}, {}, from_hex("000000")), kAddPath,
+         Expect::kReset, 3, 10},
+        {"ADD-PATH: GoBGP's MP_REACH_NLRI without path ids (path id 3020010d, then a /184)",
+         update(cat({kOrigin, kAsPath, kMpReach}), {}), kAddPath, Expect::kReset, 3, 10},
+        {"ADD-PATH: GoBGP's MP_UNREACH_NLRI without path ids", update(kMpUnreach, {}), kAddPath, Expect::kReset, 3, 10},
 
         // --- treat-as-withdraw, RFC 7606 §7 ---
         {"ORIGIN 3 (§7.1)", update(cat({from_hex("40 01 01 03"), kAsPath, kNextHop})), kEbgp, Expect::kWithdraw, 3, 6,
@@ -201,6 +252,40 @@ TEST_CASE("malformed messages map to RFC 4271 §6 / RFC 7606 errors", "[bgp][cod
          Expect::kWithdraw, 3, 1},
         {"last attribute past the attribute field (§4)", update(cat({kOrigin, kAsPath, kNextHop, with(kCommunities, 2, 9)})),
          kEbgp, Expect::kWithdraw, 3, 5},
+        {"NEXT_HOP of 3 octets (§7.3)", update(cat({kOrigin, kAsPath, from_hex("40 03 03 7f0000")})), kEbgp,
+         Expect::kWithdraw, 3, 5},
+        {"MED of 0 octets (§4: zero length only for AS_PATH and ATOMIC_AGGREGATE; §7.4)",
+         update(cat({kOrigin, kAsPath, kNextHop, from_hex("80 04 00")})), kEbgp, Expect::kWithdraw, 3, 5},
+        {"AS 0 in AS_PATH (RFC 7607 §2, §7.2)", update(cat({kOrigin, from_hex("40 02 0a 02 02 0000fde9 00000000"), kNextHop})),
+         kEbgp, Expect::kWithdraw, 3, 11},
+        {"CLUSTER_LIST empty from an iBGP peer (§7.10)", update(cat({kOrigin, kAsPath, kNextHop, from_hex("80 0a 00")})),
+         kIbgp, Expect::kWithdraw, 3, 5},
+        {"EXTENDED COMMUNITIES of 7 octets (§7.14)", update(cat({good_attrs(), from_hex("c0 10 07 0002fdf2 000000")})), kEbgp,
+         Expect::kWithdraw, 3, 9, from_hex("c0 10 07 0002fdf2 000000")},
+        {"EXTENDED COMMUNITIES empty (§7.14)", update(cat({good_attrs(), from_hex("c0 10 00")})), kEbgp,
+         Expect::kWithdraw, 3, 9},
+        {"EXTENDED COMMUNITIES of 12 octets (§7.14)", update(cat({good_attrs(), from_hex("c0 10 0c 0002fdf2 00000007 00000000")})),
+         kEbgp, Expect::kWithdraw, 3, 9},
+        {"EXTENDED COMMUNITIES without the Transitive flag (§3 c; RFC 4360 §2: optional transitive)",
+         update(cat({good_attrs(), with(kExtCommunity, 0, 0x80)})), kEbgp, Expect::kWithdraw, 3, 4},
+        {"LARGE_COMMUNITY of 11 octets (RFC 8092 §6)", update(cat({good_attrs(), from_hex("c0 20 0b 0000fdf2 00000001 000000")})),
+         kEbgp, Expect::kWithdraw, 3, 9},
+        {"LARGE_COMMUNITY empty (RFC 8092 §6)", update(cat({good_attrs(), from_hex("c0 20 00")})), kEbgp,
+         Expect::kWithdraw, 3, 9},
+        {"LARGE_COMMUNITY of 13 octets (RFC 8092 §6)", update(cat({good_attrs(), from_hex("c0 20 0d 0000fdf2 00000001 00000002 00")})),
+         kEbgp, Expect::kWithdraw, 3, 9},
+        {"LARGE_COMMUNITY with well-known flags (§3 c)", update(cat({good_attrs(), with(kLargeCommunity, 0, 0x40)})), kEbgp,
+         Expect::kWithdraw, 3, 4},
+        {"IPv6 Address Specific Extended Community of 19 octets (RFC 5701 as updated by RFC 7606)",
+         update(cat({good_attrs(), from_hex("c0 19 13 0002 20010db8000000000000000000000001 00")})), kEbgp,
+         Expect::kWithdraw, 3, 9},
+        {"IPv6 Address Specific Extended Community empty", update(cat({good_attrs(), from_hex("c0 19 00")})), kEbgp,
+         Expect::kWithdraw, 3, 9},
+        {"attribute discard and treat-as-withdraw together: the stronger wins (§3 h)",
+         update(cat({good_attrs(), from_hex("40 06 01 00"), from_hex("c0 10 07 0002fdf2 000000")})), kEbgp,
+         Expect::kWithdraw, 3, 9},
+        {"ADD-PATH: ORIGIN 3 with path-id NLRI is treat-as-withdraw (§7.1)",
+         update(cat({from_hex("40 01 01 03"), kAsPath, kNextHop}), kNlriPathId), kAddPath, Expect::kWithdraw, 3, 6},
 
         // --- attribute discard, RFC 7606 §7.6, §7.7; RFC 6793 §6; RFC 7606 §3 (g) ---
         {"ATOMIC_AGGREGATE of 1 octet", update(cat({good_attrs(), from_hex("40 06 01 00")})), kEbgp, Expect::kDiscard,
@@ -220,6 +305,60 @@ TEST_CASE("malformed messages map to RFC 4271 §6 / RFC 7606 errors", "[bgp][cod
         {"LOCAL_PREF from an eBGP peer is ignored (RFC 4271 §5.1.5)",
          update(cat({kOrigin, kAsPath, kNextHop, from_hex("40 05 04 00000064")})), kEbgp, Expect::kDiscard, 0, 0,
          std::nullopt, {5}},
+        {"LOCAL_PREF of 2 octets from an eBGP peer: discarded, not withdrawn (§7.5)",
+         update(cat({kOrigin, kAsPath, kNextHop, from_hex("40 05 02 0064")})), kEbgp, Expect::kDiscard, 0, 0,
+         std::nullopt, {5}},
+        {"LOCAL_PREF with optional flags from an eBGP peer: discarded (§7.5 before §3 c)",
+         update(cat({kOrigin, kAsPath, kNextHop, from_hex("80 05 04 00000064")})), kEbgp, Expect::kDiscard, 0, 0,
+         std::nullopt, {5}},
+        {"ORIGINATOR_ID from an eBGP peer (§7.9)", update(cat({good_attrs(), kOriginatorId})), kEbgp, Expect::kDiscard, 0,
+         0, std::nullopt, {9}},
+        {"ORIGINATOR_ID of 5 octets from an eBGP peer: discarded (§7.9)",
+         update(cat({good_attrs(), from_hex("80 09 05 0a09090900")})), kEbgp, Expect::kDiscard, 0, 0, std::nullopt, {9}},
+        {"CLUSTER_LIST from an eBGP peer (§7.10)", update(cat({good_attrs(), kClusterList})), kEbgp, Expect::kDiscard, 0, 0,
+         std::nullopt, {10}},
+        {"CLUSTER_LIST of 3 octets from an eBGP peer: discarded (§7.10)",
+         update(cat({good_attrs(), from_hex("80 0a 03 010203")})), kEbgp, Expect::kDiscard, 0, 0, std::nullopt, {10}},
+        {"AGGREGATOR with AS 0 (RFC 7607 §2, §7.7)", update(cat({good_attrs(), from_hex("c0 07 08 00000000 0a000014")})),
+         kEbgp, Expect::kDiscard, 0, 0, std::nullopt, {7}},
+        {"AGGREGATOR of 0 octets (§4, §7.7)", update(cat({good_attrs(), from_hex("c0 07 00")})), kEbgp, Expect::kDiscard,
+         0, 0, std::nullopt, {7}},
+        {"ATOMIC_AGGREGATE with optional flags (§3 c overridden by §7.6)", update(cat({good_attrs(), from_hex("c0 06 00")})),
+         kEbgp, Expect::kDiscard, 0, 0, std::nullopt, {6}},
+        {"AS4_PATH with AS 0 on a 2-octet session (RFC 7607 §2, RFC 6793 §6)",
+         update(cat({kOrigin, from_hex("40 02 04 02 01 5ba0"), kNextHop, from_hex("c0 11 06 02 01 00000000")})), kEbgp2,
+         Expect::kDiscard, 0, 0, std::nullopt, {17}},
+        {"AS4_AGGREGATOR with AS 0 on a 2-octet session (RFC 7607 §2)",
+         update(cat({kOrigin, from_hex("40 02 04 02 01 5ba0"), kNextHop, from_hex("c0 12 08 00000000 0a000014")})), kEbgp2,
+         Expect::kDiscard, 0, 0, std::nullopt, {18}},
+        {"EXTENDED COMMUNITIES twice: the second is dropped (§3 g)",
+         update(cat({good_attrs(), kExtCommunity, with(kExtCommunity, 10, 9)})), kEbgp, Expect::kDiscard, 0, 0,
+         std::nullopt, {16}},
+        {"LARGE_COMMUNITY twice: the second is dropped (§3 g)",
+         update(cat({good_attrs(), kLargeCommunity, kLargeCommunity})), kEbgp, Expect::kDiscard, 0, 0, std::nullopt, {32}},
+        {"a malformed duplicate is dropped unread (§3 g)", update(cat({good_attrs(), from_hex("40 01 01 07")})), kEbgp,
+         Expect::kDiscard, 0, 0, std::nullopt, {1}},
+
+        // --- accepted as they are ---
+        {"empty AS_PATH and ATOMIC_AGGREGATE of 0 octets (§4)",
+         update(cat({kOrigin, from_hex("40 02 00"), kNextHop, from_hex("40 06 00")})), kIbgp, Expect::kAccept},
+        {"an unrecognised extended community type is no error (§7.14)",
+         update(cat({good_attrs(), from_hex("c0 10 08 ff ee 000000000001")})), kEbgp, Expect::kAccept},
+        {"the same large community twice in one attribute is no error (RFC 8092 §6)",
+         update(cat({good_attrs(), from_hex("c0 20 18 0000fdf2 00000001 00000002 0000fdf2 00000001 00000002")})), kEbgp,
+         Expect::kAccept},
+        {"EXTENDED COMMUNITIES with the Partial bit (RFC 4271 §5: set by a router that did not know it)",
+         update(cat({good_attrs(), with(kExtCommunity, 0, 0xe0)})), kEbgp, Expect::kAccept},
+        {"ORIGINATOR_ID and CLUSTER_LIST from an iBGP peer", update(cat({good_attrs(), kOriginatorId, kClusterList})), kIbgp,
+         Expect::kAccept},
+        {"IPv6 Address Specific Extended Community of 20 octets: carried raw",
+         update(cat({good_attrs(), from_hex("c0 19 14 0002 20010db8000000000000000000000001 0007")})), kEbgp,
+         Expect::kAccept},
+        {"ADD-PATH: BIRD's path-id NLRI", update(good_attrs(), kNlriPathId), kAddPath, Expect::kAccept},
+        {"ADD-PATH: withdrawal with path ids and no attributes", update({}, {}, kNlriPathId), kAddPath, Expect::kAccept},
+        {"ADD-PATH for IPv6 only leaves the IPv4 NLRI field alone", update(good_attrs()),
+         {.four_octet_as = true, .extended_message = false, .ebgp = true, .add_path = {AfiSafi{kAfiIpv6, kSafiUnicast}}},
+         Expect::kAccept},
     };
 
     for (const auto& row : rows) {
@@ -252,6 +391,13 @@ TEST_CASE("malformed messages map to RFC 4271 §6 / RFC 7606 errors", "[bgp][cod
                 CHECK_FALSE(u.treat_as_withdraw);
                 CHECK(u.discarded_attributes == row.discarded);
                 CHECK(u.nlri == std::vector<Prefix>{*Prefix::parse("10.244.1.0/24")});
+                // The discarded attribute is gone from the set; the rest is as sent.
+                for (auto code : row.discarded) {
+                    if (code == 5) CHECK_FALSE(u.attributes.local_pref);
+                    if (code == 7) CHECK_FALSE(u.attributes.aggregator);
+                    if (code == 9) CHECK_FALSE(u.attributes.originator_id);
+                    if (code == 10) CHECK(u.attributes.cluster_list.empty());
+                }
                 break;
             }
             case Expect::kAccept: {
@@ -296,4 +442,194 @@ TEST_CASE("notification_to_string names codes and subcodes", "[bgp][codec]") {
     CHECK(notification_to_string(kRouteRefreshMessageError, 1) == "ROUTE-REFRESH Message Error / Invalid Message Length");
     CHECK(notification_to_string(kCease, 99) == "Cease / subcode 99");
     CHECK(notification_to_string(42, 1) == "Unknown error code 42 / subcode 1");
+}
+
+TEST_CASE("attribute discard with no NLRI is survivable (RFC 7606 §5.2 names only stronger errors)", "[bgp][codec][errors]") {
+    auto m = decode_message(update(cat({kMpUnreach, from_hex("40 06 01 00")}), {}), kEbgp);
+    REQUIRE(m);
+    const auto& u = std::get<UpdateMessage>(*m);
+    CHECK_FALSE(u.treat_as_withdraw);
+    CHECK(u.discarded_attributes == std::vector<std::uint8_t>{6});
+    REQUIRE(u.mp_unreach);
+    CHECK(u.mp_unreach->withdrawn == std::vector<Prefix>{*Prefix::parse("fd00:10::/64")});
+}
+
+TEST_CASE("ADD-PATH treat-as-withdraw keeps prefixes and path ids for the RIB", "[bgp][codec][errors]") {
+    // RFC 7606 §2 with RFC 7911: the withdrawal is of (prefix, path id), so the id must survive.
+    auto m = decode_message(update(cat({from_hex("40 01 01 03"), kAsPath, kNextHop}), kNlriPathId), kAddPath);
+    REQUIRE(m);
+    const auto& u = std::get<UpdateMessage>(*m);
+    REQUIRE(u.treat_as_withdraw);
+    CHECK(u.nlri == std::vector<Prefix>{*Prefix::parse("10.244.1.0/24")});
+    CHECK(u.nlri_path_ids == std::vector<std::uint32_t>{2});
+}
+
+TEST_CASE("ROUTE-REFRESH subtypes (RFC 7313 §3.2): BIRD's normal, BoRR and EoRR, FRR's requests", "[bgp][codec]") {
+    const auto bird = load_vectors("bird2_addpath.hex");
+    const auto frr = load_vectors("frr8_addpath.hex");
+    const auto expect = [](const Bytes& b, AfiSafi family, std::uint8_t subtype) {
+        INFO(hex(b));
+        auto m = decode_message(b, kEbgp);
+        REQUIRE(m);
+        const auto& rr = std::get<RouteRefreshMessage>(*m);
+        CHECK(rr == RouteRefreshMessage{family, subtype});
+        CHECK(rr.is_known_subtype());
+        CHECK(hex(encode(*m)) == hex(b));
+    };
+    expect(bird.at("route_refresh_ipv4"), AfiSafi{kAfiIpv4, kSafiUnicast}, kRouteRefreshNormal);  // `reload in`
+    expect(bird.at("route_refresh_ipv6"), AfiSafi{kAfiIpv6, kSafiUnicast}, kRouteRefreshNormal);
+    expect(bird.at("borr_ipv4"), AfiSafi{kAfiIpv4, kSafiUnicast}, kRouteRefreshBorr);  // answering our request
+    expect(bird.at("eorr_ipv4"), AfiSafi{kAfiIpv4, kSafiUnicast}, kRouteRefreshEorr);
+    expect(frr.at("route_refresh_ipv4"), AfiSafi{kAfiIpv4, kSafiUnicast}, kRouteRefreshNormal);  // `soft in`
+    expect(frr.at("route_refresh_ipv6"), AfiSafi{kAfiIpv6, kSafiUnicast}, kRouteRefreshNormal);
+    // RFC 7313 §5: an unknown subtype is no error; it decodes, and the receiver ignores it.
+    for (std::uint8_t subtype : {3, 127, 255}) {
+        auto m = decode_message(with(bird.at("borr_ipv4"), 21, subtype), kEbgp);
+        REQUIRE(m);
+        CHECK(std::get<RouteRefreshMessage>(*m).subtype == subtype);
+        CHECK_FALSE(std::get<RouteRefreshMessage>(*m).is_known_subtype());
+    }
+    // Between BoRR and EoRR BIRD re-sent exactly the routes it had sent before (RFC 7313 §4).
+    CHECK(bird.at("refresh_update_addpath_ext_large") == bird.at("update_addpath_ext_large"));
+    CHECK(bird.at("refresh_update_addpath_three_large") == bird.at("update_addpath_three_large"));
+}
+
+TEST_CASE("RFC 9003 shutdown communication: BIRD's and FRR's, both ways", "[bgp][codec]") {
+    const auto bird = load_vectors("bird2_addpath.hex");
+    const auto frr = load_vectors("frr8_addpath.hex");
+    const auto notification = [](const Bytes& b) {
+        auto m = decode_message(b, kEbgp);
+        REQUIRE(m);
+        return std::get<NotificationMessage>(*m);
+    };
+    SECTION("Administrative Shutdown, ASCII (`birdc disable peer1 \"maintenance window\"`)") {
+        const auto n = notification(bird.at("notification_shutdown"));
+        CHECK(n.code == kCease);
+        CHECK(n.subcode == kCeaseAdministrativeShutdown);
+        auto text = decode_shutdown_communication(n.data);
+        REQUIRE(text);
+        CHECK(*text == "maintenance window");
+        auto data = encode_shutdown_communication("maintenance window");
+        REQUIRE(data);
+        CHECK(hex(*data) == hex(n.data));  // 12 6d61696e74656e616e63652077696e646f77
+        CHECK(notification_to_string(n.code, n.subcode, n.data) == "Cease / Administrative Shutdown: \"maintenance window\"");
+    }
+    SECTION("Administrative Reset, UTF-8 (`birdc restart peer1 \"neustart für wartung\"`)") {
+        const auto n = notification(bird.at("notification_admin_reset_utf8"));
+        CHECK(n.subcode == kCeaseAdministrativeReset);
+        const std::string expected = "neustart f\xc3\xbcr wartung";  // 20 characters, 21 octets (ü = c3 bc)
+        auto text = decode_shutdown_communication(n.data);
+        REQUIRE(text);
+        CHECK(*text == expected);
+        CHECK(hex(*encode_shutdown_communication(expected)) == hex(n.data));
+        CHECK(notification_to_string(n.code, n.subcode, n.data) == "Cease / Administrative Reset: \"" + expected + "\"");
+    }
+    SECTION("RFC 8203's form from BIRD's iBGP capture, and no data at all") {
+        const auto n = notification(load_vectors("bird2_ibgp.hex").at("notification_shutdown"));
+        CHECK(decode_shutdown_communication(n.data).value_or("?") == "maintenance");
+        const auto bare = notification(load_vectors("bird2_ebgp.hex").at("notification_cease"));  // 0306 02, no data
+        CHECK(decode_shutdown_communication(bare.data).value_or("?").empty());
+        CHECK(notification_to_string(bare.code, bare.subcode, bare.data) == "Cease / Administrative Shutdown");
+        CHECK(notification_to_string(kCease, kCeaseAdministrativeShutdown, Bytes{0}) == "Cease / Administrative Shutdown");
+    }
+    SECTION("FRR's Hard Reset (RFC 8538 §3) wraps the Cease it replaces") {
+        const auto r = notification(frr.at("notification_hard_reset"));  // 0306 09 | 06 04
+        CHECK(r.subcode == kCeaseHardReset);
+        CHECK(notification_to_string(r.code, r.subcode, r.data) == "Cease / Hard Reset (Cease / Administrative Reset)");
+        const auto s = notification(frr.at("notification_hard_reset_shutdown"));  // 0306 09 | 06 02 12 ...
+        CHECK(notification_to_string(s.code, s.subcode, s.data) ==
+              "Cease / Hard Reset (Cease / Administrative Shutdown: \"maintenance window\")");
+        CHECK(decode_shutdown_communication(std::span(s.data).subspan(2)).value_or("?") == "maintenance window");
+        // Unwrapped and wrapped again: FRR's octets both ways.
+        const auto inner = decode_hard_reset_data(s.data);
+        REQUIRE(inner);
+        CHECK(inner->code == kCease);
+        CHECK(inner->subcode == kCeaseAdministrativeShutdown);
+        CHECK(hex(inner->data) == hex(*encode_shutdown_communication("maintenance window")));
+        CHECK(hex(encode_hard_reset_data(*inner)) == hex(s.data));
+        CHECK(hex(encode_hard_reset_data(WrappedNotification{kCease, kCeaseAdministrativeReset, {}})) == hex(r.data));
+        // Too short to wrap anything; a Hard Reset in a Hard Reset is named but not followed.
+        CHECK_FALSE(decode_hard_reset_data(from_hex("06")));
+        CHECK(notification_to_string(kCease, kCeaseHardReset, from_hex("06")) == "Cease / Hard Reset");
+        CHECK(notification_to_string(kCease, kCeaseHardReset, from_hex("0609 0609 0602")) == "Cease / Hard Reset");
+    }
+}
+
+TEST_CASE("RFC 9003: invalid shutdown communications are reported, never fatal", "[bgp][codec][errors]") {
+    // Mutations of BIRD's communication "12 6d61696e74656e616e63652077696e646f77" ("maintenance
+    // window") and of "15 ... 66 c3bc 72 ..." ("... für ..."), bird2_addpath.hex.
+    const Bytes good = from_hex("12 6d61696e74656e616e63652077696e646f77");
+    struct Case {
+        const char* what;
+        Bytes data;
+        ShutdownCommunicationError error;
+    };
+    const std::vector<Case> cases = {
+        {"length octet one too high", with(good, 0, 0x13), ShutdownCommunicationError::kLengthMismatch},
+        {"length octet one too low (a trailing octet)", with(good, 0, 0x11), ShutdownCommunicationError::kLengthMismatch},
+        {"length 255 with 18 octets", with(good, 0, 0xff), ShutdownCommunicationError::kLengthMismatch},
+        {"ü cut after its first octet (c3 28)", from_hex("05 66 c3 28 72 20"), ShutdownCommunicationError::kInvalidUtf8},
+        {"ü cut at the end (c3)", from_hex("02 66 c3"), ShutdownCommunicationError::kInvalidUtf8},
+        {"a lone continuation octet", from_hex("01 bc"), ShutdownCommunicationError::kInvalidUtf8},
+        {"overlong '/' (c0 af, RFC 3629 §10)", from_hex("02 c0 af"), ShutdownCommunicationError::kInvalidUtf8},
+        {"overlong three-octet form (e0 80 af)", from_hex("03 e0 80 af"), ShutdownCommunicationError::kInvalidUtf8},
+        {"UTF-16 surrogate U+D800 (ed a0 80)", from_hex("03 ed a0 80"), ShutdownCommunicationError::kInvalidUtf8},
+        {"past U+10FFFF (f4 90 80 80)", from_hex("04 f4 90 80 80"), ShutdownCommunicationError::kInvalidUtf8},
+        {"octet ff", from_hex("01 ff"), ShutdownCommunicationError::kInvalidUtf8},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what << ": " << hex(c.data));
+        auto r = decode_shutdown_communication(c.data);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == c.error);
+        // Logged with the reason and the data in hex (RFC 9003 §2: "SHOULD be logged").
+        const std::string line = notification_to_string(kCease, kCeaseAdministrativeShutdown, c.data);
+        CHECK(line == "Cease / Administrative Shutdown (invalid shutdown communication: " + std::string(to_string(c.error)) +
+                          ", data " + hex(c.data) + ")");
+    }
+    // Valid edge cases: a four-octet character (U+1F600), the largest code point, U+FFFD.
+    CHECK(decode_shutdown_communication(from_hex("04 f09f9880")).value_or("?") == "\xf0\x9f\x98\x80");
+    CHECK(decode_shutdown_communication(from_hex("04 f48fbfbf")));
+    CHECK(decode_shutdown_communication(from_hex("03 efbfbd")));
+    // Control characters, quote and backslash are escaped in the log line: no forged lines.
+    CHECK(notification_to_string(kCease, kCeaseAdministrativeReset, from_hex("05 61 0a 22 5c 62")) ==
+          "Cease / Administrative Reset: \"a\\x0a\\\"\\\\b\"");
+}
+
+TEST_CASE("RFC 9003: building a shutdown communication", "[bgp][codec]") {
+    const std::string max(255, 'a');
+    auto ok = encode_shutdown_communication(max);
+    REQUIRE(ok);
+    CHECK(ok->size() == 256);
+    CHECK(ok->front() == 255);
+    CHECK(encode_shutdown_communication(max + "a").error() == ShutdownCommunicationError::kTooLong);
+    CHECK(encode_shutdown_communication("f\xc3").error() == ShutdownCommunicationError::kInvalidUtf8);
+    CHECK(hex(*encode_shutdown_communication("")) == "00");
+    // truncate_utf8 keeps whole characters: 254 'a' + "ü" (2 octets) cut to 255 drops the ü.
+    const std::string long_text = std::string(254, 'a') + "\xc3\xbc";
+    CHECK(truncate_utf8(long_text, 255) == std::string(254, 'a'));
+    CHECK(truncate_utf8(long_text, 256) == long_text);
+    CHECK(encode_shutdown_communication(truncate_utf8(long_text, kMaxShutdownCommunicationLength)));
+    CHECK(truncate_utf8("\xf0\x9f\x98\x80", 3).empty());
+}
+
+TEST_CASE("every Cease subcode has its name (RFC 4486 §4, RFC 8538 §3, RFC 9384)", "[bgp][codec]") {
+    const std::vector<std::pair<std::uint8_t, std::string>> names = {
+        {kCeaseMaxPrefixes, "Maximum Number of Prefixes Reached"},
+        {kCeaseAdministrativeShutdown, "Administrative Shutdown"},
+        {kCeasePeerDeconfigured, "Peer De-configured"},
+        {kCeaseAdministrativeReset, "Administrative Reset"},
+        {kCeaseConnectionRejected, "Connection Rejected"},
+        {kCeaseOtherConfigurationChange, "Other Configuration Change"},
+        {kCeaseConnectionCollisionResolution, "Connection Collision Resolution"},
+        {kCeaseOutOfResources, "Out of Resources"},
+        {kCeaseHardReset, "Hard Reset"},
+        {kCeaseBfdDown, "BFD Down"},
+    };
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        CHECK(names[i].first == i + 1);  // 1..10, none missing
+        CHECK(notification_to_string(kCease, names[i].first) == "Cease / " + names[i].second);
+    }
+    // Other Cease subcodes carry no text: their data is not interpreted.
+    CHECK(notification_to_string(kCease, kCeasePeerDeconfigured, from_hex("02 6869")) == "Cease / Peer De-configured");
 }

@@ -49,9 +49,13 @@ TEST_CASE("BIRD 2 OPEN: capabilities in one parameter, unknown ones kept raw", "
     CHECK(o.route_refresh);
     CHECK(o.four_octet_as == 65001u);
     CHECK(o.asn() == 65001u);
-    // Graceful restart (64, restart time 120 s), enhanced route refresh (70), long-lived GR (71).
-    CHECK(o.other_capabilities ==
-          std::vector<RawCapability>{{64, {0x00, 0x78}}, {70, {}}, {71, {}}});
+    // Graceful restart (64: flags 0, restart time 0x078 = 120 s, no family: "aware" only),
+    // enhanced route refresh (70); long-lived GR (71) is not modelled and stays raw.
+    CHECK(o.graceful_restart == GracefulRestart{.restart_state = false, .notification = false, .restart_time = 120, .families = {}});
+    CHECK(o.enhanced_route_refresh);
+    CHECK_FALSE(o.extended_message);
+    CHECK(o.add_path.empty());
+    CHECK(o.other_capabilities == std::vector<RawCapability>{{71, {}}});
 }
 
 TEST_CASE("BIRD 2 OPEN towards a 2-octet peer carries AS_TRANS", "[bgp][codec]") {
@@ -82,13 +86,12 @@ TEST_CASE("GoBGP OPEN: FQDN and extended next hop capabilities kept raw", "[bgp]
 }
 
 TEST_CASE("OPEN encode: RFC 5492 form, one Capabilities parameter", "[bgp][codec]") {
-    // BIRD's OPEN re-encoded: our order (MP, route refresh, 4-octet AS, others) differs from BIRD's
-    // (GR before 4-octet AS), so compare against BIRD's bytes with the capabilities reordered by hand.
+    // BIRD's OPEN re-encoded: our order (typed capabilities by code, then the raw ones) is BIRD's
+    // (MP, route refresh, GR, 4-octet AS, enhanced RR, then LLGR), so the bytes come back unchanged.
     const auto v = load_vectors("bird2_ebgp.hex");
     auto m = decode_message(v.at("open"), kFourOctetEbgp);
     REQUIRE(m);
-    CHECK(hex(encode(*m)) == hex(from_hex("ffffffffffffffffffffffffffffffff003b0104fde900f00a0000011e021c"
-                                          "0104000100010104000200010200" "41040000fde9" "40020078" "4600" "4700")));
+    CHECK(hex(encode(*m)) == hex(v.at("open")));
     // A message our encoder writes in the sender's order round-trips exactly.
     OpenMessage plain = std::get<OpenMessage>(*m);
     plain.other_capabilities.clear();
@@ -241,20 +244,28 @@ TEST_CASE("BIRD 2 towards a 2-octet peer: AS4_PATH merge and re-encode (RFC 6793
 
 TEST_CASE("GoBGP UPDATEs: AS_SET, AGGREGATOR, IPv6 next hops, unknown transitive attributes", "[bgp][codec]") {
     const auto v = load_vectors("gobgp_ebgp.hex");
-    SECTION("MP_REACH_NLRI IPv6 with a global next hop; GoBGP's layout matches ours") {
+    SECTION("MP_REACH_NLRI IPv6 with a global next hop; we move MP_REACH_NLRI first (RFC 7606 §5.1)") {
         const auto& b = v.at("update_mp_reach_ipv6");
+        // GoBGP's bytes with its three attributes reordered by hand: MP_REACH_NLRI, ORIGIN, AS_PATH.
+        const Bytes ours = from_hex("ffffffffffffffffffffffffffffffff0043020000002c"
+                                    "800e1c0002011020010db8000000000000000000000005003020010db80010"
+                                    "40010102" "40020602010000fdf2");
         auto u = decode_update(b, kFourOctetEbgp);
         CHECK(u.attributes.origin == Origin::kIncomplete);
         CHECK(u.attributes.as_path == std::vector<AsPathSegment>{seq({65010})});
         REQUIRE(u.mp_reach);
         CHECK(u.mp_reach->next_hops == std::vector<IpAddress>{ip("2001:db8::5")});
         CHECK(u.mp_reach->nlri == std::vector<Prefix>{pfx("2001:db8:10::/48")});
-        CHECK(hex(encode(u)) == hex(b));
+        CHECK(hex(encode(u)) == hex(ours));
         const IpAddress nh = ip("2001:db8::5");
         auto packed = encode_mp_announcements(u.attributes, AfiSafi{kAfiIpv6, kSafiUnicast}, std::span(&nh, 1),
                                               u.mp_reach->nlri);
         REQUIRE(packed.size() == 1);
-        CHECK(hex(packed[0]) == hex(b));
+        CHECK(hex(packed[0]) == hex(ours));
+        // GoBGP's order decodes to the same message.
+        auto back = decode_message(ours, kFourOctetEbgp);
+        REQUIRE(back);
+        CHECK(std::get<UpdateMessage>(*back) == u);
     }
     SECTION("MP_REACH_NLRI IPv6 with only a link-local next hop") {
         const auto& b = v.at("update_mp_reach_ipv6_link_local");
@@ -262,7 +273,10 @@ TEST_CASE("GoBGP UPDATEs: AS_SET, AGGREGATOR, IPv6 next hops, unknown transitive
         REQUIRE(u.mp_reach);
         CHECK(u.mp_reach->next_hops == std::vector<IpAddress>{ip("fe80::5")});
         CHECK(u.mp_reach->nlri == std::vector<Prefix>{pfx("fd00:10::/64")});
-        CHECK(hex(encode(u)) == hex(b));
+        // GoBGP's bytes with MP_REACH_NLRI moved in front of ORIGIN and AS_PATH (RFC 7606 §5.1).
+        CHECK(hex(encode(u)) == hex(from_hex("ffffffffffffffffffffffffffffffff0045020000002e"
+                                             "800e1e00020110fe8000000000000000000000000000050040fd00001000000000"
+                                             "40010102" "40020602010000fdf2")));
     }
     SECTION("every attribute GoBGP's CLI can set; NEXT_HOP comes last on GoBGP's wire") {
         auto u = decode_update(v.at("update_full_attrs"), kFourOctetEbgp);
@@ -281,25 +295,22 @@ TEST_CASE("GoBGP UPDATEs: AS_SET, AGGREGATOR, IPv6 next hops, unknown transitive
                                              "4003047f000005" "80040400000014" "c007080000fdf20a00000a"
                                              "c00808fdf20001fdf20002" "180a0100")));
     }
-    SECTION("EXTENDED COMMUNITIES (code 16) is unknown to us: kept, re-sent with the Partial bit") {
+    SECTION("EXTENDED COMMUNITIES (RFC 4360, code 16): route target 65010:7, byte for byte") {
         const auto& b = v.at("update_ext_community");
         auto u = decode_update(b, kFourOctetEbgp);
-        REQUIRE(u.attributes.unknown.size() == 1);
-        CHECK(u.attributes.unknown[0] ==
-              RawAttribute{0xe0, 16, {0x00, 0x02, 0xfd, 0xf2, 0x00, 0x00, 0x00, 0x07}});
-        Bytes expected = b;
-        const Bytes flags_code{0xc0, 0x10};
-        auto at = std::search(expected.begin(), expected.end(), flags_code.begin(), flags_code.end());
-        REQUIRE(at != expected.end());
-        *at = 0xe0;  // Optional | Transitive | Partial (RFC 4271 §5)
-        CHECK(hex(encode(u)) == hex(expected));
+        CHECK(u.attributes.unknown.empty());
+        // Type 0x00 (transitive two-octet AS specific), subtype 0x02 (route target), AS 65010, 7.
+        CHECK(u.attributes.extended_communities == std::vector<ExtendedCommunity>{0x0002fdf200000007ull});
+        CHECK(u.nlri == std::vector<Prefix>{pfx("10.1.1.0/24")});
+        CHECK(hex(encode(u)) == hex(b));  // GoBGP's order is ours: ORIGIN, AS_PATH, NEXT_HOP, 16
     }
-    SECTION("LARGE_COMMUNITY (code 32) kept as unknown") {
-        auto u = decode_update(v.at("update_large_community"), kFourOctetEbgp);
-        REQUIRE(u.attributes.unknown.size() == 1);
-        CHECK(u.attributes.unknown[0].code == 32);
-        CHECK(u.attributes.unknown[0].value == from_hex("0000fdf2 00000001 00000002"));
+    SECTION("LARGE_COMMUNITY (RFC 8092, code 32): 65010:1:2, byte for byte") {
+        const auto& b = v.at("update_large_community");
+        auto u = decode_update(b, kFourOctetEbgp);
+        CHECK(u.attributes.unknown.empty());
+        CHECK(u.attributes.large_communities == std::vector<LargeCommunity>{{65010, 1, 2}});
         CHECK(u.nlri == std::vector<Prefix>{pfx("10.2.0.0/16")});
+        CHECK(hex(encode(u)) == hex(b));
     }
     SECTION("IPv4 withdrawal, and encode_withdrawals() writes the same bytes") {
         const auto& b = v.at("withdraw_ipv4");
@@ -368,15 +379,17 @@ TEST_CASE("FRR 8 OPEN: one capability per optional parameter (RFC 3392 style)", 
     CHECK(o.multiprotocol == std::vector<AfiSafi>{{kAfiIpv4, kSafiUnicast}, {kAfiIpv6, kSafiUnicast}});
     CHECK(o.route_refresh);
     CHECK(o.four_octet_as == 65020u);
-    // In wire order: Cisco route refresh (128), enhanced RR (70), extended message (6), ADD-PATH (69,
-    // IPv4+IPv6 receive), FQDN (73, "capfrr"), graceful restart (64), long-lived GR (71).
+    // Typed: enhanced RR (70), extended message (6), ADD-PATH (69: 0001 01 01 0002 01 01, IPv4 and
+    // IPv6 unicast, Receive), graceful restart (64: c078 = R and N bits, 120 s, no family).
+    CHECK(o.enhanced_route_refresh);
+    CHECK(o.extended_message);
+    CHECK(o.add_path == std::vector<AddPathFamily>{{AfiSafi{kAfiIpv4, kSafiUnicast}, AddPathMode::kReceive},
+                                                   {AfiSafi{kAfiIpv6, kSafiUnicast}, AddPathMode::kReceive}});
+    CHECK(o.graceful_restart == GracefulRestart{.restart_state = true, .notification = true, .restart_time = 120, .families = {}});
+    // Raw, in wire order: Cisco route refresh (128), FQDN (73, "capfrr"), long-lived GR (71).
     CHECK(o.other_capabilities ==
           std::vector<RawCapability>{{128, {}},
-                                     {70, {}},
-                                     {6, {}},
-                                     {69, from_hex("0001 01 01 0002 01 01")},
                                      {73, from_hex("06 636170667272 00")},
-                                     {64, from_hex("c078")},
                                      {71, from_hex("0001 01 80 000000 0002 01 80 000000")}});
 }
 

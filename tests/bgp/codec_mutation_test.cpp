@@ -18,7 +18,7 @@ namespace {
 std::vector<Bytes> corpus() {
     std::vector<Bytes> out;
     for (const char* f : {"bird2_ebgp.hex", "bird2_ibgp.hex", "bird2_2octet.hex", "gobgp_ebgp.hex", "gobgp_ibgp.hex",
-                          "frr8_ebgp.hex"})
+                          "frr8_ebgp.hex", "bird2_addpath.hex", "frr8_addpath.hex", "gobgp_addpath.hex"})
         for (auto& [name, bytes] : load_vectors(f)) out.push_back(bytes);
     return out;
 }
@@ -67,13 +67,16 @@ TEST_CASE("20000 seeded mutations of captured messages never break the decoder",
     std::mt19937 rng(20261123);  // fixed: failures reproduce
     const DecodeContext contexts[] = {{.four_octet_as = true, .extended_message = false, .ebgp = true},
                                       {.four_octet_as = false, .extended_message = false, .ebgp = false},
-                                      {.four_octet_as = true, .extended_message = true, .ebgp = false}};
+                                      {.four_octet_as = true, .extended_message = true, .ebgp = false},
+                                      // RFC 7911: path identifiers in both unicast families
+                                      {.four_octet_as = true, .extended_message = false, .ebgp = true,
+                                       .add_path = {AfiSafi{kAfiIpv4, kSafiUnicast}, AfiSafi{kAfiIpv6, kSafiUnicast}}}};
     std::size_t decoded = 0;
     std::size_t rejected = 0;
     for (int i = 0; i < 20000; ++i) {
         const Bytes& seed = seeds[static_cast<std::size_t>(i) % seeds.size()];
         const Bytes b = mutate(seed, rng);
-        const DecodeContext& ctx = contexts[i % 3];
+        const DecodeContext& ctx = contexts[i % 4];
         auto framed = frame_length(b, ctx.extended_message);
         if (framed && *framed) REQUIRE(**framed <= b.size());
         auto m = decode_message(b, ctx);
@@ -86,14 +89,20 @@ TEST_CASE("20000 seeded mutations of captured messages never break the decoder",
             continue;
         }
         ++decoded;
+        if (auto* n = std::get_if<NotificationMessage>(&*m)) {  // RFC 9003 parsing of peer text
+            (void)decode_shutdown_communication(n->data);
+            (void)notification_to_string(n->code, n->subcode, n->data);
+        }
         // Whatever decodes encodes again, and the result decodes (our encoder writes what it reads).
-        auto again = decode_message(encode(*m, EncodeContext{ctx.four_octet_as, ctx.extended_message}), ctx);
+        auto again = decode_message(encode(*m, EncodeContext{ctx.four_octet_as, ctx.extended_message, ctx.add_path}), ctx);
         if (auto* u = std::get_if<UpdateMessage>(&*m); u && !u->treat_as_withdraw && u->discarded_attributes.empty()) {
             INFO("mutation " << i << ": " << kroute::bgp::test::hex(b));
             REQUIRE(again);
             auto& u2 = std::get<UpdateMessage>(*again);
             CHECK(u2.nlri == u->nlri);
             CHECK(u2.withdrawn == u->withdrawn);
+            CHECK(u2.nlri_path_ids == u->nlri_path_ids);
+            CHECK(u2.withdrawn_path_ids == u->withdrawn_path_ids);
         }
     }
     // Both outcomes must be common, or the mutations are not exercising the decoder.

@@ -3,8 +3,9 @@
 
 One file per captured message, plus one per capture holding all its messages back to back (the
 framing path). Byte 0 of every file is the fuzz target's context selector (fuzz_bgp_message.cpp):
-bit 0 = no 4-octet AS (bird2_2octet), bit 1 = extended messages, bit 2 = eBGP; the rest is the
-message as the implementation sent it. Run after adding a capture: tests/fuzz/make_corpus.py
+bit 0 = no 4-octet AS (bird2_2octet), bit 1 = extended messages, bit 2 = eBGP, bit 3 = ADD-PATH
+for IPv4/IPv6 unicast (the *_addpath captures); the rest is the message as the implementation sent
+it. Run after adding a capture: tests/fuzz/make_corpus.py
 """
 import pathlib
 
@@ -17,7 +18,9 @@ for old in out.iterdir():
 
 for hexfile in sorted(data.glob("*.hex")):
     stem = hexfile.stem
-    selector = (0x01 if "2octet" in stem else 0) | (0x04 if "ebgp" in stem or "2octet" in stem else 0)
+    addpath = "addpath" in stem  # both *_addpath captures are eBGP sessions with ADD-PATH receive
+    selector = ((0x01 if "2octet" in stem else 0) | (0x04 if "ebgp" in stem or "2octet" in stem or addpath else 0)
+                | (0x08 if addpath else 0))
     stream = b""
     for line in hexfile.read_text().splitlines():
         if not line.strip() or line.startswith("#"):
@@ -29,3 +32,6 @@ for hexfile in sorted(data.glob("*.hex")):
     (out / f"{stem}_session").write_bytes(bytes([selector]) + stream)
     # The same session with extended messages negotiated (RFC 8654): FRR offers the capability.
     (out / f"{stem}_session_extended").write_bytes(bytes([selector | 0x02]) + stream)
+    # The same bytes read with the other ADD-PATH setting: path identifiers where there are none
+    # and the reverse, the classic misreading (RFC 7911 §3) the decoder must survive.
+    (out / f"{stem}_session_addpath_flipped").write_bytes(bytes([selector ^ 0x08]) + stream)

@@ -7,6 +7,11 @@ Only for 127.0.0.0/8. Bounded: stops after --duration seconds or when the peer c
 
   capture_peer.py --listen 127.0.0.1:10179 --asn 65002 --id 10.0.0.2 --duration 12 --out x.txt
   capture_peer.py --connect 127.0.0.3:11179 ... (active side)
+
+Extra capabilities are raw TLVs (--cap CODE:HEXVALUE, e.g. --cap 69:00010101 for ADD-PATH receive
+IPv4 unicast, --cap 6: for extended messages), so that the other side enables what it only sends
+to a peer that offers it (path identifiers, BoRR/EoRR, ...). --send-at SECONDS:HEX sends a raw
+message that many seconds after the other side's first KEEPALIVE (e.g. a ROUTE-REFRESH).
 """
 import argparse
 import socket
@@ -20,13 +25,15 @@ def msg(mtype, body=b""):
     return b"\xff" * 16 + struct.pack("!HB", 19 + len(body), mtype) + body
 
 
-def open_msg(asn, bgp_id, hold, four_octet, families):
+def open_msg(asn, bgp_id, hold, four_octet, families, extra=()):
     caps = b""
     for afi, safi in families:
         caps += struct.pack("!BBHBB", 1, 4, afi, 0, safi)
     caps += b"\x02\x00"  # route refresh
     if four_octet:
         caps += struct.pack("!BBI", 65, 4, asn)
+    for code, value in extra:
+        caps += struct.pack("!BB", code, len(value)) + value
     params = struct.pack("!BB", 2, len(caps)) + caps
     my_as = asn if asn <= 0xFFFF else 23456
     return msg(1, struct.pack("!BHH4sB", 4, my_as, hold, socket.inet_aton(bgp_id), len(params)) + params)
@@ -55,8 +62,13 @@ def main():
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--out", required=True)
     ap.add_argument("--send-hex", action="append", default=[], help="raw messages to send once Established")
+    ap.add_argument("--cap", action="append", default=[], help="extra capability CODE:HEXVALUE")
+    ap.add_argument("--send-at", action="append", default=[], help="SECONDS:HEX, sent that long after Established")
     a = ap.parse_args()
     fams = [(1, 1)] if a.ipv4_only else [(1, 1), (2, 1)]
+    extra = [(int(c.split(":", 1)[0]), bytes.fromhex(c.split(":", 1)[1])) for c in a.cap]
+    timed = sorted((float(t.split(":", 1)[0]), bytes.fromhex(t.split(":", 1)[1])) for t in a.send_at)
+    established = None
     deadline = time.time() + a.duration
     if a.listen:
         host, port = a.listen.rsplit(":", 1)
@@ -71,7 +83,7 @@ def main():
         host, port = a.connect.rsplit(":", 1)
         assert host.startswith("127."), "loopback only"
         s = socket.create_connection((host, int(port)), timeout=a.duration)
-    s.sendall(open_msg(a.asn, a.id, a.hold, not a.two_octet, fams))
+    s.sendall(open_msg(a.asn, a.id, a.hold, not a.two_octet, fams, extra))
     sent_extra = False
     last_ka = 0.0
     with open(a.out, "w") as out:
@@ -80,6 +92,8 @@ def main():
                 if time.time() - last_ka > 1:
                     s.sendall(msg(4))
                     last_ka = time.time()
+                while established is not None and timed and time.time() - established >= timed[0][0]:
+                    s.sendall(timed.pop(0)[1])
                 try:
                     hdr = recv_exact(s, 19, min(deadline, time.time() + 1))
                 except socket.timeout:
@@ -88,6 +102,8 @@ def main():
                 body = recv_exact(s, length - 19, deadline + 1)
                 out.write(f"{TYPES.get(mtype, mtype)} {(hdr + body).hex()}\n")
                 out.flush()
+                if mtype == 4 and established is None:
+                    established = time.time()
                 if mtype == 4 and not sent_extra:
                     for h in a.send_hex:
                         s.sendall(bytes.fromhex(h))
