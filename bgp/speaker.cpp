@@ -1,7 +1,9 @@
 // The Speaker facade: peers (each one or two Sessions, RFC 4271 §6.8), the RIBs and the
 // Adj-RIBs-Out, on the io_context thread. Export rules (RFC 4271 §9.2, §5.1): iBGP-learned routes
 // are not sent to iBGP peers (no route reflection), the next hop is unchanged over iBGP and ours
-// over eBGP, AS_PATH gets our AS towards eBGP peers, LOCAL_PREF goes to iBGP peers only.
+// over eBGP, AS_PATH gets our AS towards eBGP peers, LOCAL_PREF goes to iBGP peers only. Each peer's
+// import and export policies (bgp/policy.hpp), the well-known communities of RFC 1997 and prefix
+// ownership (set_owned_prefixes) decide what enters the RIB and what leaves it.
 #include "bgp/speaker.hpp"
 
 #include <map>
@@ -54,6 +56,16 @@ bool as_path_contains(const PathAttributes& a, std::uint32_t asn) {
     return false;
 }
 
+// RFC 1997 §3: NO_ADVERTISE goes to no peer; NO_EXPORT to no external one, and NO_EXPORT_SUBCONFED
+// neither (we have no confederation, RFC 5065, so every eBGP peer is outside it).
+bool communities_allow_export(const std::vector<std::uint32_t>& communities, bool to_ibgp) {
+    for (auto c : communities) {
+        if (c == kCommunityNoAdvertise) return false;
+        if (!to_ibgp && (c == kCommunityNoExport || c == kCommunityNoExportSubconfed)) return false;
+    }
+    return true;
+}
+
 bool has_family(const OpenMessage& open, AfiSafi f) {
     // RFC 4760 §8: no multiprotocol capability at all means IPv4 unicast only.
     if (open.multiprotocol.empty()) return f == AfiSafi{kAfiIpv4, kSafiUnicast};
@@ -85,7 +97,15 @@ public:
     std::map<IpAddress, std::unique_ptr<Peer>> peers_;
     BestPathHandler best_handler_;
     PeerStateHandler state_handler_;
+    // Prefix ownership: the owner whose owned prefix is the longest one covering `p`, if any.
+    [[nodiscard]] std::optional<IpAddress> owner_of(const Prefix& p) const;
+    // Paths in the RIB inside `owned` from iBGP peers that may not announce them leave it.
+    void enforce_ownership(const std::vector<Prefix>& owned);
+
     bool running_ = false;
+    std::map<Prefix, IpAddress> owned_;                     // owned prefix -> owner
+    std::map<IpAddress, std::vector<Prefix>> owned_by_;     // owner -> its prefixes (sorted)
+    std::set<std::pair<Family, int>> owned_lengths_;      // the lengths owner_of() tries
     std::set<IpAddress> refused_logged_;
     std::mt19937_64 rng_{std::random_device{}()};
 };
@@ -126,6 +146,7 @@ public:
         }
         established_since_.reset();
         adj_rib_out_.clear();
+        rejected_.clear();
     }
     // Sessions that were dismissed, for stop() to wait on.
     std::vector<std::shared_ptr<Session>> take_dismissed() { return std::exchange(dismissed_, {}); }
@@ -242,6 +263,7 @@ public:
         }
         n.prefixes_received = sp_.rib_.adj_rib_in_count(cfg_.address);
         n.prefixes_sent = adj_rib_out_.size();
+        n.prefixes_rejected = rejected_.size();
         n.end_of_rib_received = end_of_rib_received_;
         n.messages_received = messages_in_;
         n.messages_sent = messages_out_;
@@ -314,6 +336,7 @@ public:
         }
         established_since_ = Clock::now();
         end_of_rib_received_ = false;
+        policy_logged_ = false;
         adj_rib_out_.clear();
         local_address_ = s.local_address();
         sync_all();
@@ -332,6 +355,7 @@ public:
         established_since_.reset();
         end_of_rib_received_ = false;
         adj_rib_out_.clear();
+        rejected_.clear();
         Rib::Changes ch;
         sp_.rib_.drop_peer(cfg_.address, ch);
         sp_.apply(ch);
@@ -347,9 +371,9 @@ public:
             return;
         }
         Rib::Changes ch;
-        for (const auto& p : u.withdrawn) sp_.rib_.withdraw(cfg_.address, p, ch);
+        for (const auto& p : u.withdrawn) withdraw_path(p, ch);
         if (u.mp_unreach) {
-            for (const auto& p : u.mp_unreach->withdrawn) sp_.rib_.withdraw(cfg_.address, p, ch);
+            for (const auto& p : u.mp_unreach->withdrawn) withdraw_path(p, ch);
         }
         bool reject = u.treat_as_withdraw.has_value();  // RFC 7606 §2
         if (reject) {
@@ -369,9 +393,9 @@ public:
             const bool ok = !reject && u.attributes.next_hop.has_value();
             for (const auto& p : u.nlri) {
                 if (ok) {
-                    sp_.rib_.update(src, p, attrs, *u.attributes.next_hop, ch);
+                    import_path(src, p, attrs, *u.attributes.next_hop, ch);
                 } else {
-                    sp_.rib_.withdraw(cfg_.address, p, ch);
+                    withdraw_path(p, ch);
                 }
             }
         }
@@ -379,13 +403,113 @@ public:
             const bool ok = !reject && !u.mp_reach->next_hops.empty() && u.mp_reach->family.safi == kSafiUnicast;
             for (const auto& p : u.mp_reach->nlri) {
                 if (ok) {
-                    sp_.rib_.update(src, p, attrs, u.mp_reach->next_hops.front(), ch);
+                    import_path(src, p, attrs, u.mp_reach->next_hops.front(), ch);
                 } else {
-                    sp_.rib_.withdraw(cfg_.address, p, ch);
+                    withdraw_path(p, ch);
                 }
             }
         }
         sp_.apply(ch);
+    }
+
+    // The import step of one path (RFC 4271 §9.1.1): prefix ownership for iBGP peers, then the
+    // import policy. A rejected path is as if withdrawn: it replaces any earlier path from this
+    // peer for the prefix (§9: an UPDATE replaces the route it names).
+    void import_path(const PathSource& src, const Prefix& p, const std::shared_ptr<const PathAttributes>& attrs,
+                     const IpAddress& next_hop, Rib::Changes& ch) {
+        if (ibgp()) {
+            if (auto owner = sp_.owner_of(p); owner && *owner != cfg_.address) {
+                reject_owned(p, *owner, ch);
+                return;
+            }
+        }
+        if (!cfg_.import_policy) {
+            rejected_.erase(p);
+            sp_.rib_.update(src, p, attrs, next_hop, ch);
+            return;
+        }
+        const PolicyDecision d = bgp::decide(*cfg_.import_policy, p, *attrs);
+        if (!d.accept()) {
+            if (!policy_logged_) {  // the first since the session came up; they can be many
+                log::get("bgp")->info("{}: import policy {} rejects {} (term {}); more at debug level", label_,
+                                      (*cfg_.import_policy).name, p.to_string(), d.term ? d.term->name : "default");
+                policy_logged_ = true;
+            } else {
+                log::get("bgp")->debug("{}: import policy rejects {} (term {})", label_, p.to_string(),
+                                       d.term ? d.term->name : "default");
+            }
+            rejected_[p] = Rejection::kPolicy;
+            sp_.rib_.withdraw(cfg_.address, p, ch);
+            return;
+        }
+        rejected_.erase(p);
+        if (!d.action->modifies()) {
+            sp_.rib_.update(src, p, attrs, next_hop, ch);
+            return;
+        }
+        PathAttributes a = *attrs;
+        bgp::modify(*d.action, a);
+        sp_.rib_.update(src, p, sp_.rib_.attributes().intern(std::move(a)), next_hop, ch);
+    }
+
+    void withdraw_path(const Prefix& p, Rib::Changes& ch) {
+        rejected_.erase(p);
+        sp_.rib_.withdraw(cfg_.address, p, ch);
+    }
+
+    void reject_owned(const Prefix& p, const IpAddress& owner, Rib::Changes& ch) {
+        if (ownership_logged_.insert(p).second) {
+            log::get("bgp")->warn("{}: rejected {}: it belongs to {}, which alone may announce it (prefix ownership)",
+                                  label_, p.to_string(), owner.to_string());
+        }
+        rejected_[p] = Rejection::kOwnership;
+        sp_.rib_.withdraw(cfg_.address, p, ch);
+    }
+
+    // Only the policies changed: the session stays (nothing in RFC 4271 asks for a reset).
+    void set_policies(const PeerConfig& next) {
+        const bool import_changed = !(cfg_.import_policy == next.import_policy);
+        const bool export_changed = !(cfg_.export_policy == next.export_policy);
+        cfg_ = next;
+        if (export_changed) sync_all();  // re-decides every route, sends only what differs
+        if (import_changed) refresh_in("import policy changed");
+    }
+
+    // Ownership changed: paths refused for it may now be allowed.
+    void recheck_ownership() {
+        bool allowed_now = false;
+        for (const auto& [p, why] : rejected_) {
+            if (why != Rejection::kOwnership) continue;
+            auto owner = sp_.owner_of(p);
+            if (!owner || *owner == cfg_.address) {
+                ownership_logged_.erase(p);
+                allowed_now = true;
+            }
+        }
+        if (allowed_now) refresh_in("prefix ownership changed");
+    }
+
+    // We keep no pre-policy Adj-RIB-In, so a path refused earlier can only come back from the
+    // peer: RFC 2918 §3 ROUTE-REFRESH per family, or, from a peer without the capability, a new
+    // session (RFC 2918 §1: the only other way).
+    void refresh_in(const char* why) {
+        if (!primary_ || primary_->state() != State::kEstablished) return;  // the next session sends all
+        const auto& open = primary_->fsm().peer_open();
+        if (open && open->route_refresh) {
+            std::vector<Bytes> out;
+            for (const AfiSafi f : {AfiSafi{kAfiIpv4, kSafiUnicast}, AfiSafi{kAfiIpv6, kSafiUnicast}}) {
+                if (has_family(*open, f)) out.push_back(encode(Message{RouteRefreshMessage{f, 0}}, primary_->encode_context()));
+            }
+            log::get("bgp")->info("{}: {}: sending ROUTE-REFRESH", label_, why);
+            primary_->send(std::move(out));
+            return;
+        }
+        log::get("bgp")->info("{}: {}, and the peer cannot refresh its routes: resetting the session", label_, why);
+        shutdown(kCeaseOtherConfigurationChange);
+        Rib::Changes ch;
+        sp_.rib_.drop_peer(cfg_.address, ch);
+        sp_.apply(ch);
+        if (sp_.running_) start();
     }
 
     void session_route_refresh(Session& s, const RouteRefreshMessage& rr) override {
@@ -444,22 +568,30 @@ private:
         const Path& b = *e->best();
         if (!b.local && b.peer_address == cfg_.address) return std::nullopt;  // not back to its source
         if (!b.local && !b.ebgp && ibgp()) return std::nullopt;                // RFC 4271 §9.2.1 split horizon
+        if (!communities_allow_export(b.attributes->communities, ibgp())) return std::nullopt;  // RFC 1997 §3
         const auto& open = primary_->fsm().peer_open();
         const AfiSafi family{prefix.family() == Family::kIpv4 ? kAfiIpv4 : kAfiIpv6, kSafiUnicast};
         if (!open || !has_family(*open, family)) return std::nullopt;
 
         PathAttributes a = *b.attributes;
         a.next_hop.reset();
-        IpAddress nh;
         if (ibgp()) {
-            nh = b.next_hop;               // RFC 4271 §5.1.3: unchanged over iBGP
             a.local_pref = b.local_pref(); // §5.1.5: always sent to internal peers
         } else {
-            prepend_as(a, sp_.cfg_.asn);
             a.local_pref.reset();
             if (!b.local) a.med.reset();   // §5.1.4: a MED learned from one AS is not passed on
             a.originator_id.reset();
             a.cluster_list.clear();
+        }
+        if (cfg_.export_policy) {          // §9.1.3: the outbound policy sees what the peer would get
+            if (!bgp::apply(*cfg_.export_policy, prefix, a)) return std::nullopt;
+            if (!ibgp()) a.local_pref.reset();  // §5.1.5: never to an external peer, whatever a policy set
+        }
+        IpAddress nh;
+        if (ibgp()) {
+            nh = b.next_hop;               // RFC 4271 §5.1.3: unchanged over iBGP
+        } else {
+            prepend_as(a, sp_.cfg_.asn);   // §5.1.2: our AS leftmost, before any the policy prepended
             if (local_address_ && local_address_->family() == prefix.family()) {
                 nh = *local_address_;      // next-hop-self
             } else if (b.local && b.next_hop.family() == prefix.family()) {
@@ -479,6 +611,10 @@ private:
     std::shared_ptr<Session> secondary_;
     std::vector<std::shared_ptr<Session>> dismissed_;
     std::map<Prefix, Advert> adj_rib_out_;
+    enum class Rejection : std::uint8_t { kPolicy, kOwnership };
+    std::map<Prefix, Rejection> rejected_;  // what the peer announces that we refused
+    std::set<Prefix> ownership_logged_;
+    bool policy_logged_ = false;
     std::optional<IpAddress> local_address_;
     std::optional<Clock::time_point> established_since_;
     bool end_of_rib_received_ = false;
@@ -509,6 +645,32 @@ void Speaker::Impl::on_accept(asio::ip::tcp::socket socket) {
         return;
     }
     it->second->incoming(std::move(socket));
+}
+
+std::optional<IpAddress> Speaker::Impl::owner_of(const Prefix& p) const {
+    for (auto it = owned_lengths_.rbegin(); it != owned_lengths_.rend(); ++it) {  // longest first
+        if (it->first != p.family() || it->second > p.length()) continue;
+        if (auto o = owned_.find(Prefix(p.address(), it->second)); o != owned_.end()) return o->second;
+    }
+    return std::nullopt;
+}
+
+void Speaker::Impl::enforce_ownership(const std::vector<Prefix>& owned) {
+    std::vector<std::pair<IpAddress, Prefix>> out;  // collected first: the RIB changes below
+    for (const auto& o : owned) {
+        for (auto it = rib_.entries().lower_bound(o); it != rib_.entries().end() && o.contains(it->first); ++it) {
+            const auto owner = owner_of(it->first);
+            for (const auto& path : it->second.paths) {
+                if (!path.local && !path.ebgp && owner && *owner != path.peer_address)
+                    out.emplace_back(path.peer_address, it->first);
+            }
+        }
+    }
+    Rib::Changes ch;
+    for (const auto& [peer, prefix] : out) {
+        if (auto it = peers_.find(peer); it != peers_.end()) it->second->reject_owned(prefix, *owner_of(prefix), ch);
+    }
+    apply(ch);
 }
 
 void Speaker::Impl::apply(Rib::Changes& changes) {
@@ -589,6 +751,14 @@ void Speaker::set_peer(const PeerConfig& peer) {
     auto& im = *impl_;
     if (auto it = im.peers_.find(peer.address); it != im.peers_.end()) {
         if (it->second->config() == peer) return;
+        PeerConfig same_session = peer;
+        same_session.import_policy = it->second->config().import_policy;
+        same_session.export_policy = it->second->config().export_policy;
+        if (same_session == it->second->config()) {
+            log::get("bgp")->info("{}: policies changed", peer_label(peer));
+            it->second->set_policies(peer);
+            return;
+        }
         log::get("bgp")->info("{}: reconfigured, resetting the session", peer_label(peer));
         it->second->shutdown(kCeaseOtherConfigurationChange);
         im.peers_.erase(it);
@@ -635,6 +805,41 @@ void Speaker::withdraw(const Prefix& prefix) {
     Rib::Changes ch;
     impl_->rib_.withdraw_local(prefix, ch);
     impl_->apply(ch);
+}
+
+void Speaker::set_owned_prefixes(const IpAddress& owner, std::vector<Prefix> prefixes) {
+    auto& im = *impl_;
+    std::sort(prefixes.begin(), prefixes.end());
+    prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+    auto& mine = im.owned_by_[owner];
+    if (mine == prefixes) {
+        if (mine.empty()) im.owned_by_.erase(owner);
+        return;
+    }
+    for (const auto& p : mine) {
+        auto it = im.owned_.find(p);
+        if (it == im.owned_.end() || it->second != owner) continue;
+        im.owned_.erase(it);
+        for (const auto& [other, theirs] : im.owned_by_) {  // a second claimant takes it over
+            if (other != owner && std::binary_search(theirs.begin(), theirs.end(), p)) {
+                im.owned_.emplace(p, other);
+                break;
+            }
+        }
+    }
+    for (const auto& p : prefixes) {
+        auto [it, inserted] = im.owned_.try_emplace(p, owner);
+        if (!inserted && it->second != owner) {
+            log::get("bgp")->warn("{} is claimed by both {} and {}; {} keeps it", p.to_string(), it->second.to_string(),
+                                  owner.to_string(), it->second.to_string());
+        }
+    }
+    mine = prefixes;
+    if (mine.empty()) im.owned_by_.erase(owner);
+    im.owned_lengths_.clear();
+    for (const auto& [p, o] : im.owned_) im.owned_lengths_.emplace(p.family(), p.length());
+    im.enforce_ownership(prefixes);
+    for (auto& [addr, peer] : im.peers_) peer->recheck_ownership();
 }
 
 void Speaker::on_best_path_change(BestPathHandler handler) { impl_->best_handler_ = std::move(handler); }
