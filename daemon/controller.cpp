@@ -339,8 +339,15 @@ void Controller::sync_ownership() {
         auto& v = want[*addr];
         v.insert(v.end(), node.pod_cidrs.begin(), node.pod_cidrs.end());
     }
-    for (const auto& [addr, cidrs] : owners_) {
-        if (want.count(addr) == 0) speaker_->set_owned_prefixes(addr, {});
+    // Releases first, then claims: a podCIDR moving from one node to another is never claimed twice.
+    for (const auto& [addr, had] : owners_) {
+        auto it = want.find(addr);
+        std::vector<Prefix> kept;
+        if (it != want.end()) {
+            for (const auto& p : had)
+                if (std::find(it->second.begin(), it->second.end(), p) != it->second.end()) kept.push_back(p);
+        }
+        if (kept.size() != had.size()) speaker_->set_owned_prefixes(addr, kept);
     }
     for (const auto& [addr, cidrs] : want) {
         auto it = owners_.find(addr);

@@ -689,3 +689,46 @@ TEST_CASE("prefix ownership: only the owner may announce its prefixes over iBGP"
         REQUIRE(run_until(ioc, [&] { return a.best.count(pfx("10.244.2.0/25")) == 1; }));
     }
 }
+
+TEST_CASE("an import policy change resets a peer that cannot refresh its routes (RFC 2918 absent)", "[bgp][io][policy]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    PeerConfig p;
+    p.address = ip("127.0.0.5");
+    p.remote_asn = 64512;
+    p.passive = true;
+    p.import_policy = make_policy({term("no-test-net", {"192.0.2.0/24"}, reject())});
+    a.speaker->set_peer(p);
+
+    SilentPeer s{ioc};
+    s.connect("127.0.0.5", a.speaker->local_port());
+    s.read_some();
+    OpenMessage open;  // no ROUTE-REFRESH capability
+    open.my_as = 64512;
+    open.hold_time = 9;
+    open.bgp_id = ip("127.0.0.5").v4_host_order();
+    open.four_octet_as = 64512;
+    s.send(open);
+    s.send(KeepaliveMessage{});
+    UpdateMessage u;
+    u.attributes.origin = Origin::kIgp;
+    u.attributes.as_path = std::vector<AsPathSegment>{};
+    u.attributes.next_hop = ip("127.0.0.5");
+    u.attributes.local_pref = 100;
+    u.nlri = {pfx("192.0.2.0/24"), pfx("198.51.100.0/24")};
+    s.send(u);
+    REQUIRE(run_until(ioc, [&] { return a.best.count(pfx("198.51.100.0/24")) == 1; }));
+    CHECK_FALSE(a.best.count(pfx("192.0.2.0/24")));
+
+    p.import_policy = {};
+    a.speaker->set_peer(p);
+    REQUIRE(run_until(ioc, [&] { return s.closed; }, 3000ms));
+    CHECK(a.best.empty());  // the session's routes went with it
+    auto msgs = s.messages();
+    REQUIRE_FALSE(msgs.empty());
+    auto* n = std::get_if<NotificationMessage>(&msgs.back());
+    REQUIRE(n);
+    CHECK(n->code == 6);
+    CHECK(n->subcode == kCeaseOtherConfigurationChange);
+    CHECK(std::none_of(msgs.begin(), msgs.end(), [](const Message& m) { return std::holds_alternative<RouteRefreshMessage>(m); }));
+}
