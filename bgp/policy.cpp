@@ -186,6 +186,23 @@ void modify(const PolicyAction& a, PathAttributes& attrs) {
     if (a.set_med) attrs.med = *a.set_med;
 }
 
+bool may_modify(const Policy& policy) noexcept {
+    return policy.default_action.modifies() ||
+           std::any_of(policy.terms.begin(), policy.terms.end(), [](const PolicyTerm& t) { return t.action.modifies(); });
+}
+
+bool rejects_whatever_attributes(const Policy& policy, const Prefix& route) noexcept {
+    for (const auto& t : policy.terms) {
+        if (t.match.prefixes && !matches(*t.match.prefixes, route)) continue;  // can never match
+        const auto& m = t.match;
+        const bool on_attributes = !m.any_community.empty() || !m.all_communities.empty() ||
+                                   !m.any_large_community.empty() || !m.all_large_communities.empty();
+        if (!on_attributes) return !t.action.accept;  // matches every path to `route`
+        if (t.action.accept) return false;            // might match, and accept
+    }
+    return !policy.default_action.accept;
+}
+
 bool apply(const Policy& policy, const Prefix& route, PathAttributes& attrs) {
     const PolicyDecision d = decide(policy, route, attrs);
     if (!d.accept()) return false;

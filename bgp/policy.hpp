@@ -112,6 +112,15 @@ struct PolicyDecision {
 // The action's modifications (whatever its accept says).
 void modify(const PolicyAction& action, PathAttributes& attrs);
 
+// Whether some term or the default accepts with changes. When not, a path the policy accepted is
+// the path as received, and a new policy can be applied to it again without the peer.
+[[nodiscard]] bool may_modify(const Policy& policy) noexcept;
+
+// True when `policy` rejects `route` whatever the path's attributes: on the way to the deciding
+// term only prefix lists matter. A path refused by an older policy that the new one still refuses
+// this way need not be asked from the peer again.
+[[nodiscard]] bool rejects_whatever_attributes(const Policy& policy, const Prefix& route) noexcept;
+
 // decide() then modify(): false when rejected (attrs left as they were).
 [[nodiscard]] bool apply(const Policy& policy, const Prefix& route, PathAttributes& attrs);
 

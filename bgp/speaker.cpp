@@ -6,9 +6,11 @@
 // ownership (set_owned_prefixes) decide what enters the RIB and what leaves it.
 #include "bgp/speaker.hpp"
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "bgp/listener.hpp"
 #include "bgp/rib.hpp"
@@ -470,9 +472,42 @@ public:
     void set_policies(const PeerConfig& next) {
         const bool import_changed = !(cfg_.import_policy == next.import_policy);
         const bool export_changed = !(cfg_.export_policy == next.export_policy);
+        const PolicyRef old_import = cfg_.import_policy;
         cfg_ = next;
         if (export_changed) sync_all();  // re-decides every route, sends only what differs
-        if (import_changed) refresh_in("import policy changed");
+        if (import_changed) reimport(old_import);
+    }
+
+    // RFC 4271 §9.1.1 again after an import policy change, without a pre-policy Adj-RIB-In: when
+    // the old policy changed no path, the RIB holds the paths as received and the new policy is
+    // applied to them here; only paths refused earlier that the new policy might accept, or paths
+    // an old policy had changed, must come from the peer again (ROUTE-REFRESH). The daemon changes
+    // policies whenever Nodes come and go: most changes then cost no message at all.
+    void reimport(const PolicyRef& old) {
+        if (old && may_modify(*old)) {
+            refresh_in("import policy changed");
+            return;
+        }
+        if (primary_ && primary_->state() == State::kEstablished && cfg_.import_policy) {
+            const auto& open = primary_->fsm().peer_open();
+            const PathSource src{cfg_.address, open ? open->bgp_id : 0, cfg_.remote_asn, !ibgp()};
+            std::vector<std::tuple<Prefix, std::shared_ptr<const PathAttributes>, IpAddress>> changed;
+            for (const auto& [prefix, e] : sp_.rib_.entries()) {
+                for (const auto& path : e.paths) {
+                    if (path.local || path.peer_address != cfg_.address) continue;
+                    const PolicyDecision d = bgp::decide(*cfg_.import_policy, prefix, *path.attributes);
+                    if (!d.accept() || d.action->modifies()) changed.emplace_back(prefix, path.attributes, path.next_hop);
+                }
+            }
+            Rib::Changes ch;
+            for (const auto& [prefix, attrs, next_hop] : changed) import_path(src, prefix, attrs, next_hop, ch);
+            sp_.apply(ch);
+        }
+        const bool ask = std::any_of(rejected_.begin(), rejected_.end(), [this](const auto& r) {
+            return r.second == Rejection::kPolicy &&
+                   !(cfg_.import_policy && rejects_whatever_attributes(*cfg_.import_policy, r.first));
+        });
+        if (ask) refresh_in("import policy changed");
     }
 
     // Ownership changed: paths refused for it may now be allowed.

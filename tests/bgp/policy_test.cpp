@@ -222,6 +222,27 @@ TEST_CASE("modifications: communities set/remove/add, prepend, LOCAL_PREF, MED",
     }
 }
 
+TEST_CASE("may_modify() and rejects_whatever_attributes() tell when a peer's paths must be asked again",
+          "[bgp][policy]") {
+    Policy p;
+    PolicyTerm blackhole{"blackhole", PolicyMatch{.any_community = {comm(65535, 666)}}, PolicyAction{.accept = false}};
+    PolicyTerm tagged_ok{"tagged-ok", PolicyMatch{.prefixes = PrefixList{range("192.0.2.0/24")}, .any_community = {comm(1, 1)}},
+                         PolicyAction{}};
+    PolicyTerm no_default{"no-default", PolicyMatch{.prefixes = PrefixList{range("0.0.0.0/0")}}, PolicyAction{.accept = false}};
+    PolicyTerm test_net{"test-net", PolicyMatch{.prefixes = PrefixList{range("192.0.2.0/24")}}, PolicyAction{.accept = false}};
+    p.terms = {blackhole, tagged_ok, no_default, test_net};
+    CHECK_FALSE(may_modify(p));
+    CHECK(rejects_whatever_attributes(p, pfx("0.0.0.0/0")));          // a rejecting term that may match first is no matter
+    CHECK_FALSE(rejects_whatever_attributes(p, pfx("192.0.2.0/24")));  // tagged 1:1 it is accepted
+    CHECK_FALSE(rejects_whatever_attributes(p, pfx("198.51.100.0/24")));  // the default accepts
+    p.default_action.accept = false;
+    CHECK(rejects_whatever_attributes(p, pfx("198.51.100.0/24")));
+    p.terms.push_back(PolicyTerm{"prefer", PolicyMatch{}, PolicyAction{.set_local_pref = 200}});
+    CHECK(may_modify(p));
+    CHECK_FALSE(rejects_whatever_attributes(p, pfx("198.51.100.0/24")));  // "prefer" matches everything first
+    CHECK_FALSE(may_modify(Policy{}));
+}
+
 TEST_CASE("check() names the bad term", "[bgp][policy]") {
     Policy p;
     p.terms.push_back(PolicyTerm{"ok", PolicyMatch{.prefixes = PrefixList{range("10.0.0.0/8 le 24")}}, PolicyAction{}});

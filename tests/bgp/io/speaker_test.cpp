@@ -732,3 +732,60 @@ TEST_CASE("an import policy change resets a peer that cannot refresh its routes 
     CHECK(n->subcode == kCeaseOtherConfigurationChange);
     CHECK(std::none_of(msgs.begin(), msgs.end(), [](const Message& m) { return std::holds_alternative<RouteRefreshMessage>(m); }));
 }
+
+TEST_CASE("a stricter import policy applies to the RIB at once; a looser one asks with ROUTE-REFRESH", "[bgp][io][policy]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    PeerConfig p;
+    p.address = ip("127.0.0.5");
+    p.remote_asn = 64512;
+    p.passive = true;
+    p.import_policy = make_policy({term("no-default", {"0.0.0.0/0"}, reject())});
+    a.speaker->set_peer(p);
+
+    SilentPeer s{ioc};
+    s.connect("127.0.0.5", a.speaker->local_port());
+    s.read_some();
+    OpenMessage open;
+    open.my_as = 64512;
+    open.hold_time = 9;
+    open.bgp_id = ip("127.0.0.5").v4_host_order();
+    open.four_octet_as = 64512;
+    open.route_refresh = true;  // RFC 2918 capability
+    s.send(open);
+    s.send(KeepaliveMessage{});
+    UpdateMessage u;
+    u.attributes.origin = Origin::kIgp;
+    u.attributes.as_path = std::vector<AsPathSegment>{};
+    u.attributes.next_hop = ip("127.0.0.5");
+    u.attributes.local_pref = 100;
+    u.nlri = {pfx("0.0.0.0/0"), pfx("192.0.2.0/24"), pfx("198.51.100.0/24")};
+    s.send(u);
+    REQUIRE(run_until(ioc, [&] { return a.best.size() == 2; }));
+    auto refreshes = [&] {
+        auto msgs = s.messages();
+        return std::count_if(msgs.begin(), msgs.end(),
+                             [](const Message& m) { return std::holds_alternative<RouteRefreshMessage>(m); });
+    };
+
+    // Stricter (the cluster grew): 192.0.2.0/24 leaves at once, and nothing is asked of the peer.
+    p.import_policy = make_policy({term("no-default", {"0.0.0.0/0"}, reject()), term("grown", {"192.0.2.0/24"}, reject())});
+    a.speaker->set_peer(p);
+    CHECK_FALSE(a.best.count(pfx("192.0.2.0/24")));
+    CHECK(a.best.count(pfx("198.51.100.0/24")));
+    CHECK(a.speaker->neighbors().at(0).prefixes_rejected == 2);
+    run_for(ioc, 200ms);
+    CHECK(refreshes() == 0);
+
+    // Looser (a node left): 192.0.2.0/24 may be accepted again, only the peer has it: ROUTE-REFRESH.
+    p.import_policy = make_policy({term("no-default", {"0.0.0.0/0"}, reject())});
+    a.speaker->set_peer(p);
+    REQUIRE(run_until(ioc, [&] { return refreshes() == 1; }, 1000ms));
+    auto msgs = s.messages();
+    auto it = std::find_if(msgs.begin(), msgs.end(), [](const Message& m) { return std::holds_alternative<RouteRefreshMessage>(m); });
+    CHECK(std::get<RouteRefreshMessage>(*it).family == AfiSafi{kAfiIpv4, kSafiUnicast});
+    s.send(u);  // the peer answers with its table again
+    REQUIRE(run_until(ioc, [&] { return a.best.count(pfx("192.0.2.0/24")) == 1; }, 1000ms));
+    CHECK(a.speaker->neighbors().at(0).prefixes_rejected == 1);
+    CHECK(a.speaker->neighbors().at(0).state == "Established");
+}
