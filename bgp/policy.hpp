@@ -1,7 +1,8 @@
 // Route policies: import and export filters of one peer, as an ordered list of terms (first match
 // decides) and a default action. Pure code: a path (prefix + attributes) in, a decision and the
 // modified attributes out; no I/O, no knowledge of who the peer is (the speaker chooses which
-// policy applies to which peer and where, RFC 4271 §9.1.1 and §9.1.3).
+// policy applies to which peer and where, RFC 4271 §9.1.1 and §9.1.3). Thread: any; a Policy is a
+// value, shared between peers as shared_ptr<const Policy> and never changed once built.
 //
 // Prefix lists read as FRR's `ip prefix-list` and Junos' route-filter do: `P/len` alone matches the
 // route P/len only; `ge G` and `le L` widen it to every route inside P/len whose length is in
