@@ -1,12 +1,16 @@
 // The Speaker facade: peers (each one or two Sessions, RFC 4271 §6.8), the RIBs and the
 // Adj-RIBs-Out, on the io_context thread. Export rules (RFC 4271 §9.2, §5.1): iBGP-learned routes
 // are not sent to iBGP peers (no route reflection), the next hop is unchanged over iBGP and ours
-// over eBGP, AS_PATH gets our AS towards eBGP peers, LOCAL_PREF goes to iBGP peers only.
+// over eBGP, AS_PATH gets our AS towards eBGP peers, LOCAL_PREF goes to iBGP peers only. Each peer's
+// import and export policies (bgp/policy.hpp), the well-known communities of RFC 1997 and prefix
+// ownership (set_owned_prefixes) decide what enters the RIB and what leaves it.
 #include "bgp/speaker.hpp"
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "bgp/listener.hpp"
 #include "bgp/rib.hpp"
@@ -54,6 +58,16 @@ bool as_path_contains(const PathAttributes& a, std::uint32_t asn) {
     return false;
 }
 
+// RFC 1997 §3: NO_ADVERTISE goes to no peer; NO_EXPORT to no external one, and NO_EXPORT_SUBCONFED
+// neither (we have no confederation, RFC 5065, so every eBGP peer is outside it).
+bool communities_allow_export(const std::vector<std::uint32_t>& communities, bool to_ibgp) {
+    for (auto c : communities) {
+        if (c == kCommunityNoAdvertise) return false;
+        if (!to_ibgp && (c == kCommunityNoExport || c == kCommunityNoExportSubconfed)) return false;
+    }
+    return true;
+}
+
 bool has_family(const OpenMessage& open, AfiSafi f) {
     // RFC 4760 §8: no multiprotocol capability at all means IPv4 unicast only.
     if (open.multiprotocol.empty()) return f == AfiSafi{kAfiIpv4, kSafiUnicast};
@@ -90,7 +104,15 @@ public:
     std::map<IpAddress, std::unique_ptr<Peer>> peers_;
     BestPathHandler best_handler_;
     PeerStateHandler state_handler_;
+    // Prefix ownership: the owner whose owned prefix is the longest one covering `p`, if any.
+    [[nodiscard]] std::optional<IpAddress> owner_of(const Prefix& p) const;
+    // Paths in the RIB inside `owned` from iBGP peers that may not announce them leave it.
+    void enforce_ownership(const std::vector<Prefix>& owned);
+
     bool running_ = false;
+    std::map<Prefix, IpAddress> owned_;                     // owned prefix -> owner
+    std::map<IpAddress, std::vector<Prefix>> owned_by_;     // owner -> its prefixes (sorted)
+    std::set<std::pair<Family, int>> owned_lengths_;      // the lengths owner_of() tries
     std::set<IpAddress> refused_logged_;
     std::mt19937_64 rng_{std::random_device{}()};
 };
@@ -131,6 +153,7 @@ public:
         }
         established_since_.reset();
         adj_rib_out_.clear();
+        rejected_.clear();
     }
     // Sessions that were dismissed, for stop() to wait on.
     std::vector<std::shared_ptr<Session>> take_dismissed() { return std::exchange(dismissed_, {}); }
@@ -254,6 +277,7 @@ public:
         }
         n.prefixes_received = sp_.rib_.adj_rib_in_count(cfg_.address);
         n.prefixes_sent = adj_rib_out_.size();
+        n.prefixes_rejected = rejected_.size();
         n.end_of_rib_received = end_of_rib_received_;
         n.messages_received = messages_in_;
         n.messages_sent = messages_out_;
@@ -326,6 +350,7 @@ public:
         }
         established_since_ = Clock::now();
         end_of_rib_received_ = false;
+        policy_logged_ = false;
         adj_rib_out_.clear();
         local_address_ = s.local_address();
         sync_all();
@@ -344,6 +369,7 @@ public:
         established_since_.reset();
         end_of_rib_received_ = false;
         adj_rib_out_.clear();
+        rejected_.clear();
         Rib::Changes ch;
         sp_.rib_.drop_peer(cfg_.address, ch);
         sp_.apply(ch);
@@ -359,9 +385,9 @@ public:
             return;
         }
         Rib::Changes ch;
-        for (const auto& p : u.withdrawn) sp_.rib_.withdraw(cfg_.address, p, ch);
+        for (const auto& p : u.withdrawn) withdraw_path(p, ch);
         if (u.mp_unreach) {
-            for (const auto& p : u.mp_unreach->withdrawn) sp_.rib_.withdraw(cfg_.address, p, ch);
+            for (const auto& p : u.mp_unreach->withdrawn) withdraw_path(p, ch);
         }
         bool reject = u.treat_as_withdraw.has_value();  // RFC 7606 §2
         if (reject) {
@@ -380,20 +406,191 @@ public:
         }
 
         if (!u.nlri.empty()) {
-            if (!reject && u.attributes.next_hop.has_value()) {
-                sp_.rib_.update(src, u.nlri, attrs, *u.attributes.next_hop, ch);
+            const bool ok = !reject && u.attributes.next_hop.has_value();
+            if (ok && plain_import()) {
+                import_batch(src, u.nlri, attrs, *u.attributes.next_hop, ch);
             } else {
-                for (const auto& p : u.nlri) sp_.rib_.withdraw(cfg_.address, p, ch);
+                for (const auto& p : u.nlri) {
+                    if (ok) {
+                        import_path(src, p, attrs, *u.attributes.next_hop, ch);
+                    } else {
+                        withdraw_path(p, ch);
+                    }
+                }
             }
         }
         if (u.mp_reach) {
-            if (!reject && !u.mp_reach->next_hops.empty() && u.mp_reach->family.safi == kSafiUnicast) {
-                sp_.rib_.update(src, u.mp_reach->nlri, attrs, u.mp_reach->next_hops.front(), ch);
+            const bool ok = !reject && !u.mp_reach->next_hops.empty() && u.mp_reach->family.safi == kSafiUnicast;
+            if (ok && plain_import()) {
+                import_batch(src, u.mp_reach->nlri, attrs, u.mp_reach->next_hops.front(), ch);
             } else {
-                for (const auto& p : u.mp_reach->nlri) sp_.rib_.withdraw(cfg_.address, p, ch);
+                for (const auto& p : u.mp_reach->nlri) {
+                    if (ok) {
+                        import_path(src, p, attrs, u.mp_reach->next_hops.front(), ch);
+                    } else {
+                        withdraw_path(p, ch);
+                    }
+                }
             }
         }
         sp_.apply(ch);
+    }
+
+    // The import step of one path (RFC 4271 §9.1.1): prefix ownership for iBGP peers, then the
+    // import policy. A rejected path is as if withdrawn: it replaces any earlier path from this
+    // peer for the prefix (§9: an UPDATE replaces the route it names).
+    // No policy and nothing refused earlier: a whole UPDATE goes into the RIB at once (the path
+    // interned once), the case of every iBGP mesh session and of a table load.
+    [[nodiscard]] bool plain_import() const noexcept { return !cfg_.import_policy && rejected_.empty(); }
+
+    // plain_import()'s case: only prefix ownership may still refuse some of the prefixes.
+    void import_batch(const PathSource& src, const std::vector<Prefix>& prefixes,
+                      const std::shared_ptr<const PathAttributes>& attrs, const IpAddress& next_hop,
+                      Rib::Changes& ch) {
+        if (!ibgp() || sp_.owned_.empty()) {
+            sp_.rib_.update(src, prefixes, attrs, next_hop, ch);
+            return;
+        }
+        std::vector<Prefix> accepted;
+        accepted.reserve(prefixes.size());
+        for (const auto& p : prefixes) {
+            if (auto owner = sp_.owner_of(p); owner && *owner != cfg_.address) {
+                reject_owned(p, *owner, ch);
+            } else {
+                accepted.push_back(p);
+            }
+        }
+        sp_.rib_.update(src, accepted, attrs, next_hop, ch);
+    }
+
+    void import_path(const PathSource& src, const Prefix& p, const std::shared_ptr<const PathAttributes>& attrs,
+                     const IpAddress& next_hop, Rib::Changes& ch) {
+        if (ibgp()) {
+            if (auto owner = sp_.owner_of(p); owner && *owner != cfg_.address) {
+                reject_owned(p, *owner, ch);
+                return;
+            }
+        }
+        if (!cfg_.import_policy) {
+            rejected_.erase(p);
+            sp_.rib_.update(src, p, attrs, next_hop, ch);
+            return;
+        }
+        const PolicyDecision d = bgp::decide(*cfg_.import_policy, p, *attrs);
+        if (!d.accept()) {
+            if (!policy_logged_) {  // the first since the session came up; they can be many
+                log::get("bgp")->info("{}: import policy {} rejects {} (term {}); more at debug level", label_,
+                                      (*cfg_.import_policy).name, p.to_string(), d.term ? d.term->name : "default");
+                policy_logged_ = true;
+            } else {
+                log::get("bgp")->debug("{}: import policy rejects {} (term {})", label_, p.to_string(),
+                                       d.term ? d.term->name : "default");
+            }
+            rejected_[p] = Rejection::kPolicy;
+            sp_.rib_.withdraw(cfg_.address, p, ch);
+            return;
+        }
+        rejected_.erase(p);
+        if (!d.action->modifies()) {
+            sp_.rib_.update(src, p, attrs, next_hop, ch);
+            return;
+        }
+        PathAttributes a = *attrs;
+        bgp::modify(*d.action, a);
+        sp_.rib_.update(src, p, sp_.rib_.attributes().intern(std::move(a)), next_hop, ch);
+    }
+
+    void withdraw_path(const Prefix& p, Rib::Changes& ch) {
+        rejected_.erase(p);
+        sp_.rib_.withdraw(cfg_.address, p, ch);
+    }
+
+    void reject_owned(const Prefix& p, const IpAddress& owner, Rib::Changes& ch) {
+        if (ownership_logged_.insert(p).second) {
+            log::get("bgp")->warn("{}: rejected {}: it belongs to {}, which alone may announce it (prefix ownership)",
+                                  label_, p.to_string(), owner.to_string());
+        }
+        rejected_[p] = Rejection::kOwnership;
+        sp_.rib_.withdraw(cfg_.address, p, ch);
+    }
+
+    // Only the policies changed: the session stays (nothing in RFC 4271 asks for a reset).
+    void set_policies(const PeerConfig& next) {
+        const bool import_changed = !(cfg_.import_policy == next.import_policy);
+        const bool export_changed = !(cfg_.export_policy == next.export_policy);
+        const PolicyRef old_import = cfg_.import_policy;
+        cfg_ = next;
+        if (export_changed) sync_all();  // re-decides every route, sends only what differs
+        if (import_changed) reimport(old_import);
+    }
+
+    // RFC 4271 §9.1.1 again after an import policy change, without a pre-policy Adj-RIB-In: when
+    // the old policy changed no path, the RIB holds the paths as received and the new policy is
+    // applied to them here; only paths refused earlier that the new policy might accept, or paths
+    // an old policy had changed, must come from the peer again (ROUTE-REFRESH). The daemon changes
+    // policies whenever Nodes come and go: most changes then cost no message at all.
+    void reimport(const PolicyRef& old) {
+        if (old && may_modify(*old)) {
+            refresh_in("import policy changed");
+            return;
+        }
+        if (primary_ && primary_->state() == State::kEstablished && cfg_.import_policy) {
+            const auto& open = primary_->fsm().peer_open();
+            const PathSource src{cfg_.address, open ? open->bgp_id : 0, cfg_.remote_asn, !ibgp()};
+            std::vector<std::tuple<Prefix, std::shared_ptr<const PathAttributes>, IpAddress>> changed;
+            for (const auto& prefix : sp_.rib_.prefixes()) {
+                for (const auto& path : sp_.rib_.find(prefix)->paths) {
+                    if (path.local || path.peer_address != cfg_.address) continue;
+                    const PolicyDecision d = bgp::decide(*cfg_.import_policy, prefix, *path.attributes);
+                    if (!d.accept() || d.action->modifies()) changed.emplace_back(prefix, path.attributes, path.next_hop);
+                }
+            }
+            Rib::Changes ch;
+            for (const auto& [prefix, attrs, next_hop] : changed) import_path(src, prefix, attrs, next_hop, ch);
+            sp_.apply(ch);
+        }
+        const bool ask = std::any_of(rejected_.begin(), rejected_.end(), [this](const auto& r) {
+            return r.second == Rejection::kPolicy &&
+                   !(cfg_.import_policy && rejects_whatever_attributes(*cfg_.import_policy, r.first));
+        });
+        if (ask) refresh_in("import policy changed");
+    }
+
+    // Ownership changed: paths refused for it may now be allowed.
+    void recheck_ownership() {
+        bool allowed_now = false;
+        for (const auto& [p, why] : rejected_) {
+            if (why != Rejection::kOwnership) continue;
+            auto owner = sp_.owner_of(p);
+            if (!owner || *owner == cfg_.address) {
+                ownership_logged_.erase(p);
+                allowed_now = true;
+            }
+        }
+        if (allowed_now) refresh_in("prefix ownership changed");
+    }
+
+    // We keep no pre-policy Adj-RIB-In, so a path refused earlier can only come back from the
+    // peer: RFC 2918 §3 ROUTE-REFRESH per family, or, from a peer without the capability, a new
+    // session (RFC 2918 §1: the only other way).
+    void refresh_in(const char* why) {
+        if (!primary_ || primary_->state() != State::kEstablished) return;  // the next session sends all
+        const auto& open = primary_->fsm().peer_open();
+        if (open && open->route_refresh) {
+            std::vector<Bytes> out;
+            for (const AfiSafi f : {AfiSafi{kAfiIpv4, kSafiUnicast}, AfiSafi{kAfiIpv6, kSafiUnicast}}) {
+                if (has_family(*open, f)) out.push_back(encode(Message{RouteRefreshMessage{f, 0}}, primary_->encode_context()));
+            }
+            log::get("bgp")->info("{}: {}: sending ROUTE-REFRESH", label_, why);
+            primary_->send(std::move(out));
+            return;
+        }
+        log::get("bgp")->info("{}: {}, and the peer cannot refresh its routes: resetting the session", label_, why);
+        shutdown(kCeaseOtherConfigurationChange);
+        Rib::Changes ch;
+        sp_.rib_.drop_peer(cfg_.address, ch);
+        sp_.apply(ch);
+        if (sp_.running_) start();
     }
 
     void session_route_refresh(Session& s, const RouteRefreshMessage& rr) override {
@@ -452,22 +649,30 @@ private:
         const Path& b = *best;
         if (!b.local && b.peer_address == cfg_.address) return std::nullopt;  // not back to its source
         if (!b.local && !b.ebgp && ibgp()) return std::nullopt;                // RFC 4271 §9.2.1 split horizon
+        if (!communities_allow_export(b.attributes->communities, ibgp())) return std::nullopt;  // RFC 1997 §3
         const auto& open = primary_->fsm().peer_open();
         const AfiSafi family{prefix.family() == Family::kIpv4 ? kAfiIpv4 : kAfiIpv6, kSafiUnicast};
         if (!open || !has_family(*open, family)) return std::nullopt;
 
         PathAttributes a = *b.attributes;
         a.next_hop.reset();
-        IpAddress nh;
         if (ibgp()) {
-            nh = b.next_hop;               // RFC 4271 §5.1.3: unchanged over iBGP
             a.local_pref = b.local_pref(); // §5.1.5: always sent to internal peers
         } else {
-            prepend_as(a, sp_.cfg_.asn);
             a.local_pref.reset();
             if (!b.local) a.med.reset();   // §5.1.4: a MED learned from one AS is not passed on
             a.originator_id.reset();
             a.cluster_list.clear();
+        }
+        if (cfg_.export_policy) {          // §9.1.3: the outbound policy sees what the peer would get
+            if (!bgp::apply(*cfg_.export_policy, prefix, a)) return std::nullopt;
+            if (!ibgp()) a.local_pref.reset();  // §5.1.5: never to an external peer, whatever a policy set
+        }
+        IpAddress nh;
+        if (ibgp()) {
+            nh = b.next_hop;               // RFC 4271 §5.1.3: unchanged over iBGP
+        } else {
+            prepend_as(a, sp_.cfg_.asn);   // §5.1.2: our AS leftmost, before any the policy prepended
             if (local_address_ && local_address_->family() == prefix.family()) {
                 nh = *local_address_;      // next-hop-self
             } else if (b.local && b.next_hop.family() == prefix.family()) {
@@ -487,6 +692,10 @@ private:
     std::shared_ptr<Session> secondary_;
     std::vector<std::shared_ptr<Session>> dismissed_;
     std::map<Prefix, Advert> adj_rib_out_;
+    enum class Rejection : std::uint8_t { kPolicy, kOwnership };
+    std::map<Prefix, Rejection> rejected_;  // what the peer announces that we refused
+    std::set<Prefix> ownership_logged_;
+    bool policy_logged_ = false;
     std::optional<IpAddress> local_address_;
     std::optional<Clock::time_point> established_since_;
     bool end_of_rib_received_ = false;
@@ -517,6 +726,34 @@ void Speaker::Impl::on_accept(asio::ip::tcp::socket socket) {
         return;
     }
     it->second->incoming(std::move(socket));
+}
+
+std::optional<IpAddress> Speaker::Impl::owner_of(const Prefix& p) const {
+    for (auto it = owned_lengths_.rbegin(); it != owned_lengths_.rend(); ++it) {  // longest first
+        if (it->first != p.family() || it->second > p.length()) continue;
+        if (auto o = owned_.find(Prefix(p.address(), it->second)); o != owned_.end()) return o->second;
+    }
+    return std::nullopt;
+}
+
+void Speaker::Impl::enforce_ownership(const std::vector<Prefix>& owned) {
+    std::vector<std::pair<IpAddress, Prefix>> out;  // collected first: the RIB changes below
+    if (owned.empty()) return;
+    const std::vector<Prefix> all = rib_.prefixes();  // sorted
+    for (const auto& o : owned) {
+        for (auto it = std::lower_bound(all.begin(), all.end(), o); it != all.end() && o.contains(*it); ++it) {
+            const auto owner = owner_of(*it);
+            for (const auto& path : rib_.find(*it)->paths) {
+                if (!path.local && !path.ebgp && owner && *owner != path.peer_address)
+                    out.emplace_back(path.peer_address, *it);
+            }
+        }
+    }
+    Rib::Changes ch;
+    for (const auto& [peer, prefix] : out) {
+        if (auto it = peers_.find(peer); it != peers_.end()) it->second->reject_owned(prefix, *owner_of(prefix), ch);
+    }
+    apply(ch);
 }
 
 void Speaker::Impl::apply(Rib::Changes& changes) {
@@ -598,6 +835,14 @@ void Speaker::set_peer(const PeerConfig& peer) {
     auto& im = *impl_;
     if (auto it = im.peers_.find(peer.address); it != im.peers_.end()) {
         if (it->second->config() == peer) return;
+        PeerConfig same_session = peer;
+        same_session.import_policy = it->second->config().import_policy;
+        same_session.export_policy = it->second->config().export_policy;
+        if (same_session == it->second->config()) {
+            log::get("bgp")->info("{}: policies changed", peer_label(peer));
+            it->second->set_policies(peer);
+            return;
+        }
         log::get("bgp")->info("{}: reconfigured, resetting the session", peer_label(peer));
         it->second->shutdown(kCeaseOtherConfigurationChange);
         im.peers_.erase(it);
@@ -644,6 +889,41 @@ void Speaker::withdraw(const Prefix& prefix) {
     Rib::Changes ch;
     impl_->rib_.withdraw_local(prefix, ch);
     impl_->apply(ch);
+}
+
+void Speaker::set_owned_prefixes(const IpAddress& owner, std::vector<Prefix> prefixes) {
+    auto& im = *impl_;
+    std::sort(prefixes.begin(), prefixes.end());
+    prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+    auto& mine = im.owned_by_[owner];
+    if (mine == prefixes) {
+        if (mine.empty()) im.owned_by_.erase(owner);
+        return;
+    }
+    for (const auto& p : mine) {
+        auto it = im.owned_.find(p);
+        if (it == im.owned_.end() || it->second != owner) continue;
+        im.owned_.erase(it);
+        for (const auto& [other, theirs] : im.owned_by_) {  // a second claimant takes it over
+            if (other != owner && std::binary_search(theirs.begin(), theirs.end(), p)) {
+                im.owned_.emplace(p, other);
+                break;
+            }
+        }
+    }
+    for (const auto& p : prefixes) {
+        auto [it, inserted] = im.owned_.try_emplace(p, owner);
+        if (!inserted && it->second != owner) {
+            log::get("bgp")->warn("{} is claimed by both {} and {}; {} keeps it", p.to_string(), it->second.to_string(),
+                                  owner.to_string(), it->second.to_string());
+        }
+    }
+    mine = prefixes;
+    if (mine.empty()) im.owned_by_.erase(owner);
+    im.owned_lengths_.clear();
+    for (const auto& [p, o] : im.owned_) im.owned_lengths_.emplace(p.family(), p.length());
+    im.enforce_ownership(prefixes);
+    for (auto& [addr, peer] : im.peers_) peer->recheck_ownership();
 }
 
 void Speaker::on_best_path_change(BestPathHandler handler) { impl_->best_handler_ = std::move(handler); }

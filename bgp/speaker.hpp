@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bgp/message.hpp"
+#include "bgp/policy.hpp"
 #include "common/asio.hpp"
 #include "common/expected.hpp"
 #include "common/ip.hpp"
@@ -36,6 +37,20 @@ struct SpeakerConfig {
     Timers timers;                          // default for peers that do not set their own
 };
 
+// A policy shared by peers, compared by value: a policy rebuilt with the same content is no change
+// (the daemon rebuilds them whenever Nodes change).
+struct PolicyRef {
+    std::shared_ptr<const Policy> policy;  // null: accept everything unchanged
+
+    PolicyRef() = default;
+    PolicyRef(std::shared_ptr<const Policy> p) : policy{std::move(p)} {}  // NOLINT(google-explicit-constructor)
+    explicit operator bool() const noexcept { return policy != nullptr; }
+    const Policy& operator*() const noexcept { return *policy; }
+    friend bool operator==(const PolicyRef& a, const PolicyRef& b) noexcept {
+        return a.policy == b.policy || (a.policy && b.policy && *a.policy == *b.policy);
+    }
+};
+
 struct PeerConfig {
     IpAddress address;
     std::uint32_t remote_asn = 0;
@@ -49,6 +64,13 @@ struct PeerConfig {
     std::uint8_t multihop_ttl = 0;          // eBGP: TTL to send with, 0 = 1 (directly connected); iBGP: 255
     bool gtsm = false;                      // RFC 5082: send with TTL 255, accept only TTL >= 256 - hops
                                             // (hops = multihop_ttl, or 1)
+    // RFC 4271 §9.1.1 and §9.1.3: every path from this peer passes import_policy before it enters
+    // the RIB (a rejected one is as if withdrawn), every route to it passes export_policy (after
+    // the standard iBGP/eBGP rules, before our AS is prepended). A change of policy alone keeps the
+    // session: what is sent is brought in step, and the peer is asked for its routes again
+    // (ROUTE-REFRESH, RFC 2918; a peer without that capability gets its session reset).
+    PolicyRef import_policy;
+    PolicyRef export_policy;
     friend bool operator==(const PeerConfig&, const PeerConfig&) = default;
 };
 
@@ -70,6 +92,7 @@ struct NeighborSnapshot {
     std::chrono::seconds uptime{0};    // time in Established, 0 otherwise
     std::uint64_t prefixes_received = 0;
     std::uint64_t prefixes_sent = 0;
+    std::uint64_t prefixes_rejected = 0;  // announced by the peer, refused by import policy or ownership
     bool end_of_rib_received = false;  // since the session last came up
     std::uint32_t remote_router_id = 0;
     std::uint16_t negotiated_hold_time = 0;
@@ -120,6 +143,14 @@ public:
     // Local routes, announced to every peer with the given next hop (iBGP: unchanged on the way).
     void originate(const Prefix& prefix, const IpAddress& next_hop);
     void withdraw(const Prefix& prefix);
+
+    // Prefix ownership, a guard of kroute's own: only `owner` may announce `prefixes`, or anything
+    // inside them, over iBGP (a Kubernetes node owns its podCIDRs). A path for such a prefix from any
+    // other iBGP peer is rejected as if withdrawn, and logged once per peer and prefix. `owner` is a
+    // peer's address or this speaker's own. Replaces the owner's earlier set; empty removes it.
+    // Paths already in the RIB that break the new ownership leave it at once; paths refused
+    // earlier that it now allows are asked for again (ROUTE-REFRESH).
+    void set_owned_prefixes(const IpAddress& owner, std::vector<Prefix> prefixes);
 
     void on_best_path_change(BestPathHandler handler);
     void on_peer_state_change(PeerStateHandler handler);

@@ -60,6 +60,7 @@ json neighbor_json(const bgp::NeighborSnapshot& n, bool detail) {
            {"uptime_seconds", n.uptime.count()},
            {"prefixes_received", n.prefixes_received},
            {"prefixes_sent", n.prefixes_sent},
+           {"prefixes_rejected", n.prefixes_rejected},
            {"last_error", n.last_error}};
     if (detail) {
         j["end_of_rib_received"] = n.end_of_rib_received;
@@ -127,6 +128,8 @@ json rib(const ApiContext& ctx, const std::optional<Prefix>& only) {
             json communities = json::array();
             for (auto c : p.attributes.communities)
                 communities.push_back(std::to_string(c >> 16) + ":" + std::to_string(c & 0xffff));
+            json large_communities = json::array();
+            for (const auto& c : p.attributes.large_communities) large_communities.push_back(bgp::large_community_to_string(c));
             paths.push_back({{"from", p.local ? "local" : p.from_peer.to_string()},
                              {"local", p.local},
                              {"best", p.best},
@@ -136,6 +139,7 @@ json rib(const ApiContext& ctx, const std::optional<Prefix>& only) {
                              {"local_pref", p.attributes.local_pref ? json(*p.attributes.local_pref) : json()},
                              {"med", p.attributes.med ? json(*p.attributes.med) : json()},
                              {"communities", communities},
+                             {"large_communities", large_communities},
                              {"reason", p.reason}});
         }
         out.push_back({{"prefix", entry.prefix.to_string()}, {"paths", paths}});

@@ -140,6 +140,7 @@ void Controller::reconcile() {
     sync_conflist(self);
     ensure_speaker(self);
     if (speaker_) {
+        sync_ownership();  // before peers are added: their first UPDATEs meet it
         sync_originated(self);
         sync_peers(self);
     }
@@ -240,9 +241,11 @@ void Controller::sync_conflist(const k8s::Node& self) {
         log->info("{} already up to date for podCIDRs [{}]", options_.cni_conf_file, join(self.pod_cidrs));
 }
 
+// Always originated: the other nodes need them (kube-router's --advertise-pod-cidr only governs
+// external peers, which the export policy enforces).
 void Controller::sync_originated(const k8s::Node& self) {
     std::set<Prefix> want;
-    if (options_.advertise_pod_cidr && node_address_) {
+    if (node_address_) {
         for (const auto& p : self.pod_cidrs)
             if (p.family() == Family::kIpv4) want.insert(p);
     }
@@ -263,9 +266,101 @@ void Controller::sync_originated(const k8s::Node& self) {
     }
 }
 
+namespace {
+
+// `p` and every route inside it.
+bgp::PrefixRange and_inside(const Prefix& p) { return {p, std::nullopt, p.address().max_prefix_length()}; }
+
+bgp::PolicyTerm reject_term(std::string name, const std::vector<Prefix>& prefixes) {
+    bgp::PolicyTerm t;
+    t.name = std::move(name);
+    bgp::PrefixList list;
+    for (const auto& p : prefixes) list.push_back(and_inside(p));
+    t.match.prefixes = std::move(list);
+    t.action.accept = false;
+    return t;
+}
+
+}  // namespace
+
+std::vector<Prefix> Controller::cluster_cidrs() const {
+    if (!options_.cluster_cidr.empty()) return options_.cluster_cidr;
+    std::set<Prefix> all;
+    for (const auto& [name, node] : nodes_) all.insert(node.pod_cidrs.begin(), node.pod_cidrs.end());
+    return {all.begin(), all.end()};
+}
+
+// Prefix checks live here, in the BGP import policies, so that a refused path never enters the
+// RIB; import_rejection() keeps only what depends on the kernel (next hops). From every peer: never
+// the default route (kube-router's defaultroutedefinedset: a default from a router would take
+// every pod's egress), nothing inside the service range (kube-proxy's; kube-router PR #721) or a
+// --peer-router-import-reject range. From external peers, also nothing inside the cluster's pod
+// CIDRs (nodes learn those from each other, guarded by prefix ownership). Routes that only cover
+// these ranges (10.0.0.0/8) are accepted: longest-prefix match leaves the cluster's own routes in
+// charge, and such aggregates are how many sites reach their other networks.
+std::shared_ptr<const bgp::Policy> Controller::import_policy(bool external) const {
+    auto p = std::make_shared<bgp::Policy>();
+    p->name = external ? "external-import" : "node-import";
+    bgp::PolicyTerm no_default;
+    no_default.name = "default-route";
+    no_default.match.prefixes = bgp::PrefixList{{Prefix(IpAddress::v4(0u), 0), std::nullopt, std::nullopt},
+                                                {*Prefix::parse("::/0"), std::nullopt, std::nullopt}};
+    no_default.action.accept = false;
+    p->terms.push_back(std::move(no_default));
+    p->terms.push_back(reject_term("service-cluster-ip-range", options_.service_cluster_ip_range));
+    if (external) p->terms.push_back(reject_term("cluster-pod-cidrs", cluster_cidrs()));
+    if (!options_.peer_router_import_reject.empty())
+        p->terms.push_back(reject_term("peer-router-import-reject", options_.peer_router_import_reject));
+    return p;
+}
+
+// To external peers only what this node owns: its podCIDRs (with --advertise-pod-cidr), exactly;
+// never another node's routes nor what other routers sent (kube-router's export policy, PR #72).
+std::shared_ptr<const bgp::Policy> Controller::external_export_policy(const k8s::Node& self) const {
+    auto p = std::make_shared<bgp::Policy>();
+    p->name = "external-export";
+    p->default_action.accept = false;
+    if (options_.advertise_pod_cidr && !self.pod_cidrs.empty()) {
+        bgp::PolicyTerm own;
+        own.name = "own-pod-cidrs";
+        bgp::PrefixList list;
+        for (const auto& c : self.pod_cidrs) list.push_back({c, std::nullopt, std::nullopt});
+        own.match.prefixes = std::move(list);
+        p->terms.push_back(std::move(own));
+    }
+    return p;
+}
+
+// Each node owns its podCIDRs: only it may announce them, or anything inside them, over iBGP.
+void Controller::sync_ownership() {
+    std::map<IpAddress, std::vector<Prefix>> want;
+    for (const auto& [name, node] : nodes_) {
+        auto addr = node.address(Family::kIpv4);
+        if (!addr || node.pod_cidrs.empty()) continue;
+        auto& v = want[*addr];
+        v.insert(v.end(), node.pod_cidrs.begin(), node.pod_cidrs.end());
+    }
+    // Releases first, then claims: a podCIDR moving from one node to another is never claimed twice.
+    for (const auto& [addr, had] : owners_) {
+        auto it = want.find(addr);
+        std::vector<Prefix> kept;
+        if (it != want.end()) {
+            for (const auto& p : had)
+                if (std::find(it->second.begin(), it->second.end(), p) != it->second.end()) kept.push_back(p);
+        }
+        if (kept.size() != had.size()) speaker_->set_owned_prefixes(addr, kept);
+    }
+    for (const auto& [addr, cidrs] : want) {
+        auto it = owners_.find(addr);
+        if (it == owners_.end() || it->second != cidrs) speaker_->set_owned_prefixes(addr, cidrs);
+    }
+    owners_ = std::move(want);
+}
+
 void Controller::sync_peers(const k8s::Node& self) {
     std::map<IpAddress, bgp::PeerConfig> want;
     if (options_.enable_ibgp) {
+        const bgp::PolicyRef node_import = import_policy(false);
         auto self_addr = self.address(Family::kIpv4);
         for (const auto& [name, node] : nodes_) {
             if (name == node_name_) continue;
@@ -277,7 +372,30 @@ void Controller::sync_peers(const k8s::Node& self) {
             peer.port = options_.bgp_port;
             peer.local_address = node_address_;
             peer.description = name;
+            peer.import_policy = node_import;
             want.emplace(*addr, std::move(peer));
+        }
+    }
+    if (!options_.peer_routers.empty()) {
+        const bgp::PolicyRef ext_import = import_policy(true);
+        const bgp::PolicyRef ext_export = external_export_policy(self);
+        for (const auto& ext : options_.peer_routers) {
+            bgp::PeerConfig peer;
+            peer.address = ext.address;
+            peer.remote_asn = ext.asn;  // eBGP when it differs from --cluster-asn
+            peer.port = ext.port;       // the hold time is --bgp-holdtime, the speaker's default
+            peer.local_address = node_address_;
+            peer.description = "external";
+            peer.md5_password = ext.password;
+            // kube-router: multihop only from 2 up; below, eBGP is sent with TTL 1 (directly connected).
+            if (options_.peer_router_multihop_ttl >= 2)
+                peer.multihop_ttl = static_cast<std::uint8_t>(options_.peer_router_multihop_ttl);
+            peer.import_policy = ext_import;
+            peer.export_policy = ext_export;
+            if (auto it = want.find(ext.address); it != want.end())
+                log::get("bgp")->warn("{} is both node {} and a --peer-router-ips entry: peering as an external router",
+                                      ext.address.to_string(), it->second.description);
+            want[ext.address] = std::move(peer);
         }
     }
     for (auto it = peers_.begin(); it != peers_.end();) {
@@ -299,14 +417,10 @@ void Controller::sync_peers(const k8s::Node& self) {
     }
 }
 
+// What the BGP import policies cannot know: the kernel would loop a route via this node itself,
+// and cannot install one without a next hop. Prefix checks are import_policy()'s.
 std::optional<std::string> Controller::import_rejection(const Prefix& prefix, const bgp::BestRoute& best) const {
-    auto self_it = nodes_.find(node_name_);
-    if (self_it != nodes_.end()) {
-        for (const auto& own : self_it->second.pod_cidrs)
-            if (own.overlaps(prefix)) return "it overlaps this node's podCIDR " + own.to_string();
-    }
-    for (const auto& svc : options_.service_cluster_ip_range)
-        if (svc.overlaps(prefix)) return "it overlaps the service range " + svc.to_string();
+    (void)prefix;
     for (const auto& nh : best.next_hops)
         if (node_address_ && nh == *node_address_) return "its next hop is this node";
     if (best.next_hops.empty()) return "it has no next hop";
@@ -408,6 +522,9 @@ ControllerStatus Controller::status() const {
     s.conflist_error = conflist_error_;
     s.nodes_known = nodes_.size();
     s.routes_rejected = rejected_;
+    if (speaker_) {
+        for (const auto& n : speaker_->neighbors()) s.routes_rejected += n.prefixes_rejected;
+    }
     return s;
 }
 

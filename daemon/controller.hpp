@@ -43,7 +43,9 @@ struct ControllerStatus {
     std::optional<IpAddress> node_address;
     std::string conflist_error;  // last failure writing the conflist, empty when fine
     std::size_t nodes_known = 0;
-    std::size_t routes_rejected = 0;  // best paths the import policy refused
+    // Paths refused: by the BGP import policies and prefix ownership (what peers announce now) plus
+    // best paths the FIB refused for their next hop (since start).
+    std::size_t routes_rejected = 0;
 };
 
 class Controller {
@@ -73,6 +75,12 @@ private:
     void sync_conflist(const k8s::Node& self);
     void sync_originated(const k8s::Node& self);
     void sync_peers(const k8s::Node& self);
+    void sync_ownership();
+    // The default policies (see docs/user-guide.md, "What kroute accepts and announces").
+    [[nodiscard]] std::shared_ptr<const bgp::Policy> import_policy(bool external) const;
+    [[nodiscard]] std::shared_ptr<const bgp::Policy> external_export_policy(const k8s::Node& self) const;
+    // --cluster-cidr, else the union of every node's podCIDRs.
+    [[nodiscard]] std::vector<Prefix> cluster_cidrs() const;
     void on_best_path(const Prefix& prefix, const std::optional<bgp::BestRoute>& best,
                       const std::optional<bgp::BestRoute>& old);
     // The kernel route a best path calls for, if any.
@@ -99,6 +107,7 @@ private:
     std::string conflist_error_;
     std::set<Prefix> originated_;
     std::map<IpAddress, bgp::PeerConfig> peers_;
+    std::map<IpAddress, std::vector<Prefix>> owners_;  // node address -> podCIDRs, as the speaker has them
     std::size_t installed_ = 0;  // routes handed to the RouteSink and not removed since
     std::size_t rejected_ = 0;
     std::set<Prefix> rejection_logged_;

@@ -126,8 +126,8 @@ void print(const std::string& command, const json& reply) {
         for (const auto& n : reply)
             rows.push_back({text(n["address"]), text(n["asn"]), text(n["description"]), text(n["state"]),
                             uptime(n["uptime_seconds"].get<std::int64_t>()), text(n["prefixes_received"]),
-                            text(n["prefixes_sent"]), text(n["last_error"])});
-        print_table({"NEIGHBOR", "AS", "NODE", "STATE", "UPTIME", "RECEIVED", "SENT", "LAST ERROR"}, rows);
+                            text(n["prefixes_sent"]), text(n.value("prefixes_rejected", json(0))), text(n["last_error"])});
+        print_table({"NEIGHBOR", "AS", "NODE", "STATE", "UPTIME", "RECEIVED", "SENT", "REJECTED", "LAST ERROR"}, rows);
     } else if (command == "rib") {
         std::vector<std::vector<std::string>> rows;
         for (const auto& e : reply)

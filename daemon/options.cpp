@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 
 #include "common/duration.hpp"
@@ -37,6 +38,131 @@ Expected<std::vector<Prefix>, std::string> prefix_list_flag(const std::string& n
     return out;
 }
 
+// kube-router's string slices: each occurrence is a comma-separated list, and blank items count
+// ("pass,,pass": the second peer has none).
+std::vector<std::string> items(const std::vector<std::string>& values) {
+    std::vector<std::string> out;
+    for (const auto& v : values) {
+        std::size_t start = 0;
+        for (;;) {
+            auto at = v.find(',', start);
+            std::string item = v.substr(start, at == std::string::npos ? std::string::npos : at - start);
+            auto b = item.find_first_not_of(" \t\r\n");
+            auto e = item.find_last_not_of(" \t\r\n");
+            out.push_back(b == std::string::npos ? std::string{} : item.substr(b, e - b + 1));
+            if (at == std::string::npos) break;
+            start = at + 1;
+        }
+    }
+    return out;
+}
+
+// RFC 4648 §4 base64 with padding, as Go's StdEncoding (which kube-router uses) reads it.
+std::optional<std::string> base64_decode(const std::string& in) {
+    if (in.size() % 4 != 0) return std::nullopt;
+    auto value = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    };
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); i += 4) {
+        const bool last = i + 4 == in.size();
+        const int pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=' && in[i + 3] == '=') : 0;
+        std::uint32_t n = 0;
+        for (std::size_t j = 0; j < 4; ++j) {
+            int v = j >= 4 - static_cast<std::size_t>(pad) ? 0 : value(in[i + j]);
+            if (v < 0) return std::nullopt;
+            n = (n << 6) | static_cast<std::uint32_t>(v);
+        }
+        out.push_back(static_cast<char>(n >> 16));
+        if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
+        if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
+    }
+    return out;
+}
+
+// kube-router's validateASN: no AS 0, AS_TRANS (RFC 6793), documentation (RFC 5398), 65535 or
+// 4294967295 (RFC 7300), nor the unallocated 64000-64511 / 65536-131071.
+bool usable_peer_asn(std::uint64_t asn) {
+    return (asn >= 1 && asn <= 23455) || (asn >= 23457 && asn <= 63999) || (asn >= 64512 && asn <= 65534) ||
+           (asn >= 131072 && asn <= 4199999999ULL) || (asn >= 4200000000ULL && asn <= 4294967294ULL);
+}
+
+Expected<std::vector<ExternalPeer>, std::string> peer_routers(const std::vector<std::string>& ip_flags,
+                                                              const std::vector<std::string>& asn_flags,
+                                                              const std::vector<std::string>& port_flags,
+                                                              const std::vector<std::string>& password_flags,
+                                                              const std::string& passwords_file) {
+    const auto ips = items(ip_flags);
+    const auto asns = items(asn_flags);
+    const auto ports = items(port_flags);
+    auto passwords = items(password_flags);
+    const char* passwords_from = "--peer-router-passwords";
+    if (password_flags.empty() && !passwords_file.empty()) {  // the flag wins over the file, as in kube-router
+        std::ifstream in(passwords_file);
+        if (!in) return unexpected("--peer-router-passwords-file: cannot read " + passwords_file);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        passwords = items({ss.str()});  // the flag's format: base64 items separated by commas
+        passwords_from = "--peer-router-passwords-file";
+    }
+    if (ip_flags.empty() && asn_flags.empty() && port_flags.empty() && passwords.empty()) return std::vector<ExternalPeer>{};
+    const auto n = std::to_string(ips.size());
+    if (ips.size() != asns.size())
+        return unexpected("--peer-router-ips and --peer-router-asns: the number of IPs (" + n + ") and ASNs (" +
+                          std::to_string(asns.size()) + ") must be equal");
+    if (!ports.empty() && ports.size() != ips.size())
+        return unexpected("--peer-router-ports: the number of ports (" + std::to_string(ports.size()) +
+                          ") should either be zero, or one per peer router (" + n +
+                          "); a blank item means the standard BGP port 179, e.g. \"179,,1790\"");
+    if (!passwords.empty() && passwords.size() != ips.size())
+        return unexpected(std::string{passwords_from} + ": the number of passwords (" + std::to_string(passwords.size()) +
+                          ") should either be zero, or one per peer router (" + n +
+                          "); use blank items for routers that expect none, e.g. \"cGFzcw==,,cGFzcw==\"");
+    std::vector<ExternalPeer> out;
+    for (std::size_t i = 0; i < ips.size(); ++i) {
+        ExternalPeer p;
+        auto ip = IpAddress::parse(ips[i]);
+        if (!ip) return unexpected("--peer-router-ips: '" + ips[i] + "' is not an IP address");
+        if (ip->is_v6())
+            return unexpected("--peer-router-ips: " + ips[i] + " is IPv6, which needs --enable-ipv6 (not built yet)");
+        if (ip->is_unspecified()) return unexpected("--peer-router-ips: " + ips[i] + " is not a peer's address");
+        for (const auto& q : out) {
+            if (q.address == *ip) return unexpected("--peer-router-ips: " + ips[i] + " is listed twice");
+        }
+        p.address = *ip;
+        std::uint64_t asn = 0;
+        std::istringstream as(asns[i]);
+        if (asns[i].empty() || asns[i].find_first_not_of("0123456789") != std::string::npos || !(as >> asn) ||
+            !usable_peer_asn(asn))
+            return unexpected("--peer-router-asns: \"" + asns[i] + "\" for " + ips[i] +
+                              " is not a usable AS number (reserved ASN numbers: 0, 23456, 64000-64511, 65535, "
+                              "65536-131071, 4294967295)");
+        p.asn = static_cast<std::uint32_t>(asn);
+        if (!ports.empty() && !ports[i].empty()) {
+            std::uint64_t port = 0;
+            std::istringstream ps(ports[i]);
+            if (ports[i].find_first_not_of("0123456789") != std::string::npos || !(ps >> port) || port == 0 || port > 65535)
+                return unexpected("--peer-router-ports: '" + ports[i] + "' for " + ips[i] + " is not a port (1-65535)");
+            p.port = static_cast<std::uint16_t>(port);
+        }
+        if (!passwords.empty() && !passwords[i].empty()) {
+            auto pw = base64_decode(passwords[i]);  // never echo it: the error names the peer only
+            if (!pw) return unexpected(std::string{passwords_from} + ": the password for " + ips[i] + " is not base64");
+            if (pw->empty() || pw->size() > 80)
+                return unexpected(std::string{passwords_from} + ": the password for " + ips[i] +
+                                  " must be 1 to 80 bytes once decoded (RFC 2385, TCP_MD5SIG_MAXKEYLEN)");
+            p.password = *pw;
+        }
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
 }  // namespace
 
 Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* argv) {
@@ -50,8 +176,7 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     std::string holdtime = "90s", keepalive = "30s", connect_retry = "2m", sync_period = "5m";
     std::string service_range = "10.96.0.0/12", cluster_cidr;
     std::vector<std::string> peer_ips, peer_asns, peer_ports, peer_passwords;
-    std::string peer_passwords_file, overlay_type = "subnet";
-    std::uint8_t multihop_ttl = 0;
+    std::string peer_passwords_file, peer_import_reject, overlay_type = "subnet";
     bool graceful_restart = false, enable_overlay = false, enable_pod_egress = false, enable_bfd = false;
     bool advertise_cluster_ip = false, advertise_external_ip = false, advertise_lb_ip = false;
 
@@ -72,12 +197,18 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     app.add_option("--bgp-holdtime", holdtime, "BGP hold time proposed to every peer (3s minimum, or 0)")->capture_default_str();
     app.add_option("--bgp-keepalive-time", keepalive, "BGP keepalive interval (at most hold time / 3)")->capture_default_str();
     app.add_option("--bgp-connect-retry-time", connect_retry, "BGP ConnectRetry timer")->capture_default_str();
-    app.add_option("--peer-router-ips", peer_ips, "External BGP peers (not built yet)")->delimiter(',');
-    app.add_option("--peer-router-asns", peer_asns, "ASNs of the external peers (not built yet)")->delimiter(',');
-    app.add_option("--peer-router-ports", peer_ports, "Ports of the external peers (not built yet)")->delimiter(',');
-    app.add_option("--peer-router-passwords", peer_passwords, "MD5 passwords of the external peers (not built yet)")->delimiter(',');
-    app.add_option("--peer-router-passwords-file", peer_passwords_file, "File of external peers' passwords (not built yet)");
-    app.add_option("--peer-router-multihop-ttl", multihop_ttl, "eBGP multihop TTL (not built yet)");
+    app.add_option("--peer-router-ips", peer_ips, "External BGP routers every node peers with (comma-separated)");
+    app.add_option("--peer-router-asns", peer_asns, "Their ASNs, one per --peer-router-ips entry");
+    app.add_option("--peer-router-ports", peer_ports, "Their ports: none, or one per peer (blank = 179)");
+    app.add_option("--peer-router-passwords", peer_passwords,
+                   "Their TCP MD5 passwords, base64: none, or one per peer (blank = none)");
+    app.add_option("--peer-router-passwords-file", peer_passwords_file,
+                   "A file holding --peer-router-passwords' value (the flag wins)");
+    app.add_option("--peer-router-multihop-ttl", o.peer_router_multihop_ttl,
+                   "eBGP multihop TTL towards them (2-255; below 2: directly connected)")
+        ->check(CLI::Range(0, 255));
+    app.add_option("--peer-router-import-reject", peer_import_reject,
+                   "CIDRs never accepted from any peer, nor anything inside them (comma-separated)");
     app.add_flag("--bgp-graceful-restart", graceful_restart, "BGP graceful restart (not built yet)");
     app.add_flag("--enable-bfd", enable_bfd, "BFD for external peers (not built yet)");
     app.add_flag("--advertise-cluster-ip", advertise_cluster_ip, "Advertise service cluster IPs (not built yet)");
@@ -124,9 +255,6 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
         return unexpected("--" + flag + " is not built yet in kroute " + KROUTE_VERSION + " (" + issue +
                           "); remove the flag");
     };
-    if (!peer_ips.empty() || !peer_asns.empty() || !peer_ports.empty() || !peer_passwords.empty() ||
-        !peer_passwords_file.empty() || multihop_ttl != 0)
-        return not_built("peer-router-ips", "external peering");
     if (graceful_restart) return not_built("bgp-graceful-restart", "graceful restart");
     if (enable_bfd) return not_built("enable-bfd", "BFD");
     if (advertise_cluster_ip || advertise_external_ip || advertise_lb_ip)
@@ -169,6 +297,12 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     auto cluster = prefix_list_flag("cluster-cidr", cluster_cidr);
     if (!cluster) return unexpected(cluster.error());
     o.cluster_cidr = *cluster;
+    auto reject = prefix_list_flag("peer-router-import-reject", peer_import_reject);
+    if (!reject) return unexpected(reject.error());
+    o.peer_router_import_reject = *reject;
+    auto peers = peer_routers(peer_ips, peer_asns, peer_ports, peer_passwords, peer_passwords_file);
+    if (!peers) return unexpected(peers.error());
+    o.peer_routers = std::move(*peers);
 
     if (!o.kubeconfig.empty() && !o.nodes_file.empty())
         return unexpected("--kubeconfig and --nodes-file exclude each other: choose where Nodes come from");
@@ -200,6 +334,11 @@ std::vector<std::pair<std::string, std::string>> describe(const Options& o) {
         for (const auto& p : ps) out += (out.empty() ? "" : ",") + p.to_string();
         return out;
     };
+    auto peer_field = [&o](auto field) {
+        std::string out;
+        for (std::size_t i = 0; i < o.peer_routers.size(); ++i) out += (i ? "," : "") + field(o.peer_routers[i]);
+        return out;
+    };
     return {
         {"kubeconfig", o.kubeconfig},
         {"master", o.master},
@@ -214,6 +353,13 @@ std::vector<std::pair<std::string, std::string>> describe(const Options& o) {
         {"bgp-holdtime", format_duration(o.bgp_holdtime)},
         {"bgp-keepalive-time", format_duration(o.bgp_keepalive_time)},
         {"bgp-connect-retry-time", format_duration(o.bgp_connect_retry_time)},
+        {"peer-router-ips", peer_field([](const ExternalPeer& p) { return p.address.to_string(); })},
+        {"peer-router-asns", peer_field([](const ExternalPeer& p) { return std::to_string(p.asn); })},
+        {"peer-router-ports", peer_field([](const ExternalPeer& p) { return std::to_string(p.port); })},
+        // Only whether each peer has one: the passwords themselves are never shown.
+        {"peer-router-passwords", peer_field([](const ExternalPeer& p) { return std::string(p.password.empty() ? "" : "(set)"); })},
+        {"peer-router-multihop-ttl", std::to_string(o.peer_router_multihop_ttl)},
+        {"peer-router-import-reject", prefixes(o.peer_router_import_reject)},
         {"enable-cni", b(o.enable_cni)},
         {"cni-conf-file", o.cni_conf_file},
         {"cni-conf-template", o.cni_conf_template},

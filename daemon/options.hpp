@@ -14,6 +14,16 @@
 
 namespace kroute::daemon {
 
+// One of --peer-router-ips with its ASN, port and password (kube-router's global peers): every
+// node peers with each of them.
+struct ExternalPeer {
+    IpAddress address;
+    std::uint32_t asn = 0;
+    std::uint16_t port = 179;
+    std::string password;  // RFC 2385 TCP MD5 key, base64-decoded; empty = none. Never shown or logged.
+    friend bool operator==(const ExternalPeer&, const ExternalPeer&) = default;
+};
+
 struct Options {
     // Kubernetes
     std::string kubeconfig;
@@ -31,6 +41,9 @@ struct Options {
     std::chrono::milliseconds bgp_holdtime{std::chrono::seconds(90)};
     std::chrono::milliseconds bgp_keepalive_time{std::chrono::seconds(30)};
     std::chrono::milliseconds bgp_connect_retry_time{std::chrono::seconds(120)};
+    std::vector<ExternalPeer> peer_routers;        // --peer-router-ips, -asns, -ports, -passwords(-file)
+    int peer_router_multihop_ttl = 0;              // eBGP multihop TTL for them; below 2 = directly connected
+    std::vector<Prefix> peer_router_import_reject; // never accepted from any peer, nor anything inside
 
     // Data plane
     bool enable_cni = true;

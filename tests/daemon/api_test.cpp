@@ -67,6 +67,8 @@ TEST_CASE("status has the documented keys", "[daemon][api]") {
         CHECK(r[0]["prefix"] == "10.244.1.0/24");
         CHECK(r[0]["paths"][0]["local"] == true);
         CHECK(r[0]["paths"][0]["best"] == true);
+        CHECK(r[0]["paths"][0]["communities"].is_array());
+        CHECK(r[0]["paths"][0]["large_communities"].is_array());
     }
     SECTION("node and config") {
         CHECK(handle_api_request({{"command", "node"}}, ctx)["pod_cidrs"][0] == "10.244.1.0/24");
@@ -79,6 +81,31 @@ TEST_CASE("status has the documented keys", "[daemon][api]") {
         CHECK(handle_api_request({{"command", "neighbor"}, {"address", "127.0.0.9"}}, ctx).contains("error"));
         CHECK(handle_api_request({{"command", "rib"}, {"prefix", "10.0.0.0/99"}}, ctx).contains("error"));
     }
+}
+
+TEST_CASE("config shows external peers but never their passwords; neighbors count refused paths", "[daemon][api]") {
+    asio::io_context ioc;
+    NullSink sink;
+    auto o = test_options();
+    o.peer_routers = {ExternalPeer{*IpAddress::parse("127.0.0.9"), 65001, 1790, "hunter2"}};  // loopback only
+    Controller c(ioc, o, "node1", sink);
+    k8s::Node self;
+    self.name = "node1";
+    self.internal_ips = {*IpAddress::parse("127.0.0.1")};
+    self.pod_cidrs = {*Prefix::parse("10.244.1.0/24")};
+    c.handle({k8s::NodeEvent::Type::kAdded, self});
+    ApiContext ctx{c, [] { return std::optional<FibSnapshot>(); }};
+    auto conf = handle_api_request({{"command", "config"}}, ctx);
+    CHECK(conf["peer-router-ips"] == "127.0.0.9");
+    CHECK(conf["peer-router-asns"] == "65001");
+    CHECK(conf["peer-router-ports"] == "1790");
+    CHECK(conf["peer-router-passwords"] == "(set)");
+    CHECK(conf.dump().find("hunter2") == std::string::npos);
+    auto n = handle_api_request({{"command", "neighbors"}}, ctx);
+    REQUIRE(n.size() == 1);
+    CHECK(n[0]["address"] == "127.0.0.9");
+    CHECK(n[0]["description"] == "external");
+    CHECK(n[0]["prefixes_rejected"] == 0);
 }
 
 TEST_CASE("the API socket is root-only and replaces a stale socket", "[daemon][api]") {

@@ -153,7 +153,7 @@ TEST_CASE("two nodes peer over BGP and each installs the other's podCIDR", "[dae
     }
 }
 
-TEST_CASE("the import policy refuses routes onto this node's podCIDR and the service range", "[daemon][controller]") {
+TEST_CASE("a node may not announce another's podCIDR nor the service range", "[daemon][controller]") {
     asio::io_context ioc;
     TempDir dir;
     const auto port = free_port();
@@ -184,9 +184,95 @@ TEST_CASE("the import policy refuses routes onto this node's podCIDR and the ser
     c1.handle(event(k8s::NodeEvent::Type::kAdded, node("node3", "127.0.0.3", {"10.244.3.0/24"})));
     c1.handle(event(k8s::NodeEvent::Type::kSynced));
 
-    REQUIRE(run_until(ioc, [&] { return has_route(sink1, "10.244.3.0/24", "127.0.0.3") && c1.status().routes_rejected >= 2; }));
+    REQUIRE(run_until(ioc, [&] { return has_route(sink1, "10.244.3.0/24", "127.0.0.3") && c1.status().routes_rejected == 2; }));
     CHECK(sink1.routes.size() == 1);
-    CHECK(c1.speaker()->rib_prefix_count() == 4);  // in the RIB (visible to kroutectl), not in the kernel
+    // Refused before the RIB (prefix ownership, the node import policy): kroutectl neighbor shows
+    // them as prefixes_rejected, the RIB holds node1's own and node3's.
+    CHECK(c1.speaker()->rib_prefix_count() == 2);
+    auto n = c1.speaker()->neighbors();
+    REQUIRE(n.size() == 1);
+    CHECK(n[0].prefixes_rejected == 2);
+    CHECK(n[0].prefixes_received == 1);
+}
+
+TEST_CASE("external peers: eBGP with the default import and export policies, kept up to date", "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1, sink2;
+    auto opts1 = options_for(port, dir, "node1");
+    opts1.peer_routers = {ExternalPeer{*IpAddress::parse("127.0.0.4"), 65001, port, ""}};
+    opts1.peer_router_import_reject = {*Prefix::parse("203.0.113.0/24")};
+    Controller c1(ioc, opts1, "node1", sink1);
+    Controller c2(ioc, options_for(port, dir, "node2"), "node2", sink2);
+
+    // The external router, AS 65001 on 127.0.0.4.
+    bgp::SpeakerConfig rc;
+    rc.asn = 65001;
+    rc.router_id = *IpAddress::parse("127.0.0.4");
+    rc.listen_port = port;
+    rc.listen_addresses = {*IpAddress::parse("127.0.0.4")};
+    rc.timers = {9s, 3s, 1s};
+    bgp::Speaker router(ioc, rc);
+    REQUIRE(router.start());
+    std::map<Prefix, bgp::BestRoute> at_router;
+    router.on_best_path_change([&](const Prefix& p, const std::optional<bgp::BestRoute>& r, const std::optional<bgp::BestRoute>&) {
+        if (r) at_router[p] = *r; else at_router.erase(p);
+    });
+    bgp::PeerConfig to_c1;
+    to_c1.address = *IpAddress::parse("127.0.0.1");
+    to_c1.remote_asn = 64512;
+    to_c1.port = port;
+    to_c1.local_address = *IpAddress::parse("127.0.0.4");
+    router.set_peer(to_c1);
+    const auto via = *IpAddress::parse("127.0.0.4");
+    for (const char* p : {"0.0.0.0/0", "10.244.2.128/25", "10.96.5.0/24", "203.0.113.0/24", "203.0.113.128/25",
+                          "198.51.100.0/24", "10.0.0.0/8", "10.244.3.0/24"})
+        router.originate(*Prefix::parse(p), via);
+
+    auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24"});
+    auto n2 = node("node2", "127.0.0.2", {"10.244.2.0/24"});
+    for (auto* c : {&c1, &c2}) {
+        c->handle(event(k8s::NodeEvent::Type::kAdded, n1));
+        c->handle(event(k8s::NodeEvent::Type::kAdded, n2));
+        c->handle(event(k8s::NodeEvent::Type::kSynced));
+    }
+    REQUIRE(run_until(ioc, [&] {
+        return has_route(sink1, "198.51.100.0/24", "127.0.0.4") && has_route(sink1, "10.0.0.0/8", "127.0.0.4") &&
+               has_route(sink1, "10.244.3.0/24", "127.0.0.4") && has_route(sink1, "10.244.2.0/24", "127.0.0.2") &&
+               at_router.count(*Prefix::parse("10.244.1.0/24"));
+    }));
+    ioc.restart();
+    ioc.run_for(300ms);
+    // Refused: the default route, a piece of node2's podCIDR, the service range, the operator's
+    // range and what lies inside it. The aggregate 10.0.0.0/8 only covers the cluster: accepted.
+    CHECK(sink1.routes.size() == 4);
+    CHECK(c1.status().routes_rejected == 5);
+    auto rib = c1.speaker()->rib(*Prefix::parse("198.51.100.0/24"));
+    REQUIRE(rib.size() == 1);
+    REQUIRE(rib[0].paths.at(0).attributes.as_path);
+    CHECK(rib[0].paths.at(0).attributes.as_path->front().asns == std::vector<std::uint32_t>{65001});
+
+    // The router hears this node's podCIDR only: not node2's, not its own routes back.
+    CHECK(at_router.size() == 8 + 1);  // its own 8 and 10.244.1.0/24
+    CHECK_FALSE(at_router.count(*Prefix::parse("10.244.2.0/24")));
+    auto seen = router.rib(*Prefix::parse("10.244.1.0/24"));
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].paths.at(0).attributes.as_path->front().asns == std::vector<std::uint32_t>{64512});
+    CHECK(at_router[*Prefix::parse("10.244.1.0/24")].next_hops == std::vector<IpAddress>{*IpAddress::parse("127.0.0.1")});
+
+    // node3 joins with 10.244.3.0/24: the cluster's pod CIDRs grow, the router's 10.244.3.0/24 is
+    // refused from now on (ROUTE-REFRESH), and the session stays up.
+    auto n3 = node("node3", "127.0.0.3", {"10.244.3.0/24"});
+    c1.handle(event(k8s::NodeEvent::Type::kAdded, n3));
+    REQUIRE(run_until(ioc, [&] { return sink1.routes.count(*Prefix::parse("10.244.3.0/24")) == 0; }));
+    CHECK(c1.status().routes_rejected == 6);
+    for (const auto& nb : c1.speaker()->neighbors()) {
+        if (nb.address == via) CHECK(nb.state == "Established");
+    }
+    // node3 leaves: accepted again.
+    c1.handle(event(k8s::NodeEvent::Type::kDeleted, n3));
+    REQUIRE(run_until(ioc, [&] { return has_route(sink1, "10.244.3.0/24", "127.0.0.4"); }));
 }
 
 TEST_CASE("a node without its Node object or podCIDR waits and says so", "[daemon][controller]") {

@@ -2,6 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 #include <vector>
 
 using namespace kroute;
@@ -72,8 +76,7 @@ TEST_CASE("bad values are refused with a message naming the flag", "[daemon][opt
 }
 
 TEST_CASE("flags of features not built yet are refused, never ignored", "[daemon][options]") {
-    auto args = GENERATE(as<std::vector<const char*>>{}, std::vector<const char*>{"--peer-router-ips", "192.0.2.1"},
-                         std::vector<const char*>{"--bgp-graceful-restart"},
+    auto args = GENERATE(as<std::vector<const char*>>{}, std::vector<const char*>{"--bgp-graceful-restart"},
                          std::vector<const char*>{"--enable-overlay=true"},
                          std::vector<const char*>{"--enable-pod-egress"},
                          std::vector<const char*>{"--enable-ipv6"},
@@ -116,4 +119,94 @@ TEST_CASE("--router-id generate hashes the node address as kube-router does", "[
     CHECK(generated_router_id(*IpAddress::parse("172.18.0.11")).to_string() == "45.5.199.202");
     CHECK(generated_router_id(*IpAddress::parse("172.18.0.11")) != generated_router_id(*IpAddress::parse("172.18.0.12")));
     CHECK(generated_router_id(*IpAddress::parse("fd00::11")).is_v4());
+}
+
+TEST_CASE("external peers as kube-router reads them", "[daemon][options]") {
+    // "c2VjcmV0" is base64 of "secret".
+    auto r = parse({"--peer-router-ips=192.0.2.1,192.0.2.2", "--peer-router-asns", "65001,4200000001",
+                    "--peer-router-ports", ",1790", "--peer-router-passwords", "c2VjcmV0,", "--peer-router-multihop-ttl",
+                    "3", "--peer-router-import-reject", "203.0.113.0/24,198.51.100.0/25"});
+    REQUIRE(r);
+    REQUIRE(r->options);
+    const auto& p = r->options->peer_routers;
+    REQUIRE(p.size() == 2);
+    CHECK(p[0] == ExternalPeer{*IpAddress::parse("192.0.2.1"), 65001, 179, "secret"});
+    CHECK(p[1] == ExternalPeer{*IpAddress::parse("192.0.2.2"), 4200000001u, 1790, ""});
+    CHECK(r->options->peer_router_multihop_ttl == 3);
+    REQUIRE(r->options->peer_router_import_reject.size() == 2);
+    CHECK(r->options->peer_router_import_reject[1].to_string() == "198.51.100.0/25");
+
+    // Repeated flags add up, as a string slice does.
+    auto rep = parse({"--peer-router-ips", "192.0.2.1", "--peer-router-ips", "192.0.2.2", "--peer-router-asns",
+                      "65001,65002"});
+    REQUIRE(rep);
+    CHECK(rep->options->peer_routers.size() == 2);
+
+    // `kroutectl config` never shows a password, only which peers have one.
+    auto d = describe(*r->options);
+    bool seen = false;
+    for (const auto& [k, v] : d) {
+        CHECK(v.find("secret") == std::string::npos);
+        CHECK(v.find("c2VjcmV0") == std::string::npos);
+        if (k == "peer-router-passwords") {
+            CHECK(v == "(set),");
+            seen = true;
+        }
+        if (k == "peer-router-ips") CHECK(v == "192.0.2.1,192.0.2.2");
+        if (k == "peer-router-ports") CHECK(v == "179,1790");
+    }
+    CHECK(seen);
+}
+
+TEST_CASE("external peer flags are validated as kube-router does, with clear errors", "[daemon][options]") {
+    auto [args, needle] = GENERATE(table<std::vector<const char*>, std::string>({
+        {{"--peer-router-ips", "192.0.2.1,192.0.2.2", "--peer-router-asns", "65001"}, "must be equal"},
+        {{"--peer-router-asns", "65001"}, "must be equal"},
+        {{"--peer-router-ips", "192.0.2.1,192.0.2.2", "--peer-router-asns", "65001,65002", "--peer-router-ports", "179"},
+         "number of ports"},
+        {{"--peer-router-ips", "192.0.2.1,192.0.2.2", "--peer-router-asns", "65001,65002", "--peer-router-passwords",
+          "c2VjcmV0"},
+         "number of passwords"},
+        {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "23456"}, "not a usable AS number"},
+        {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "0"}, "not a usable AS number"},
+        {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "64000"}, "not a usable AS number"},
+        {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "65535"}, "not a usable AS number"},
+        {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "4294967295"}, "not a usable AS number"},
+        {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "AS65001"}, "not a usable AS number"},
+        {{"--peer-router-ips", "router1", "--peer-router-asns", "65001"}, "not an IP address"},
+        {{"--peer-router-ips", "2001:db8::1", "--peer-router-asns", "65001"}, "--enable-ipv6"},
+        {{"--peer-router-ips", "192.0.2.1,192.0.2.1", "--peer-router-asns", "65001,65001"}, "twice"},
+        {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "65001", "--peer-router-ports", "70000"}, "not a port"},
+        {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "65001", "--peer-router-passwords", "not base64!"},
+         "is not base64"},
+        {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "65001", "--peer-router-multihop-ttl", "256"},
+         "multihop-ttl"},
+        {{"--peer-router-import-reject", "203.0.113.1/24"}, "not a CIDR"},
+        {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "65001", "--peer-router-passwords-file",
+          "/nonexistent/kroute-passwords"},
+         "cannot read"},
+    }));
+    auto r = parse(args);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error(), Catch::Contains(needle));
+    CHECK_THAT(r.error(), !Catch::Contains("not base64!"));  // a password is never echoed
+}
+
+TEST_CASE("--peer-router-passwords-file holds the flag's format; the flag wins", "[daemon][options]") {
+    char path[] = "/tmp/kroute-options-test.XXXXXX";
+    int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    std::ofstream(path) << ",c2VjcmV0\n";  // base64 "secret" for the second peer; a trailing newline is fine
+    auto from_file = parse({"--peer-router-ips", "192.0.2.1,192.0.2.2", "--peer-router-asns", "65001,65002",
+                            "--peer-router-passwords-file", path});
+    REQUIRE(from_file);
+    CHECK(from_file->options->peer_routers[0].password.empty());
+    CHECK(from_file->options->peer_routers[1].password == "secret");
+    auto flag_wins = parse({"--peer-router-ips", "192.0.2.1,192.0.2.2", "--peer-router-asns", "65001,65002",
+                            "--peer-router-passwords", "b3RoZXI=,", "--peer-router-passwords-file", path});
+    REQUIRE(flag_wins);
+    CHECK(flag_wins->options->peer_routers[0].password == "other");
+    CHECK(flag_wins->options->peer_routers[1].password.empty());
+    std::remove(path);
 }
