@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bgp/bfd.hpp"
 #include "bgp/message.hpp"
 #include "common/asio.hpp"
 #include "common/expected.hpp"
@@ -34,6 +35,7 @@ struct SpeakerConfig {
     std::uint16_t listen_port = 179;        // 0 = an ephemeral port (tests)
     std::vector<IpAddress> listen_addresses;  // empty = every address (dual-stack wildcard)
     Timers timers;                          // default for peers that do not set their own
+    bfd::ServiceConfig bfd;                 // BFD's UDP ports, for peers with PeerConfig::bfd
 };
 
 struct PeerConfig {
@@ -49,6 +51,7 @@ struct PeerConfig {
     std::uint8_t multihop_ttl = 0;          // eBGP: TTL to send with, 0 = 1 (directly connected); iBGP: 255
     bool gtsm = false;                      // RFC 5082: send with TTL 255, accept only TTL >= 256 - hops
                                             // (hops = multihop_ttl, or 1)
+    std::optional<bfd::PeerBfdConfig> bfd;  // BFD (RFC 5880): its Up -> Down closes an Established session
     friend bool operator==(const PeerConfig&, const PeerConfig&) = default;
 };
 
