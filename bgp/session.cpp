@@ -191,6 +191,12 @@ void Session::start() { dispatch(ManualStart{}); }
 
 void Session::stop(std::uint8_t cease_subcode) { dispatch(ManualStop{cease_subcode}); }
 
+void Session::transport_failed(std::string reason) {
+    last_error_ = std::move(reason);
+    if (conn_) conn_->close_now();  // nothing queued can get through any more
+    dispatch(TcpConnectionFails{});
+}
+
 void Session::dismiss(const Event& event) {
     owner_ = nullptr;
     dispatch(event);

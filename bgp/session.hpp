@@ -79,6 +79,8 @@ public:
     void start();                                // ManualStart: dial (or wait, if passive)
     void accept(asio::ip::tcp::socket socket);   // use this accepted connection now
     void stop(std::uint8_t cease_subcode);       // ManualStop
+    // The path is gone though TCP has not noticed (BFD, RFC 5882 §3.2): a TCP failure, at once.
+    void transport_failed(std::string reason);
     // Forget the owner, then handle `event` (ManualStop, CollisionDump): the NOTIFICATION still
     // goes out and the socket closes after it, but nothing is reported any more.
     void dismiss(const Event& event);

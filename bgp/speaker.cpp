@@ -12,6 +12,7 @@
 #include <set>
 #include <tuple>
 
+#include "bgp/bfd_session.hpp"
 #include "bgp/listener.hpp"
 #include "bgp/rib.hpp"
 #include "bgp/session.hpp"
@@ -115,6 +116,8 @@ public:
     std::set<std::pair<Family, int>> owned_lengths_;      // the lengths owner_of() tries
     std::set<IpAddress> refused_logged_;
     std::mt19937_64 rng_{std::random_device{}()};
+    std::unique_ptr<bfd::Service> bfd_;  // with the first peer that asks for BFD
+    void set_bfd(const PeerConfig& p);
 };
 
 // One configured neighbour: its sessions (a second one only during a collision), its Adj-RIB-Out.
@@ -154,6 +157,12 @@ public:
         established_since_.reset();
         adj_rib_out_.clear();
         rejected_.clear();
+    }
+    // RFC 5882 §3.2: BFD saw the path fail; tear the session down as TCP would, only sooner.
+    void bfd_down(const std::string& diag) {
+        if (!primary_ || primary_->state() != State::kEstablished) return;
+        log::get("bgp")->warn("{}: BFD down ({}), closing the session", label_, diag);
+        primary_->transport_failed("BFD down: " + diag);
     }
     // Sessions that were dismissed, for stop() to wait on.
     std::vector<std::shared_ptr<Session>> take_dismissed() { return std::exchange(dismissed_, {}); }
@@ -712,6 +721,23 @@ Speaker::Impl::~Impl() {
     peers_.clear();  // each Peer sends Cease on its way out
 }
 
+void Speaker::Impl::set_bfd(const PeerConfig& p) {
+    if (!p.bfd) {
+        if (bfd_) bfd_->remove(p.address);
+        return;
+    }
+    if (!bfd_) {
+        bfd_ = std::make_unique<bfd::Service>(ioc_, cfg_.bfd);
+        bfd_->on_state_change([this](const bfd::StateChange& c) {
+            auto it = peers_.find(c.peer);
+            if (it != peers_.end() && c.from == bfd::State::kUp && c.to == bfd::State::kDown)
+                it->second->bfd_down(bfd::to_string(c.diag));
+        });
+    }
+    if (auto r = bfd_->add({.peer = p.address, .local = p.local_address, .timers = *p.bfd}); !r)
+        log::get("bgp")->error("{}: {}", peer_label(p), r.error());
+}
+
 void Speaker::Impl::on_accept(asio::ip::tcp::socket socket) {
     boost::system::error_code ec;
     auto ep = socket.remote_endpoint(ec);
@@ -858,6 +884,7 @@ void Speaker::set_peer(const PeerConfig& peer) {
     im.peers_.emplace(peer.address, std::move(p));
     im.refused_logged_.erase(peer.address);
     if (im.running_) raw->start();
+    im.set_bfd(peer);
 }
 
 void Speaker::remove_peer(const IpAddress& address) {
@@ -867,6 +894,7 @@ void Speaker::remove_peer(const IpAddress& address) {
     log::get("bgp")->info("{}: removed", peer_label(it->second->config()));
     it->second->shutdown(kCeasePeerDeconfigured);
     im.peers_.erase(it);
+    if (im.bfd_) im.bfd_->remove(address);
     im.set_md5_key(address, {});
     Rib::Changes ch;
     im.rib_.drop_peer(address, ch);

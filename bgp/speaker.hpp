@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bgp/bfd.hpp"
 #include "bgp/message.hpp"
 #include "bgp/policy.hpp"
 #include "common/asio.hpp"
@@ -35,6 +36,7 @@ struct SpeakerConfig {
     std::uint16_t listen_port = 179;        // 0 = an ephemeral port (tests)
     std::vector<IpAddress> listen_addresses;  // empty = every address (dual-stack wildcard)
     Timers timers;                          // default for peers that do not set their own
+    bfd::ServiceConfig bfd;                 // BFD's UDP ports, for peers with PeerConfig::bfd
 };
 
 // A policy shared by peers, compared by value: a policy rebuilt with the same content is no change
@@ -71,6 +73,7 @@ struct PeerConfig {
     // (ROUTE-REFRESH, RFC 2918; a peer without that capability gets its session reset).
     PolicyRef import_policy;
     PolicyRef export_policy;
+    std::optional<bfd::PeerBfdConfig> bfd;  // BFD (RFC 5880): its Up -> Down closes an Established session
     friend bool operator==(const PeerConfig&, const PeerConfig&) = default;
 };
 
