@@ -842,7 +842,10 @@ void poll_stop(const std::shared_ptr<StopWait>& w) {
 
 }  // namespace
 
-void Speaker::stop(std::function<void()> on_done) {
+bool Speaker::restart_complete() const noexcept { return true; }  // TODO(gr): the deferral
+
+void Speaker::stop(std::function<void()> on_done, bool for_restart) {
+    (void)for_restart;  // TODO(gr)
     auto& im = *impl_;
     im.running_ = false;
     im.listener_.close();

@@ -30,6 +30,24 @@ struct Timers {
     friend bool operator==(const Timers&, const Timers&) = default;
 };
 
+// Graceful Restart (RFC 4724), both roles, IPv4 and IPv6 unicast.
+struct GracefulRestartConfig {
+    bool enabled = false;                   // send the capability; help peers that send it
+    std::chrono::seconds restart_time{90};  // advertised: how long peers keep our routes (<= 4095 s)
+    // Restarting speaker (RFC 4724 §4.1): this start follows a restart with the forwarding state
+    // kept (the daemon found its routes in the kernel). Our OPENs then carry the R bit, and the
+    // table and End-of-RIB go to each peer that kept our routes once every configured peer has
+    // sent its End-of-RIB (or has restarted too, or cannot help), or `deferral_time` passed.
+    // Peers that did not keep our routes get the table at once. Not restarting: nothing waits.
+    bool restarting = false;
+    std::chrono::seconds deferral_time{360};
+    bool forwarding_preserved = false;      // F bit: our forwarding state survives our restarts
+    // Helper (RFC 4724 §4.2): how long a restarted peer's stale routes wait for its End-of-RIB
+    // (also the bound on an Enhanced Route Refresh, RFC 7313 §4).
+    std::chrono::seconds stale_time{360};
+    friend bool operator==(const GracefulRestartConfig&, const GracefulRestartConfig&) = default;
+};
+
 struct SpeakerConfig {
     std::uint32_t asn = 64512;
     IpAddress router_id;                    // IPv4, the BGP Identifier
@@ -37,6 +55,10 @@ struct SpeakerConfig {
     std::vector<IpAddress> listen_addresses;  // empty = every address (dual-stack wildcard)
     Timers timers;                          // default for peers that do not set their own
     bfd::ServiceConfig bfd;                 // BFD's UDP ports, for peers with PeerConfig::bfd
+    GracefulRestartConfig graceful_restart;
+    // RFC 4456: our CLUSTER_ID as a route reflector (peers with route_reflector_client); unset =
+    // the router id.
+    std::optional<std::uint32_t> cluster_id;
 };
 
 // A policy shared by peers, compared by value: a policy rebuilt with the same content is no change
@@ -74,6 +96,14 @@ struct PeerConfig {
     PolicyRef import_policy;
     PolicyRef export_policy;
     std::optional<bfd::PeerBfdConfig> bfd;  // BFD (RFC 5880): its Up -> Down closes an Established session
+    // RFC 4456: this iBGP peer is our route-reflector client: routes from it are reflected to every
+    // iBGP peer, and routes from other iBGP peers are reflected to it.
+    bool route_reflector_client = false;
+    // Max-prefix: more prefixes than this from the peer (accepted or refused by policy) close the
+    // session with Cease / Maximum Number of Prefixes Reached (RFC 4486 §4); it is retried after
+    // max_prefix_restart (0: only when reconfigured). A warning is logged at 90 %. 0 = no limit.
+    std::uint32_t max_prefixes = 0;
+    std::chrono::seconds max_prefix_restart{60};
     friend bool operator==(const PeerConfig&, const PeerConfig&) = default;
 };
 
@@ -102,6 +132,10 @@ struct NeighborSnapshot {
     std::string last_error;            // last NOTIFICATION sent or received, or socket error
     std::uint64_t messages_received = 0;
     std::uint64_t messages_sent = 0;
+    bool graceful_restart = false;     // both sides sent the capability (RFC 4724)
+    std::uint64_t prefixes_stale = 0;  // kept from the peer's last session or before its EoRR
+    bool route_reflector_client = false;
+    std::string max_prefix_state;      // "" or e.g. "limit 1000 exceeded, retry in 42 s"
 };
 
 struct PathSnapshot {
@@ -135,7 +169,13 @@ public:
     [[nodiscard]] Expected<void, std::string> start();
     // Sends Cease (Administrative Shutdown) to every established peer, closes everything, then
     // calls on_done (on the io_context) once the NOTIFICATIONs were written or after 1 s.
-    void stop(std::function<void()> on_done);
+    // `for_restart` (RFC 4724 §4.1, with graceful_restart.enabled): the sessions that negotiated
+    // Graceful Restart are closed without a NOTIFICATION, so that those peers keep our routes as
+    // stale until we are back; the others still get Cease.
+    void stop(std::function<void()> on_done, bool for_restart = false);
+    // Restarting speaker: the initial table has gone out (every peer sent End-of-RIB, or the
+    // deferral timer fired). Immediately true when not restarting.
+    [[nodiscard]] bool restart_complete() const noexcept;
 
     // Adds a peer, or reconfigures it (a changed config resets the session).
     void set_peer(const PeerConfig& peer);
