@@ -40,6 +40,7 @@ std::string_view to_string(Reason r) noexcept {
         case Reason::kMed: return "med";
         case Reason::kEbgpOverIbgp: return "ebgp over ibgp";
         case Reason::kRouterId: return "router-id";
+        case Reason::kClusterListLength: return "cluster-list length";
         case Reason::kPeerAddress: return "peer address";
     }
     return "unknown";
@@ -53,6 +54,8 @@ Verdict compare(const Path& a, const Path& b) {  // RFC 4271 §9.1.1, §9.1.2.2 
     if (a.med() != b.med() && a.neighbor_as() == b.neighbor_as()) return {a.med() < b.med(), Reason::kMed};
     if (a.ebgp != b.ebgp) return {a.ebgp, Reason::kEbgpOverIbgp};
     if (a.router_id() != b.router_id()) return {a.router_id() < b.router_id(), Reason::kRouterId};
+    if (a.attributes->cluster_list.size() != b.attributes->cluster_list.size())  // RFC 4456 §9
+        return {a.attributes->cluster_list.size() < b.attributes->cluster_list.size(), Reason::kClusterListLength};
     return {a.peer_address <= b.peer_address, Reason::kPeerAddress};
 }
 
@@ -105,6 +108,9 @@ std::optional<Selection> select(std::size_t n, const Get& at) {
     const auto multipath_candidates = c;
 
     keep_best(at, c, [](const Path& p) { return p.router_id(); }, std::less<>{}, Reason::kRouterId, last);
+    // RFC 4456 §9: then the shorter CLUSTER_LIST.
+    keep_best(at, c, [](const Path& p) { return p.attributes->cluster_list.size(); }, std::less<>{},
+              Reason::kClusterListLength, last);
     keep_best(at, c, [](const Path& p) { return p.peer_address; }, std::less<>{}, Reason::kPeerAddress, last);
 
     sel.best = c.front();

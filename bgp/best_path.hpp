@@ -46,7 +46,8 @@ struct Path {
 
 // The decision step that made the winner win.
 enum class Reason : std::uint8_t {
-    kOnlyPath, kLocal, kLocalPref, kAsPathLength, kOrigin, kMed, kEbgpOverIbgp, kRouterId, kPeerAddress
+    kOnlyPath, kLocal, kLocalPref, kAsPathLength, kOrigin, kMed, kEbgpOverIbgp, kRouterId, kClusterListLength,
+    kPeerAddress
 };
 [[nodiscard]] std::string_view to_string(Reason r) noexcept;
 

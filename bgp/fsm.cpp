@@ -50,7 +50,7 @@ std::string_view to_string(Timer t) noexcept {
 
 Fsm::Fsm(FsmConfig cfg) : cfg_{cfg}, rng_{cfg.jitter_seed == 0 ? 0x9e3779b97f4a7c15ULL : cfg.jitter_seed} {}
 
-bool Fsm::four_octet_as() const noexcept { return peer_open_ && peer_open_->four_octet_as.has_value(); }
+bool Fsm::four_octet_as() const noexcept { return negotiated_.four_octet_as; }
 
 OpenMessage Fsm::local_open() const {
     OpenMessage open;
@@ -61,6 +61,9 @@ OpenMessage Fsm::local_open() const {
     if (cfg_.ipv6_unicast) open.multiprotocol.push_back(AfiSafi{kAfiIpv6, kSafiUnicast});
     open.route_refresh = true;
     open.four_octet_as = cfg_.local_as;
+    open.extended_message = cfg_.extended_message;
+    open.enhanced_route_refresh = cfg_.enhanced_route_refresh;
+    open.graceful_restart = cfg_.graceful_restart;
     return open;
 }
 
@@ -105,8 +108,8 @@ std::vector<Action> Fsm::handle(const Event& event) {
                 }
                 std::optional<SendNotification> n;
                 // A NOTIFICATION needs an open connection to go on (RFC 4271 §8.2.2, ManualStop).
-                if (s == State::kOpenSent || s == State::kOpenConfirm || s == State::kEstablished) {
-                    n = SendNotification{kCease, e.subcode, {}};
+                if (!e.silent && (s == State::kOpenSent || s == State::kOpenConfirm || s == State::kEstablished)) {
+                    n = SendNotification{kCease, e.subcode, e.data};
                 }
                 drop(out, std::move(n), "stopped", false);
             },
@@ -194,7 +197,7 @@ std::vector<Action> Fsm::handle(const Event& event) {
             [&](const NotificationReceived& e) {
                 if (s == State::kIdle) return;
                 drop(out, std::nullopt,
-                     "received " + describe(e.notification.code, e.notification.subcode), true);
+                     "received " + describe(e.notification.code, e.notification.subcode), true, true);
             },
             [&](const MessageDecodeFailed& e) {
                 if (s == State::kIdle) return;
@@ -217,6 +220,7 @@ std::vector<Action> Fsm::handle(const Event& event) {
 
 void Fsm::start(std::vector<Action>& out, bool passive) {
     peer_open_.reset();
+    negotiated_ = {};
     if (cfg_.passive || passive) {
         state_ = State::kActive;  // RFC 4271 §8.2.2: passive start waits in Active
         return;
@@ -239,6 +243,7 @@ void Fsm::open_received(const OpenMessage& open, std::vector<Action>& out) {
         return;
     }
     peer_open_ = open;
+    negotiated_ = negotiate(local_open(), open);
     hold_ = std::min(cfg_.hold_time, seconds{open.hold_time});
     if (hold_.count() == 0) {
         keepalive_ = seconds{0};  // RFC 4271 §4.4: hold 0 means no periodic KEEPALIVEs
@@ -273,7 +278,9 @@ void Fsm::fsm_error(std::vector<Action>& out) {
     drop(out, std::move(n), "unexpected message", true);
 }
 
-void Fsm::drop(std::vector<Action>& out, std::optional<SendNotification> notify, std::string reason, bool backoff) {
+void Fsm::drop(std::vector<Action>& out, std::optional<SendNotification> notify, std::string reason, bool backoff,
+               bool notification_received) {
+    const bool notification = notify.has_value() || notification_received;
     if (notify) {
         last_error_ = "sent " + describe(notify->code, notify->subcode);
         if (reason.empty()) reason = last_error_;
@@ -285,7 +292,7 @@ void Fsm::drop(std::vector<Action>& out, std::optional<SendNotification> notify,
     out.push_back(CancelTimer{Timer::kConnectRetry});
     out.push_back(CancelTimer{Timer::kHold});
     out.push_back(CancelTimer{Timer::kKeepalive});
-    if (state_ == State::kEstablished) out.push_back(SessionDown{reason});
+    if (state_ == State::kEstablished) out.push_back(SessionDown{reason, notification});
     state_ = State::kIdle;
     peer_open_.reset();
     hold_ = seconds{0};

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bgp/errors.hpp"
+#include "bgp/capabilities.hpp"
 #include "bgp/message.hpp"
 
 namespace kroute::bgp {
@@ -46,6 +47,10 @@ struct FsmConfig {
     std::chrono::seconds connect_retry{120};
     bool passive = false;        // never connect, only wait in Active
     bool ipv6_unicast = true;    // advertise the IPv6 unicast multiprotocol capability too
+    bool extended_message = true;        // RFC 8654 capability
+    bool enhanced_route_refresh = true;  // RFC 7313 capability
+    // RFC 4724 capability, as the speaker wants it sent (families filled by the owner).
+    std::optional<GracefulRestart> graceful_restart;
     std::uint64_t jitter_seed = 1;  // the jitter of RFC 4271 §10 is drawn from this (tests fix it)
 };
 
@@ -57,6 +62,8 @@ struct ManualStart {
 };
 struct ManualStop {  // Cease with this subcode if a connection is up (RFC 4486)
     std::uint8_t subcode = kCeaseAdministrativeShutdown;
+    Bytes data = {};          // e.g. RFC 4486 §4's AFI, SAFI and limit for Maximum Number of Prefixes
+    bool silent = false;      // close without a NOTIFICATION (RFC 4724 §4.1: we are restarting)
 };
 struct TcpConnected {};        // Tcp_CR_Acked / TcpConnectionConfirmed: the connection is usable
 struct TcpConnectionFails {};  // connect failed, or the peer closed / reset the connection
@@ -112,8 +119,9 @@ struct CancelTimer {
 struct SessionUp {  // entered Established
     friend bool operator==(const SessionUp&, const SessionUp&) = default;
 };
-struct SessionDown {  // left Established: the peer's routes must go
+struct SessionDown {  // left Established: the peer's routes must go (or become stale, RFC 4724)
     std::string reason;
+    bool notification = false;  // a NOTIFICATION was sent or received (RFC 4724 §4.2 then does not apply)
     friend bool operator==(const SessionDown&, const SessionDown&) = default;
 };
 using Action = std::variant<Connect, CloseTcp, SendOpen, SendKeepalive, SendNotification, ArmTimer, CancelTimer,
@@ -134,6 +142,9 @@ public:
     [[nodiscard]] std::chrono::seconds keepalive_interval() const noexcept { return keepalive_; }
     // Both sides sent the 4-octet AS capability (RFC 6793): the codec must use 4-byte AS numbers.
     [[nodiscard]] bool four_octet_as() const noexcept;
+    // What the two OPENs negotiated (capabilities.hpp): valid from OpenConfirm until the next
+    // start, so also while SessionDown is handled; all off before an OPEN was accepted.
+    [[nodiscard]] const Negotiated& negotiated() const noexcept { return negotiated_; }
     // Errors since the session was last Established: the back-off exponent.
     [[nodiscard]] unsigned consecutive_failures() const noexcept { return failures_; }
     // Why the last connection ended ("Hold Timer Expired sent", ...): for the snapshot.
@@ -150,7 +161,8 @@ private:
     void open_received(const OpenMessage& open, std::vector<Action>& out);
     // Ends the connection: NOTIFICATION (if any) before CloseTcp, SessionDown if Established,
     // then Idle; with `backoff` the IdleHold timer restarts the FSM later.
-    void drop(std::vector<Action>& out, std::optional<SendNotification> notify, std::string reason, bool backoff);
+    void drop(std::vector<Action>& out, std::optional<SendNotification> notify, std::string reason, bool backoff,
+              bool notification_received = false);
     void fsm_error(std::vector<Action>& out);
     void restart_hold(std::vector<Action>& out) const;
     [[nodiscard]] std::chrono::milliseconds jittered(std::chrono::milliseconds d);
@@ -163,6 +175,7 @@ private:
     std::chrono::seconds hold_{0};
     std::chrono::seconds keepalive_{0};
     std::optional<OpenMessage> peer_open_;
+    Negotiated negotiated_;
     std::string last_error_;
     std::uint64_t rng_;
 };

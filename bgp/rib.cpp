@@ -227,10 +227,10 @@ void Rib::withdraw(const IpAddress& peer, const Prefix& prefix, Changes& out) {
     apply(prefix, peer, false, kNoPath, out);  // RFC 4271 §9: an unknown prefix is ignored
 }
 
-void Rib::drop_peer(const IpAddress& peer, Changes& out) {
-    auto it = adj_rib_in_.find(peer);
-    if (it == adj_rib_in_.end() || it->second == 0) return;
+std::vector<Prefix> Rib::prefixes_of(const IpAddress& peer) const {
     std::vector<Prefix> held;
+    auto it = adj_rib_in_.find(peer);
+    if (it == adj_rib_in_.end() || it->second == 0) return held;
     held.reserve(it->second);
     auto collect = [&](const auto& key, std::uint32_t value) {
         if (value & kMultiBit) {
@@ -246,7 +246,12 @@ void Rib::drop_peer(const IpAddress& peer, Changes& out) {
     };
     v4_.for_each(collect);
     v6_.for_each(collect);
-    std::sort(held.begin(), held.end());  // deterministic change order
+    std::sort(held.begin(), held.end());
+    return held;
+}
+
+void Rib::drop_peer(const IpAddress& peer, Changes& out) {
+    const auto held = prefixes_of(peer);  // sorted: a deterministic change order
     for (const auto& p : held) apply(p, peer, false, kNoPath, out);
     adj_rib_in_.erase(peer);
 }

@@ -152,6 +152,9 @@ public:
     void withdraw(const IpAddress& peer, const Prefix& prefix, Changes& out);
     // The session went down: every path of the peer leaves at once.
     void drop_peer(const IpAddress& peer, Changes& out);
+    // The prefixes the peer has a path to, sorted (a scan of the table: for rare events, such as
+    // a graceful restart marking them stale).
+    [[nodiscard]] std::vector<Prefix> prefixes_of(const IpAddress& peer) const;
 
     // Locally originated routes (a podCIDR): ORIGIN IGP, empty AS_PATH.
     void originate(const Prefix& prefix, const IpAddress& next_hop, Changes& out);

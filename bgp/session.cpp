@@ -255,7 +255,7 @@ std::optional<IpAddress> Session::local_address() const {
     return to_ip(ep.address());
 }
 
-EncodeContext Session::encode_context() const { return EncodeContext{fsm_.four_octet_as(), false}; }
+EncodeContext Session::encode_context() const { return fsm_.negotiated().encode_context(); }
 
 bool Session::drained() const noexcept {
     if (conn_ && conn_->socket.is_open()) return false;
@@ -316,7 +316,7 @@ void Session::execute(const Action& action) {
                        if (owner_) owner_->session_up(*this);
                    },
                    [&](const SessionDown& a) {
-                       if (owner_) owner_->session_down(*this, a.reason);
+                       if (owner_) owner_->session_down(*this, a.reason, a.notification);
                    },
                },
                action);
@@ -401,7 +401,8 @@ void Session::on_bytes(const std::shared_ptr<Connection>& conn) {
     std::size_t used = 0;  // bytes of rbuf consumed by whole messages; moved out once per read
     while (conn_ == conn) {
         std::span<const std::uint8_t> buf{conn->rbuf.data() + used, conn->rlen - used};
-        auto framed = frame_length(buf, false);
+        // RFC 8654 §4: OPEN and KEEPALIVE stay within 4096 octets; only what follows may be longer.
+        auto framed = frame_length(buf, fsm_.negotiated().extended_message);
         if (!framed) {
             log::get("bgp")->warn("{}: bad message header: {}", opts_.log_prefix, framed.error().detail);
             dispatch(MessageDecodeFailed{framed.error()});
@@ -413,7 +414,7 @@ void Session::on_bytes(const std::shared_ptr<Connection>& conn) {
             break;
         }
         const std::size_t n = **framed;
-        const DecodeContext ctx{fsm_.four_octet_as(), false, opts_.fsm.remote_as != opts_.fsm.local_as};
+        const DecodeContext ctx = fsm_.negotiated().decode_context(opts_.fsm.remote_as != opts_.fsm.local_as);
         auto msg = decode_message(buf.first(n), ctx);
         used += n;
         ++messages_in_;

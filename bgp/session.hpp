@@ -34,7 +34,9 @@ public:
     // The peer's OPEN was accepted (now OpenConfirm): the moment for collision detection (§6.8).
     virtual void session_open_received(Session& s) = 0;
     virtual void session_up(Session& s) = 0;
-    virtual void session_down(Session& s, const std::string& reason) = 0;
+    // `notification`: a NOTIFICATION was sent or received; without one a peer that negotiated
+    // Graceful Restart is restarting (RFC 4724 §4.2).
+    virtual void session_down(Session& s, const std::string& reason, bool notification) = 0;
     virtual void session_update(Session& s, UpdateMessage&& update) = 0;
     virtual void session_route_refresh(Session& s, const RouteRefreshMessage& rr) = 0;
 

@@ -1,16 +1,21 @@
 // The Speaker facade: peers (each one or two Sessions, RFC 4271 §6.8), the RIBs and the
 // Adj-RIBs-Out, on the io_context thread. Export rules (RFC 4271 §9.2, §5.1): iBGP-learned routes
-// are not sent to iBGP peers (no route reflection), the next hop is unchanged over iBGP and ours
-// over eBGP, AS_PATH gets our AS towards eBGP peers, LOCAL_PREF goes to iBGP peers only. Each peer's
+// are not sent to iBGP peers unless reflected (RFC 4456: from a route-reflector client to every
+// iBGP peer, from any iBGP peer to the clients), the next hop is unchanged over iBGP and ours
+// over eBGP, AS_PATH gets our AS towards eBGP peers, LOCAL_PREF goes to iBGP peers only.
+// Graceful Restart (RFC 4724) in both roles, Enhanced Route Refresh (RFC 7313) and max-prefix
+// (RFC 4486 §4) are per peer, below. Each peer's
 // import and export policies (bgp/policy.hpp), the well-known communities of RFC 1997 and prefix
 // ownership (set_owned_prefixes) decide what enters the RIB and what leaves it.
 #include "bgp/speaker.hpp"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <random>
 #include <set>
 #include <tuple>
+#include <unordered_set>
 
 #include "bgp/bfd_session.hpp"
 #include "bgp/listener.hpp"
@@ -75,6 +80,20 @@ bool has_family(const OpenMessage& open, AfiSafi f) {
     return std::find(open.multiprotocol.begin(), open.multiprotocol.end(), f) != open.multiprotocol.end();
 }
 
+constexpr AfiSafi kIpv4Unicast{kAfiIpv4, kSafiUnicast};
+constexpr AfiSafi kIpv6Unicast{kAfiIpv6, kSafiUnicast};
+std::size_t family_index(Family f) noexcept { return f == Family::kIpv4 ? 0 : 1; }
+std::optional<std::size_t> family_index(AfiSafi f) noexcept {
+    if (f == kIpv4Unicast) return 0;
+    if (f == kIpv6Unicast) return 1;
+    return std::nullopt;
+}
+constexpr std::array<AfiSafi, 2> kFamilies{kIpv4Unicast, kIpv6Unicast};
+
+bool contains(const std::vector<std::uint32_t>& v, std::uint32_t x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+}
+
 }  // namespace
 
 class Speaker::Impl {
@@ -98,8 +117,19 @@ public:
         if (auto r = listener_.set_md5_key(peer, key); !r) log::get("bgp")->error("{}", r.error());
     }
 
+    // RFC 4724 §3: the capability our OPENs carry; nullopt with graceful restart off.
+    [[nodiscard]] std::optional<GracefulRestart> gr_capability() const;
+    [[nodiscard]] std::uint32_t cluster_id() const noexcept {
+        return cfg_.cluster_id.value_or(cfg_.router_id.v4_host_order());
+    }
+    [[nodiscard]] bool is_rr_client(const IpAddress& peer) const;
+    // Restarting speaker (RFC 4724 §4.1): ends the deferral once every peer is ready, or `force`.
+    void check_restart_done(const char* force = nullptr);
+
     asio::io_context& ioc_;
     SpeakerConfig cfg_;
+    bool restarting_ = false;            // deferring the initial tables (RFC 4724 §4.1)
+    asio::steady_timer deferral_timer_{ioc_};
     Listener listener_;
     Rib rib_;
     std::map<IpAddress, std::unique_ptr<Peer>> peers_;
@@ -129,7 +159,8 @@ public:
         friend bool operator==(const Advert&, const Advert&) = default;
     };
 
-    Peer(Impl& sp, PeerConfig cfg) : sp_{sp}, cfg_{std::move(cfg)}, label_{peer_label(cfg_)} {}
+    Peer(Impl& sp, PeerConfig cfg)
+        : sp_{sp}, cfg_{std::move(cfg)}, label_{peer_label(cfg_)}, gr_timer_{sp.ioc_}, max_prefix_timer_{sp.ioc_} {}
     ~Peer() { shutdown(kCeaseAdministrativeShutdown); }
     Peer(const Peer&) = delete;
     Peer& operator=(const Peer&) = delete;
@@ -144,19 +175,39 @@ public:
     }
 
     // Cease to whoever is connected; the sessions flush and close on their own.
-    void shutdown(std::uint8_t cease_subcode) {
+    void shutdown(std::uint8_t cease_subcode) { shutdown(ManualStop{cease_subcode}); }
+    void shutdown(const ManualStop& stop) {
         for (auto* s : {&primary_, &secondary_}) {
             if (*s) {
                 collect_counters(**s);
                 auto keep = std::move(*s);
                 s->reset();
-                keep->dismiss(ManualStop{cease_subcode});
+                keep->dismiss(stop);
                 dismissed_.push_back(keep);
             }
         }
         established_since_.reset();
         adj_rib_out_.clear();
         rejected_.clear();
+        deferred_ = false;
+    }
+    // Speaker::stop(for_restart): a peer that negotiated Graceful Restart keeps our routes while
+    // we are away if the connection just ends, without NOTIFICATION (RFC 4724 §4.1).
+    [[nodiscard]] bool helps_our_restart() const noexcept {
+        return primary_ && primary_->state() == State::kEstablished && negotiated_.graceful_restart;
+    }
+    // Restarting speaker: whether this peer lets the deferral end (RFC 4724 §4.1: every peer has
+    // sent End-of-RIB, except those restarting themselves or without the capability).
+    [[nodiscard]] bool ready_for_selection() const noexcept {
+        if (!primary_ || primary_->state() != State::kEstablished) return false;
+        if (!negotiated_.graceful_restart || end_of_rib_received_) return true;
+        return negotiated_.peer_graceful_restart && negotiated_.peer_graceful_restart->restart_state;
+    }
+    // The deferral is over: the table and End-of-RIB go out now.
+    void end_deferral() {
+        if (!deferred_) return;
+        deferred_ = false;
+        send_initial();
     }
     // RFC 5882 §3.2: BFD saw the path fail; tear the session down as TCP would, only sooner.
     void bfd_down(const std::string& diag) {
@@ -191,6 +242,13 @@ public:
                 secondary_->accept(std::move(socket));
                 return;
             case State::kEstablished: {
+                if (negotiated_.graceful_restart && !secondary_) {
+                    // RFC 4724 §4.2: a restarted peer may open a new connection before we noticed
+                    // the old one fail; its OPEN decides (session_open_received).
+                    secondary_ = make_session(true);
+                    secondary_->accept(std::move(socket));
+                    return;
+                }
                 // RFC 4271 §6.8: a collision with an Established connection closes the new one.
                 auto extra = make_session(true);
                 extra->accept(std::move(socket));
@@ -203,7 +261,7 @@ public:
     // Brings the Adj-RIB-Out in step with the Loc-RIB for `wants` (each prefix with its best path,
     // or null when it left the Loc-RIB) and sends the difference.
     void sync(const std::vector<Want>& wants) {
-        if (!primary_ || primary_->state() != State::kEstablished) return;
+        if (!primary_ || primary_->state() != State::kEstablished || deferred_) return;
         std::map<std::pair<const PathAttributes*, IpAddress>, std::pair<Advert, std::vector<Prefix>>> groups;
         std::vector<Prefix> gone4;
         std::vector<Prefix> gone6;
@@ -262,12 +320,15 @@ public:
         }
     }
 
-    void sync_all() {
+    // The whole Loc-RIB (of one family, if given) against the Adj-RIB-Out.
+    void sync_all(std::optional<Family> only = std::nullopt) {
         std::vector<Prefix> all;
         all.reserve(sp_.rib_.prefix_count() + adj_rib_out_.size());
-        sp_.rib_.for_each_prefix([&all](const Prefix& p) { all.push_back(p); });
+        sp_.rib_.for_each_prefix([&all, only](const Prefix& p) {
+            if (!only || p.family() == *only) all.push_back(p);
+        });
         for (const auto& [p, a] : adj_rib_out_) {
-            if (!sp_.rib_.contains(p)) all.push_back(p);
+            if ((!only || p.family() == *only) && !sp_.rib_.contains(p)) all.push_back(p);
         }
         std::vector<Want> wants;
         wants.reserve(all.size());
@@ -291,6 +352,10 @@ public:
         n.messages_received = messages_in_;
         n.messages_sent = messages_out_;
         n.last_error = last_error_;
+        n.graceful_restart = established_since_ && negotiated_.graceful_restart;
+        n.prefixes_stale = stale_[0].size() + stale_[1].size();
+        n.route_reflector_client = cfg_.route_reflector_client;
+        n.max_prefix_state = max_prefix_state_;
         if (primary_) {
             if (const auto& o = primary_->fsm().peer_open()) n.remote_router_id = o->bgp_id;
             n.negotiated_hold_time = static_cast<std::uint16_t>(primary_->fsm().negotiated_hold_time().count());
@@ -330,6 +395,14 @@ public:
         if (!self || !*other) return;
         const State os = (*other)->state();
         std::shared_ptr<Session>* loser = nullptr;
+        if (os == State::kEstablished && self == &secondary_ && negotiated_.graceful_restart) {
+            // RFC 4724 §4.2: an OPEN on a new connection while the old one is Established: the
+            // peer restarted. The old session fails as if TCP had (its routes become stale) and
+            // the new one carries on (session_state_changed makes it the primary).
+            log::get("bgp")->info("{}: new connection while Established: the peer restarted (RFC 4724 §4.2)", label_);
+            (*other)->transport_failed("the peer restarted: new connection with an OPEN");
+            return;
+        }
         if (os == State::kEstablished) {
             loser = self;
         } else if (os == State::kOpenSent || os == State::kOpenConfirm) {
@@ -362,35 +435,152 @@ public:
         policy_logged_ = false;
         adj_rib_out_.clear();
         local_address_ = s.local_address();
-        sync_all();
-        // RFC 4724 §2: End-of-RIB after the initial table, per family.
-        std::vector<Bytes> eor{encode(Message{UpdateMessage{}}, s.encode_context())};
-        if (const auto& o = s.fsm().peer_open(); o && has_family(*o, AfiSafi{kAfiIpv6, kSafiUnicast})) {
-            UpdateMessage m;
-            m.mp_unreach = MpUnreach{AfiSafi{kAfiIpv6, kSafiUnicast}, {}};
-            eor.push_back(encode(Message{std::move(m)}, s.encode_context()));
+        negotiated_ = s.fsm().negotiated();
+        max_prefix_warned_ = false;
+        resume_stale();
+        // RFC 4724 §4.1: while we restart, a peer that kept our routes waits for our table until
+        // our own selection is complete; any other peer gets it at once.
+        deferred_ = sp_.restarting_ && negotiated_.graceful_restart;
+        if (deferred_) {
+            log::get("bgp")->info("{}: restarting: our table follows once every peer sent End-of-RIB", label_);
+        } else {
+            send_initial();
         }
-        s.send(std::move(eor));
+        sp_.check_restart_done();
     }
 
-    void session_down(Session& s, const std::string& reason) override {
+    // The initial table, then End-of-RIB per family (RFC 4724 §2).
+    void send_initial() {
+        if (!primary_ || primary_->state() != State::kEstablished) return;
+        sync_all();
+        std::vector<Bytes> eor;
+        for (const auto f : kFamilies) {
+            if (negotiated_has(f)) eor.push_back(encode_end_of_rib(f, primary_->encode_context()));
+        }
+        primary_->send(std::move(eor));
+    }
+
+    [[nodiscard]] bool negotiated_has(AfiSafi f) const {
+        return std::find(negotiated_.families.begin(), negotiated_.families.end(), f) != negotiated_.families.end();
+    }
+
+    void session_down(Session& s, const std::string& reason, bool notification) override {
         log::get("bgp")->info("{}: session down: {}", label_, reason.empty() ? s.last_error() : reason);
         established_since_.reset();
         end_of_rib_received_ = false;
         adj_rib_out_.clear();
         rejected_.clear();
+        deferred_ = false;
+        const auto& peer_gr = negotiated_.peer_graceful_restart;
+        if (!notification && negotiated_.graceful_restart && peer_gr && peer_gr->restart_time > 0) {
+            keep_stale(*peer_gr);
+            return;
+        }
+        drop_all();
+    }
+
+    // Every path of the peer leaves the RIB (stale ones too).
+    void drop_all() {
+        gr_timer_.cancel();
+        stale_[0].clear();
+        stale_[1].clear();
         Rib::Changes ch;
         sp_.rib_.drop_peer(cfg_.address, ch);
         sp_.apply(ch);
     }
 
+    // Helper, RFC 4724 §4.2: the peer is restarting. Its routes of the families of its capability
+    // stay, marked stale, for its restart time; the other families' leave now.
+    void keep_stale(const GracefulRestart& peer_gr) {
+        std::array<bool, 2> keep{false, false};
+        for (const auto& f : peer_gr.families) {
+            if (auto i = family_index(f.family)) keep[*i] = true;
+        }
+        Rib::Changes ch;
+        std::size_t kept = 0;
+        for (const auto& p : sp_.rib_.prefixes_of(cfg_.address)) {
+            const auto i = family_index(p.family());
+            if (keep[i]) {
+                stale_[i].insert(p);
+                ++kept;
+            } else {
+                stale_[i].erase(p);
+                sp_.rib_.withdraw(cfg_.address, p, ch);
+            }
+        }
+        sp_.apply(ch);
+        log::get("bgp")->info("{}: graceful restart: keeping {} route(s) as stale for up to {} s", label_, kept,
+                              peer_gr.restart_time);
+        arm_gr_timer(std::chrono::seconds{peer_gr.restart_time}, "restart time");
+    }
+
+    // The restarted peer is back (RFC 4724 §4.2): families whose forwarding state it did not keep
+    // lose their stale routes now, the others wait for its End-of-RIB (or the stale timer).
+    void resume_stale() {
+        if (stale_[0].empty() && stale_[1].empty()) {
+            gr_timer_.cancel();
+            return;
+        }
+        const auto& gr = negotiated_.peer_graceful_restart;
+        for (std::size_t i = 0; i < 2; ++i) {
+            if (stale_[i].empty()) continue;
+            const bool kept = gr && negotiated_.graceful_restart &&
+                              std::any_of(gr->families.begin(), gr->families.end(), [i](const auto& f) {
+                                  return f.family == kFamilies[i] && f.forwarding_state;
+                              });
+            if (!kept) flush_stale(i, "the peer did not keep its forwarding state");
+        }
+        if (!stale_[0].empty() || !stale_[1].empty())
+            arm_gr_timer(sp_.cfg_.graceful_restart.stale_time, "stale time");
+    }
+
+    // Stale routes of family `i` that were not announced again leave the RIB.
+    void flush_stale(std::size_t i, const char* why) {
+        if (stale_[i].empty()) return;
+        log::get("bgp")->info("{}: {}: removing {} stale {} route(s)", label_, why, stale_[i].size(),
+                              i == 0 ? "IPv4" : "IPv6");
+        std::vector<Prefix> gone(stale_[i].begin(), stale_[i].end());
+        std::sort(gone.begin(), gone.end());
+        stale_[i].clear();
+        Rib::Changes ch;
+        for (const auto& p : gone) sp_.rib_.withdraw(cfg_.address, p, ch);
+        sp_.apply(ch);
+        if (stale_[0].empty() && stale_[1].empty()) gr_timer_.cancel();
+    }
+
+    void arm_gr_timer(std::chrono::seconds after, const char* what) {
+        gr_timer_.expires_after(after);
+        gr_timer_.async_wait([this, what](boost::system::error_code ec) {
+            if (ec) return;
+            for (std::size_t i = 0; i < 2; ++i) flush_stale(i, what);
+        });
+    }
+
+    // Route ROUTE-REFRESH (RFC 7313 §4): BoRR marks the family's routes stale, EoRR removes those
+    // not sent again since.
+    void begin_refresh(std::size_t i) {
+        for (const auto& p : sp_.rib_.prefixes_of(cfg_.address)) {
+            if (family_index(p.family()) == i) stale_[i].insert(p);
+        }
+        if (!stale_[i].empty()) arm_gr_timer(sp_.cfg_.graceful_restart.stale_time, "no EoRR within the stale time");
+    }
+
+    void unstale(const Prefix& p) {
+        auto& st = stale_[family_index(p.family())];
+        if (!st.empty()) st.erase(p);
+    }
+
     void session_update(Session& s, UpdateMessage&& u) override {
         if (primary_.get() != &s) return;
-        const bool v6_eor = !u.mp_reach && u.mp_unreach && u.mp_unreach->withdrawn.empty() && u.nlri.empty() &&
+        const bool mp_eor = !u.mp_reach && u.mp_unreach && u.mp_unreach->withdrawn.empty() && u.nlri.empty() &&
                             u.withdrawn.empty();
-        if (u.is_end_of_rib() || v6_eor) {
-            log::get("bgp")->debug("{}: End-of-RIB received", label_);
+        if (u.is_end_of_rib() || mp_eor) {
+            const AfiSafi f = mp_eor ? u.mp_unreach->family : kIpv4Unicast;
+            log::get("bgp")->debug("{}: End-of-RIB received for afi {} safi {}", label_, f.afi, f.safi);
             end_of_rib_received_ = true;
+            // RFC 4724 §4.2: what is still stale after End-of-RIB is gone.
+            if (auto i = family_index(f)) flush_stale(*i, "End-of-RIB");
+            sp_.check_restart_done();
             return;
         }
         Rib::Changes ch;
@@ -404,6 +594,7 @@ public:
         }
         if (!ibgp() && as_path_contains(u.attributes, sp_.cfg_.asn)) reject = true;  // RFC 4271 §9.1.2 loop
         if (ibgp() && u.attributes.originator_id == sp_.cfg_.router_id.v4_host_order()) reject = true;  // RFC 4456 §8
+        if (ibgp() && contains(u.attributes.cluster_list, sp_.cluster_id())) reject = true;             // RFC 4456 §8
         const auto& open = s.fsm().peer_open();
         const PathSource src{cfg_.address, open ? open->bgp_id : 0, cfg_.remote_asn, !ibgp()};
         std::shared_ptr<const PathAttributes> attrs;
@@ -443,6 +634,47 @@ public:
             }
         }
         sp_.apply(ch);
+        check_max_prefixes(u.mp_reach ? u.mp_reach->family : kIpv4Unicast);
+    }
+
+    // Max-prefix: what the peer announced and we hold or refused, against its limit.
+    void check_max_prefixes(AfiSafi family) {
+        if (cfg_.max_prefixes == 0) return;
+        const std::size_t n = sp_.rib_.adj_rib_in_count(cfg_.address) + rejected_.size();
+        if (n > cfg_.max_prefixes) {
+            exceed_max_prefixes(family, n);
+        } else if (!max_prefix_warned_ && n * 10 >= std::size_t{cfg_.max_prefixes} * 9) {
+            max_prefix_warned_ = true;
+            log::get("bgp")->warn("{}: {} prefixes, 90 % of its limit of {}", label_, n, cfg_.max_prefixes);
+        }
+    }
+
+    // RFC 4486 §4: Cease / Maximum Number of Prefixes Reached, with AFI, SAFI and the limit; the
+    // peer's routes go, and the session stays down for max_prefix_restart.
+    void exceed_max_prefixes(AfiSafi family, std::size_t n) {
+        Bytes data;
+        Writer w{data};
+        w.u16(family.afi);
+        w.u8(family.safi);
+        w.u32(cfg_.max_prefixes);
+        const auto restart = cfg_.max_prefix_restart;
+        log::get("bgp")->error("{}: {} prefixes exceed its limit of {}: closing the session{}", label_, n,
+                               cfg_.max_prefixes,
+                               restart.count() > 0 ? ", retrying in " + std::to_string(restart.count()) + " s"
+                                                   : "; it stays down until reconfigured");
+        shutdown(ManualStop{kCeaseMaxPrefixes, std::move(data)});
+        drop_all();
+        max_prefix_state_ = "limit " + std::to_string(cfg_.max_prefixes) + " exceeded (" + std::to_string(n) +
+                            " prefixes)" + (restart.count() > 0 ? ", retried every " + std::to_string(restart.count()) + " s"
+                                                                : ", down until reconfigured");
+        if (restart.count() == 0) return;
+        max_prefix_timer_.expires_after(restart);
+        max_prefix_timer_.async_wait([this](boost::system::error_code ec) {
+            if (ec || !sp_.running_) return;
+            log::get("bgp")->info("{}: max-prefix restart interval over, connecting again", label_);
+            max_prefix_state_.clear();
+            start();
+        });
     }
 
     // The import step of one path (RFC 4271 §9.1.1): prefix ownership for iBGP peers, then the
@@ -456,6 +688,9 @@ public:
     void import_batch(const PathSource& src, const std::vector<Prefix>& prefixes,
                       const std::shared_ptr<const PathAttributes>& attrs, const IpAddress& next_hop,
                       Rib::Changes& ch) {
+        if (!stale_[0].empty() || !stale_[1].empty()) {
+            for (const auto& p : prefixes) unstale(p);
+        }
         if (!ibgp() || sp_.owned_.empty()) {
             sp_.rib_.update(src, prefixes, attrs, next_hop, ch);
             return;
@@ -463,7 +698,7 @@ public:
         std::vector<Prefix> accepted;
         accepted.reserve(prefixes.size());
         for (const auto& p : prefixes) {
-            if (auto owner = sp_.owner_of(p); owner && *owner != cfg_.address) {
+            if (auto owner = sp_.owner_of(p); owner && !may_announce(*owner, *attrs, next_hop)) {
                 reject_owned(p, *owner, ch);
             } else {
                 accepted.push_back(p);
@@ -474,8 +709,9 @@ public:
 
     void import_path(const PathSource& src, const Prefix& p, const std::shared_ptr<const PathAttributes>& attrs,
                      const IpAddress& next_hop, Rib::Changes& ch) {
+        unstale(p);
         if (ibgp()) {
-            if (auto owner = sp_.owner_of(p); owner && *owner != cfg_.address) {
+            if (auto owner = sp_.owner_of(p); owner && !may_announce(*owner, *attrs, next_hop)) {
                 reject_owned(p, *owner, ch);
                 return;
             }
@@ -509,7 +745,16 @@ public:
         sp_.rib_.update(src, p, sp_.rib_.attributes().intern(std::move(a)), next_hop, ch);
     }
 
+    // Prefix ownership over iBGP: the owner itself, or a route reflector passing on the owner's
+    // path (RFC 4456: ORIGINATOR_ID set, next hop unchanged, so it still points at the owner). Our
+    // own clients never reflect: what they send is theirs.
+    [[nodiscard]] bool may_announce(const IpAddress& owner, const PathAttributes& a, const IpAddress& next_hop) const {
+        if (owner == cfg_.address) return true;
+        return !cfg_.route_reflector_client && a.originator_id.has_value() && next_hop == owner;
+    }
+
     void withdraw_path(const Prefix& p, Rib::Changes& ch) {
+        unstale(p);
         rejected_.erase(p);
         sp_.rib_.withdraw(cfg_.address, p, ch);
     }
@@ -548,7 +793,8 @@ public:
             const PathSource src{cfg_.address, open ? open->bgp_id : 0, cfg_.remote_asn, !ibgp()};
             std::vector<std::tuple<Prefix, std::shared_ptr<const PathAttributes>, IpAddress>> changed;
             for (const auto& prefix : sp_.rib_.prefixes()) {
-                for (const auto& path : sp_.rib_.find(prefix)->paths) {
+                const auto entry = sp_.rib_.find(prefix);  // a copy: keep it alive for the loop
+                for (const auto& path : entry->paths) {
                     if (path.local || path.peer_address != cfg_.address) continue;
                     const PolicyDecision d = bgp::decide(*cfg_.import_policy, prefix, *path.attributes);
                     if (!d.accept() || d.action->modifies()) changed.emplace_back(prefix, path.attributes, path.next_hop);
@@ -603,10 +849,35 @@ public:
     }
 
     void session_route_refresh(Session& s, const RouteRefreshMessage& rr) override {
-        (void)s;
-        log::get("bgp")->debug("{}: ROUTE-REFRESH for afi {} safi {}", label_, rr.family.afi, rr.family.safi);
-        adj_rib_out_.clear();  // RFC 2918 §4: send the whole Adj-RIB-Out again
-        sync_all();
+        if (primary_.get() != &s) return;
+        // RFC 7313 §5: an unknown subtype is ignored; so is a family we did not negotiate (RFC
+        // 2918 §4: it SHOULD be ignored).
+        const auto i = family_index(rr.family);
+        if (!rr.is_known_subtype() || !i || !negotiated_has(rr.family)) {
+            log::get("bgp")->info("{}: ignoring ROUTE-REFRESH subtype {} for afi {} safi {}", label_, rr.subtype,
+                                  rr.family.afi, rr.family.safi);
+            return;
+        }
+        if (rr.subtype == kRouteRefreshBorr) {
+            if (negotiated_.enhanced_route_refresh) begin_refresh(*i);
+            return;
+        }
+        if (rr.subtype == kRouteRefreshEorr) {
+            if (negotiated_.enhanced_route_refresh) flush_stale(*i, "End of Route Refresh");
+            return;
+        }
+        log::get("bgp")->info("{}: ROUTE-REFRESH for afi {} safi {}: sending the table again", label_, rr.family.afi,
+                              rr.family.safi);
+        if (deferred_) return;  // the table goes out when the deferral ends anyway
+        // RFC 2918 §4: the whole Adj-RIB-Out of the family again; RFC 7313 §4: framed by BoRR/EoRR.
+        const Family fam = *i == 0 ? Family::kIpv4 : Family::kIpv6;
+        std::erase_if(adj_rib_out_, [fam](const auto& e) { return e.first.family() == fam; });
+        const auto ctx = primary_->encode_context();
+        if (negotiated_.enhanced_route_refresh)
+            primary_->send({encode(Message{RouteRefreshMessage{rr.family, kRouteRefreshBorr}}, ctx)});
+        sync_all(fam);
+        if (negotiated_.enhanced_route_refresh)
+            primary_->send({encode(Message{RouteRefreshMessage{rr.family, kRouteRefreshEorr}}, ctx)});
     }
 
 private:
@@ -622,6 +893,7 @@ private:
         f.connect_retry = t.connect_retry;
         f.passive = cfg_.passive;
         f.jitter_seed = sp_.rng_();
+        f.graceful_restart = sp_.gr_capability();
         Session::Options o;
         o.fsm = f;
         o.remote = cfg_.address;
@@ -657,7 +929,10 @@ private:
         if (!best) return std::nullopt;
         const Path& b = *best;
         if (!b.local && b.peer_address == cfg_.address) return std::nullopt;  // not back to its source
-        if (!b.local && !b.ebgp && ibgp()) return std::nullopt;                // RFC 4271 §9.2.1 split horizon
+        // RFC 4271 §9.2.1 split horizon, unless we reflect (RFC 4456 §6): from a client to every
+        // iBGP peer, from a non-client to the clients.
+        const bool reflect = !b.local && !b.ebgp && ibgp();
+        if (reflect && !cfg_.route_reflector_client && !sp_.is_rr_client(b.peer_address)) return std::nullopt;
         if (!communities_allow_export(b.attributes->communities, ibgp())) return std::nullopt;  // RFC 1997 §3
         const auto& open = primary_->fsm().peer_open();
         const AfiSafi family{prefix.family() == Family::kIpv4 ? kAfiIpv4 : kAfiIpv6, kSafiUnicast};
@@ -665,6 +940,12 @@ private:
 
         PathAttributes a = *b.attributes;
         a.next_hop.reset();
+        if (reflect) {
+            // RFC 4456 §8: the originator (set once, by the first reflector) and our cluster first.
+            if (!a.originator_id) a.originator_id = b.peer_router_id;
+            if (open->bgp_id == *a.originator_id) return std::nullopt;  // it would drop it anyway
+            a.cluster_list.insert(a.cluster_list.begin(), sp_.cluster_id());
+        }
         if (ibgp()) {
             a.local_pref = b.local_pref(); // §5.1.5: always sent to internal peers
         } else {
@@ -708,13 +989,54 @@ private:
     std::optional<IpAddress> local_address_;
     std::optional<Clock::time_point> established_since_;
     bool end_of_rib_received_ = false;
+    Negotiated negotiated_;  // of the current (or last) Established session
+    // Helper (RFC 4724 §4.2) and Enhanced Route Refresh (RFC 7313 §4): the peer's paths kept as
+    // stale, per family (IPv4, IPv6) until announced again, End-of-RIB / EoRR, or gr_timer_.
+    std::array<std::unordered_set<Prefix>, 2> stale_;
+    asio::steady_timer gr_timer_;
+    bool deferred_ = false;  // restarting speaker: our table waits for the deferral's end
+    asio::steady_timer max_prefix_timer_;
+    std::string max_prefix_state_;
+    bool max_prefix_warned_ = false;
     std::string last_error_;
     std::uint64_t messages_in_ = 0;
     std::uint64_t messages_out_ = 0;
 };
 
 Speaker::Impl::Impl(asio::io_context& ioc, SpeakerConfig cfg)
-    : ioc_{ioc}, cfg_{std::move(cfg)}, listener_{ioc, [this](asio::ip::tcp::socket s) { on_accept(std::move(s)); }} {}
+    : ioc_{ioc},
+      cfg_{std::move(cfg)},
+      restarting_{cfg_.graceful_restart.enabled && cfg_.graceful_restart.restarting},
+      listener_{ioc, [this](asio::ip::tcp::socket s) { on_accept(std::move(s)); }} {}
+
+std::optional<GracefulRestart> Speaker::Impl::gr_capability() const {
+    const auto& g = cfg_.graceful_restart;
+    if (!g.enabled) return std::nullopt;
+    GracefulRestart c;
+    c.restart_state = restarting_;  // RFC 4724 §3: R, while our own restart is in progress
+    c.restart_time = static_cast<std::uint16_t>(std::clamp<std::int64_t>(g.restart_time.count(), 0, 4095));
+    for (const auto f : kFamilies) c.families.push_back({f, g.forwarding_preserved});
+    return c;
+}
+
+bool Speaker::Impl::is_rr_client(const IpAddress& peer) const {
+    auto it = peers_.find(peer);
+    return it != peers_.end() && it->second->config().route_reflector_client;
+}
+
+void Speaker::Impl::check_restart_done(const char* force) {
+    if (!restarting_) return;
+    if (!force) {
+        for (const auto& [addr, peer] : peers_) {
+            if (!peer->ready_for_selection()) return;
+        }
+    }
+    restarting_ = false;
+    deferral_timer_.cancel();
+    log::get("bgp")->info("graceful restart: {}; sending our tables",
+                          force ? force : "End-of-RIB received from every peer");
+    for (auto& [addr, peer] : peers_) peer->end_deferral();
+}
 
 Speaker::Impl::~Impl() {
     listener_.close();
@@ -769,9 +1091,12 @@ void Speaker::Impl::enforce_ownership(const std::vector<Prefix>& owned) {
     for (const auto& o : owned) {
         for (auto it = std::lower_bound(all.begin(), all.end(), o); it != all.end() && o.contains(*it); ++it) {
             const auto owner = owner_of(*it);
-            for (const auto& path : rib_.find(*it)->paths) {
-                if (!path.local && !path.ebgp && owner && *owner != path.peer_address)
-                    out.emplace_back(path.peer_address, *it);
+            const auto entry = rib_.find(*it);  // a copy: keep it alive for the loop
+            for (const auto& path : entry->paths) {
+                if (path.local || path.ebgp || !owner || *owner == path.peer_address) continue;
+                const bool reflected = path.attributes->originator_id && path.next_hop == *owner &&
+                                       !is_rr_client(path.peer_address);  // as Peer::may_announce
+                if (!reflected) out.emplace_back(path.peer_address, *it);
             }
         }
     }
@@ -814,9 +1139,20 @@ Expected<void, std::string> Speaker::start() {
     auto r = impl_->listener_.listen(impl_->cfg_.listen_addresses, impl_->cfg_.listen_port);
     if (!r) return r;
     impl_->running_ = true;
+    if (impl_->restarting_) {
+        log::get("bgp")->info("graceful restart: restarting with the forwarding state kept; tables to peers that "
+                              "kept our routes wait for every peer's End-of-RIB, at most {} s",
+                              impl_->cfg_.graceful_restart.deferral_time.count());
+        impl_->deferral_timer_.expires_after(impl_->cfg_.graceful_restart.deferral_time);
+        impl_->deferral_timer_.async_wait([im = impl_.get()](boost::system::error_code ec) {
+            if (!ec) im->check_restart_done("the deferral timer expired");
+        });
+    }
     for (auto& [addr, peer] : impl_->peers_) peer->start();
     return {};
 }
+
+bool Speaker::restart_complete() const noexcept { return !impl_->restarting_; }
 
 namespace {
 
@@ -842,21 +1178,27 @@ void poll_stop(const std::shared_ptr<StopWait>& w) {
 
 }  // namespace
 
-bool Speaker::restart_complete() const noexcept { return true; }  // TODO(gr): the deferral
-
 void Speaker::stop(std::function<void()> on_done, bool for_restart) {
-    (void)for_restart;  // TODO(gr)
     auto& im = *impl_;
     im.running_ = false;
     im.listener_.close();
     auto w = std::make_shared<StopWait>(im.ioc_);
     w->done = std::move(on_done);
     w->deadline = Clock::now() + std::chrono::seconds{1};
+    std::size_t silent = 0;
     for (auto& [addr, peer] : im.peers_) {
-        peer->shutdown(kCeaseAdministrativeShutdown);
+        const bool keep = for_restart && peer->helps_our_restart();
+        silent += keep ? 1 : 0;
+        peer->shutdown(ManualStop{kCeaseAdministrativeShutdown, {}, keep});
         for (auto& s : peer->take_dismissed()) w->sessions.push_back(std::move(s));
     }
-    log::get("bgp")->info("speaker stopping: Cease sent to {} peer(s)", im.peers_.size());
+    im.deferral_timer_.cancel();
+    if (silent > 0) {
+        log::get("bgp")->info("speaker stopping for a graceful restart: {} peer(s) keep our routes, Cease to {}",
+                              silent, im.peers_.size() - silent);
+    } else {
+        log::get("bgp")->info("speaker stopping: Cease sent to {} peer(s)", im.peers_.size());
+    }
     asio::post(im.ioc_, [w] { poll_stop(w); });
 }
 
@@ -899,6 +1241,7 @@ void Speaker::remove_peer(const IpAddress& address) {
     im.peers_.erase(it);
     if (im.bfd_) im.bfd_->remove(address);
     im.set_md5_key(address, {});
+    im.check_restart_done();
     Rib::Changes ch;
     im.rib_.drop_peer(address, ch);
     im.apply(ch);
