@@ -313,6 +313,7 @@ void Session::execute(const Action& action) {
                        timers_[i]->cancel();
                    },
                    [&](const SessionUp&) {
+                       last_error_.clear();  // a failed dial before this one is history now
                        if (owner_) owner_->session_up(*this);
                    },
                    [&](const SessionDown& a) {
