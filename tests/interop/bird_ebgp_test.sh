@@ -9,6 +9,8 @@
 #    intact. BIRD receives exactly n1's podCIDR (not n2's, which n1 holds), AS path "64512", next
 #    hop 10.0.0.1.
 # 2. A wrong password never comes up.
+# 3. Max-prefix (--peer-router-max-prefixes 3): BIRD's 5 prefixes close the session with Cease /
+#    Maximum Number of Prefixes Reached (RFC 4486), kroute drops its routes and waits.
 # Every daemon runs with its own config, control socket, pid and log files in the test's directory.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -185,3 +187,18 @@ if ctl_n1 config -o json | grep -q -e "$WRONG_PASSWORD" -e "$(printf %s "$WRONG_
     fail "a password in kroutectl config"
 fi
 echo "ok: no password in the logs or in kroutectl config"
+
+# 3. Max-prefix: BIRD sends 5 prefixes (1 accepted, 4 refused: all count), the limit is 3.
+stop_pid "$n1_pid"
+start_node n1 kr --peer-router-ips 10.0.0.2 --peer-router-asns 65001 \
+    --peer-router-passwords "$(printf %s "$PASSWORD" | base64)" --peer-router-import-reject 203.0.113.0/24 \
+    --peer-router-max-prefixes 3 --peer-router-max-prefix-restart 30s
+n1_pid=$last_pid
+bird_saw_max_prefix() { birdc_ show protocols all kroute | grep -q 'Received: Maximum number of prefixes reached'; }
+wait_for 30 "BIRD to receive Cease / Maximum Number of Prefixes Reached" bird_saw_max_prefix
+max_state=$(ctl_n1 neighbors -o json | jq -r '.[] | select(.address=="10.0.0.2") | .max_prefix_state')
+[[ $max_state == *"limit 3 exceeded"* ]] || fail "kroutectl does not show the max-prefix state: '$max_state'"
+[[ $(state_of 10.0.0.2) != Established ]] || fail "the session with BIRD is up despite the limit"
+rib_has 198.51.100.0/24 10.0.0.2 && fail "BIRD's route stayed after the limit closed the session"
+grep -qE '[45] prefixes exceed its limit of 3' "$KR_DIR/kroute-n1.log" || fail "kroute did not log the limit"
+echo "ok: over the limit of 3, kroute sent Cease/1 to BIRD, dropped its routes and holds the session down ($max_state)"
