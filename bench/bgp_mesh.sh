@@ -4,8 +4,9 @@
 #   full  N speakers of one kind, each its own process on its own loopback address
 #         (127.X.0.1..N), in an iBGP full mesh, each announcing one /24. Measures the time from the
 #         first launch until every speaker has N-1 sessions Established and N prefixes in its RIB,
-#         and each process's memory then (VmRSS; and its private part, RssAnon, since most of a
-#         small daemon's RSS is shared library pages that 100 processes share).
+#         and each process's memory then (VmRSS; its private part, RssAnon; and its proportional
+#         share, Pss, since most of a small daemon's RSS is shared library pages that the N
+#         processes share, each counted once per process in VmRSS).
 #   star  one receiver on 127.X.255.1 with N-1 peers played by bench/mesh_peers (one process, one
 #         bgp::Speaker per peer, each announcing one /24): one node of an N-node full mesh. Measures
 #         the time from the receiver's launch until all N-1 sessions are Established and all N-1
@@ -148,7 +149,8 @@ converged_gobgp() {  # DIR NAME PEERS PREFIXES
     local est routes
     est=$(gobgp -p 50152 neighbor 2>/dev/null | grep -c Establ || true)
     ((est == $3)) || return 1
-    routes=$(gobgp -p 50152 global rib summary 2>/dev/null | awk '/Number of destinations/ {print $NF}')
+    # GoBGP 3.10 prints "Destination: N, Path: M".
+    routes=$(gobgp -p 50152 global rib summary 2>/dev/null | sed -n 's/^Destination: \([0-9]*\),.*/\1/p')
     [[ ${routes:-0} == "$4" ]]
 }
 
@@ -187,16 +189,20 @@ run_full() {  # RECEIVER RUN
         done_ms=$(now_ms)
         ((${#pending[@]})) && sleep 0.1
     done
-    local rss=() anon=() p
-    for p in "${pids[@]}"; do rss+=("$(kib "$p" VmRSS)"); anon+=("$(kib "$p" RssAnon)"); done
+    local rss=() anon=() pss=() p
+    for p in "${pids[@]}"; do
+        rss+=("$(kib "$p" VmRSS)"); anon+=("$(kib "$p" RssAnon)")
+        pss+=("$(awk '$1 == "Pss:" {print $2}' "/proc/$p/smaps_rollup")")
+    done
     local version
     if [[ $kind == kroute ]]; then version=$("$KR_BIN/kroute" --version | head -1); else version=$(bird --version 2>&1 | head -1); fi
     emit "$(jq -cn --arg r "$kind" --arg v "$version" --argjson run "$run" --argjson n "$N" \
         --argjson ms $((done_ms - t0)) --argjson rss "[$(IFS=,; echo "${rss[*]}")]" \
-        --argjson anon "[$(IFS=,; echo "${anon[*]}")]" \
+        --argjson anon "[$(IFS=,; echo "${anon[*]}")]" --argjson pss "[$(IFS=,; echo "${pss[*]}")]" \
         '{bench: "bgp_mesh", mode: "full", receiver: $r, version: $v, run: $run, speakers: $n, converged_ms: $ms,
           rss_kib_median: ($rss | sort | .[length / 2 | floor]), rss_kib_max: ($rss | max),
-          anon_kib_median: ($anon | sort | .[length / 2 | floor]), anon_kib_max: ($anon | max)}')"
+          anon_kib_median: ($anon | sort | .[length / 2 | floor]), anon_kib_max: ($anon | max),
+          pss_kib_median: ($pss | sort | .[length / 2 | floor]), pss_kib_max: ($pss | max)}')"
     stop_all
 }
 
@@ -220,6 +226,7 @@ run_star() {  # RECEIVER RUN
     stop_all
 
     "$KR_BIN/mesh_peers" --count $((N - 1)) --net "$NET" --target "$self" --port $PORT --asn $ASN --seconds "$DEADLINE" \
+        --next-hop 192.0.2.1 \
         >"$d/peers.out" 2>"$d/peers.err" &
     PIDS+=("$!")
     local limit=$(($(now_ms) + 60000))

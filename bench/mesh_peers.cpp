@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,17 +36,29 @@ int main(int argc, char** argv) {
     std::uint32_t asn = 64512;
     int seconds = 600;
     std::uint32_t net = 1;
+    std::string next_hop_text;
     app.add_option("--count", count, "Speakers to run (at most 62500)")->capture_default_str();
     app.add_option("--target", target_text, "The receiver's IPv4 address")->required();
     app.add_option("--port", port, "Port every speaker listens on and dials")->capture_default_str();
     app.add_option("--asn", asn, "AS of every speaker and of the receiver (iBGP)")->capture_default_str();
     app.add_option("--seconds", seconds, "Stop after this long")->capture_default_str();
     app.add_option("--net", net, "Second octet of the speakers' addresses: 127.NET.x.y")->check(CLI::Range(1, 254));
+    app.add_option("--next-hop", next_hop_text,
+                   "Next hop of every announced /24 (default: each speaker's own address; GoBGP refuses "
+                   "loopback next hops, so the benchmark gives every receiver a TEST-NET-1 one)");
     CLI11_PARSE(app, argc, argv);
     auto target = IpAddress::parse(target_text);
     if (!target || !target->is_v4() || count == 0 || count > 62500) {
         std::fprintf(stderr, "mesh_peers: bad --target or --count\n");
         return 2;
+    }
+    std::optional<IpAddress> next_hop;
+    if (!next_hop_text.empty()) {
+        next_hop = IpAddress::parse(next_hop_text);
+        if (!next_hop || !next_hop->is_v4()) {
+            std::fprintf(stderr, "mesh_peers: bad --next-hop\n");
+            return 2;
+        }
     }
     log::set_verbosity(0);
     spdlog::set_level(spdlog::level::warn);
@@ -72,7 +85,7 @@ int main(int argc, char** argv) {
         peer.port = port;
         peer.local_address = self;
         s->set_peer(peer);
-        s->originate(Prefix(IpAddress::v4(0x0a000000u | (i / 256) << 16 | (i % 256) << 8), 24), self);
+        s->originate(Prefix(IpAddress::v4(0x0a000000u | (i / 256) << 16 | (i % 256) << 8), 24), next_hop.value_or(self));
         speakers.push_back(std::move(s));
     }
     std::printf("{\"event\":\"listening\",\"speakers\":%u}\n", count);
