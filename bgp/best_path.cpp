@@ -56,7 +56,8 @@ Verdict compare(const Path& a, const Path& b) {  // RFC 4271 §9.1.1, §9.1.2.2 
     if (a.router_id() != b.router_id()) return {a.router_id() < b.router_id(), Reason::kRouterId};
     if (a.attributes->cluster_list.size() != b.attributes->cluster_list.size())  // RFC 4456 §9
         return {a.attributes->cluster_list.size() < b.attributes->cluster_list.size(), Reason::kClusterListLength};
-    return {a.peer_address <= b.peer_address, Reason::kPeerAddress};
+    if (a.peer_address != b.peer_address) return {a.peer_address < b.peer_address, Reason::kPeerAddress};
+    return {a.path_id <= b.path_id, Reason::kPeerAddress};  // several paths from one ADD-PATH peer
 }
 
 namespace {
@@ -112,6 +113,7 @@ std::optional<Selection> select(std::size_t n, const Get& at) {
     keep_best(at, c, [](const Path& p) { return p.attributes->cluster_list.size(); }, std::less<>{},
               Reason::kClusterListLength, last);
     keep_best(at, c, [](const Path& p) { return p.peer_address; }, std::less<>{}, Reason::kPeerAddress, last);
+    keep_best(at, c, [](const Path& p) { return p.path_id; }, std::less<>{}, Reason::kPeerAddress, last);
 
     sel.best = c.front();
     sel.reason = last;

@@ -25,6 +25,7 @@ struct Path {
     std::uint32_t peer_as = 0;
     bool ebgp = false;
     bool local = false;           // originated by this speaker
+    std::uint32_t path_id = 0;    // RFC 7911 Path Identifier from an ADD-PATH peer; 0 otherwise
 
     // Values the decision process reads, with the RFC's defaults for absent attributes.
     [[nodiscard]] std::uint32_t local_pref() const noexcept;  // absent: kDefaultLocalPref
@@ -39,7 +40,7 @@ struct Path {
     friend bool operator==(const Path& a, const Path& b) {
         return a.next_hop == b.next_hop && a.peer_address == b.peer_address &&
                a.peer_router_id == b.peer_router_id && a.peer_as == b.peer_as && a.ebgp == b.ebgp &&
-               a.local == b.local && (a.attributes == b.attributes || (a.attributes && b.attributes &&
+               a.local == b.local && a.path_id == b.path_id && (a.attributes == b.attributes || (a.attributes && b.attributes &&
                                                                        *a.attributes == *b.attributes));
     }
 };

@@ -64,6 +64,7 @@ OpenMessage Fsm::local_open() const {
     open.extended_message = cfg_.extended_message;
     open.enhanced_route_refresh = cfg_.enhanced_route_refresh;
     open.graceful_restart = cfg_.graceful_restart;
+    open.add_path = cfg_.add_path;
     return open;
 }
 

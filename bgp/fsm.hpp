@@ -51,6 +51,8 @@ struct FsmConfig {
     bool enhanced_route_refresh = true;  // RFC 7313 capability
     // RFC 4724 capability, as the speaker wants it sent (families filled by the owner).
     std::optional<GracefulRestart> graceful_restart;
+    // RFC 7911 capability: the families (and directions) we offer ADD-PATH for.
+    std::vector<AddPathFamily> add_path;
     std::uint64_t jitter_seed = 1;  // the jitter of RFC 4271 §10 is drawn from this (tests fix it)
 };
 

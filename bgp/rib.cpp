@@ -49,6 +49,7 @@ std::size_t path_hash(const Path& p) noexcept {
     mix(p.peer_router_id);
     mix(p.peer_as);
     mix(static_cast<std::size_t>(p.ebgp) << 1 | static_cast<std::size_t>(p.local));
+    mix(p.path_id);
     return h;
 }
 
@@ -214,34 +215,33 @@ void Rib::update(const PathSource& from, std::span<const Prefix> prefixes, std::
                  const IpAddress& next_hop, Changes& out) {
     if (prefixes.empty()) return;
     Path p{.attributes = std::move(attrs), .next_hop = next_hop, .peer_address = from.address,
-           .peer_router_id = from.router_id, .peer_as = from.asn, .ebgp = from.ebgp, .local = false};
+           .peer_router_id = from.router_id, .peer_as = from.asn, .ebgp = from.ebgp, .local = false,
+           .path_id = from.path_id};
     const PathId id = paths_.intern(std::move(p));
+    const Source src{from.address, from.path_id, false};
     for (const auto& prefix : prefixes) {
         paths_.ref(id);
-        apply(prefix, from.address, false, id, out);
+        apply(prefix, src, id, out);
     }
     paths_.unref(id);
 }
 
-void Rib::withdraw(const IpAddress& peer, const Prefix& prefix, Changes& out) {
-    apply(prefix, peer, false, kNoPath, out);  // RFC 4271 §9: an unknown prefix is ignored
+void Rib::withdraw(const IpAddress& peer, const Prefix& prefix, Changes& out, std::uint32_t path_id) {
+    apply(prefix, Source{peer, path_id, false}, kNoPath, out);  // RFC 4271 §9: an unknown prefix is ignored
 }
 
-std::vector<Prefix> Rib::prefixes_of(const IpAddress& peer) const {
-    std::vector<Prefix> held;
+std::vector<PathKey> Rib::paths_of(const IpAddress& peer) const {
+    std::vector<PathKey> held;
     auto it = adj_rib_in_.find(peer);
     if (it == adj_rib_in_.end() || it->second == 0) return held;
     held.reserve(it->second);
     auto collect = [&](const auto& key, std::uint32_t value) {
         if (value & kMultiBit) {
             for (auto id : multi_[value & ~kMultiBit].paths) {
-                if (from_source(id, peer, false)) {
-                    held.push_back(prefix_of(key));
-                    break;
-                }
+                if (from_peer(id, peer)) held.push_back(PathKey{prefix_of(key), paths_[id].path_id});
             }
-        } else if (from_source(value, peer, false)) {
-            held.push_back(prefix_of(key));
+        } else if (from_peer(value, peer)) {
+            held.push_back(PathKey{prefix_of(key), paths_[value].path_id});
         }
     };
     v4_.for_each(collect);
@@ -251,8 +251,8 @@ std::vector<Prefix> Rib::prefixes_of(const IpAddress& peer) const {
 }
 
 void Rib::drop_peer(const IpAddress& peer, Changes& out) {
-    const auto held = prefixes_of(peer);  // sorted: a deterministic change order
-    for (const auto& p : held) apply(p, peer, false, kNoPath, out);
+    const auto held = paths_of(peer);  // sorted: a deterministic change order
+    for (const auto& k : held) apply(k.prefix, Source{peer, k.path_id, false}, kNoPath, out);
     adj_rib_in_.erase(peer);
 }
 
@@ -262,10 +262,14 @@ void Rib::originate(const Prefix& prefix, const IpAddress& next_hop, Changes& ou
     a.as_path = std::vector<AsPathSegment>{};
     Path p{.attributes = store_.intern(std::move(a)), .next_hop = next_hop, .peer_address = {},
            .peer_router_id = 0, .peer_as = 0, .ebgp = false, .local = true};
-    apply(prefix, IpAddress{}, true, paths_.intern(std::move(p)), out);
+    const IpAddress none;
+    apply(prefix, Source{none, 0, true}, paths_.intern(std::move(p)), out);
 }
 
-void Rib::withdraw_local(const Prefix& prefix, Changes& out) { apply(prefix, IpAddress{}, true, kNoPath, out); }
+void Rib::withdraw_local(const Prefix& prefix, Changes& out) {
+    const IpAddress none;
+    apply(prefix, Source{none, 0, true}, kNoPath, out);
+}
 
 std::uint32_t Rib::value_of(const Prefix& prefix) const {
     if (prefix.family() == Family::kIpv4) {
@@ -342,9 +346,14 @@ std::size_t Rib::adj_rib_in_count(const IpAddress& peer) const {
     return it == adj_rib_in_.end() ? 0 : it->second;
 }
 
-bool Rib::from_source(PathId id, const IpAddress& key, bool local) const {
+bool Rib::from_source(PathId id, const Source& src) const {
     const Path& p = paths_[id];
-    return p.local == local && (local || p.peer_address == key);
+    return p.local == src.local && (src.local || (p.peer_address == src.peer && p.path_id == src.path_id));
+}
+
+bool Rib::from_peer(PathId id, const IpAddress& peer) const {
+    const Path& p = paths_[id];
+    return !p.local && p.peer_address == peer;
 }
 
 std::uint32_t Rib::add_multi(Multi m) {
@@ -373,17 +382,16 @@ void Rib::count(const Path& p, int delta) {
     n = static_cast<std::size_t>(static_cast<long long>(n) + delta);
 }
 
-void Rib::apply(const Prefix& prefix, const IpAddress& key, bool local, PathId id, Changes& out) {
+void Rib::apply(const Prefix& prefix, const Source& src, PathId id, Changes& out) {
     if (prefix.family() == Family::kIpv4) {
-        apply_in(v4_, key4(prefix), prefix, key, local, id, out);
+        apply_in(v4_, key4(prefix), prefix, src, id, out);
     } else {
-        apply_in(v6_, key6(prefix), prefix, key, local, id, out);
+        apply_in(v6_, key6(prefix), prefix, src, id, out);
     }
 }
 
 template <class Table, class Key>
-void Rib::apply_in(Table& table, const Key& k, const Prefix& prefix, const IpAddress& key, bool local, PathId id,
-                   Changes& out) {
+void Rib::apply_in(Table& table, const Key& k, const Prefix& prefix, const Source& src, PathId id, Changes& out) {
     typename Table::Slot* slot = nullptr;
     if (id == kNoPath) {
         slot = table.find(k);
@@ -402,7 +410,7 @@ void Rib::apply_in(Table& table, const Key& k, const Prefix& prefix, const IpAdd
     const std::uint32_t before = slot->value;
 
     if (!(before & kMultiBit)) {
-        if (from_source(before, key, local)) {
+        if (from_source(before, src)) {
             if (id == before) {  // the same path again
                 paths_.unref(id);
                 return;
@@ -440,7 +448,7 @@ void Rib::apply_in(Table& table, const Key& k, const Prefix& prefix, const IpAdd
     const std::uint32_t mi = before & ~kMultiBit;
     BestChange c{prefix, best_of(before), std::nullopt, next_hops_of(before), {}};
     auto& list = multi_[mi].paths;
-    auto pos = std::find_if(list.begin(), list.end(), [&](PathId p) { return from_source(p, key, local); });
+    auto pos = std::find_if(list.begin(), list.end(), [&](PathId p) { return from_source(p, src); });
     if (pos == list.end()) {
         if (id == kNoPath) return;
         list.push_back(id);

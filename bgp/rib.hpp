@@ -85,6 +85,20 @@ struct PathSource {
     std::uint32_t router_id = 0;
     std::uint32_t asn = 0;
     bool ebgp = false;
+    std::uint32_t path_id = 0;  // RFC 7911: a peer with ADD-PATH has one path per (prefix, path id)
+};
+
+// One path of a peer's Adj-RIB-In: the prefix and its RFC 7911 Path Identifier (0 without ADD-PATH).
+struct PathKey {
+    Prefix prefix;
+    std::uint32_t path_id = 0;
+    friend bool operator==(const PathKey&, const PathKey&) = default;
+    friend auto operator<=>(const PathKey&, const PathKey&) = default;
+};
+struct PathKeyHash {
+    std::size_t operator()(const PathKey& k) const noexcept {
+        return std::hash<Prefix>{}(k.prefix) ^ (static_cast<std::size_t>(k.path_id) * 0x9E3779B97F4A7C15ull);
+    }
 };
 
 inline constexpr std::uint8_t kUnusedLength = 0xff;
@@ -143,18 +157,19 @@ class Rib {
 public:
     using Changes = std::vector<BestChange>;
 
-    // Adj-RIB-In: replaces the peer's path to `prefix` (implicit withdraw, RFC 4271 §9).
+    // Adj-RIB-In: replaces the peer's path to `prefix` with from.path_id (implicit withdraw, RFC
+    // 4271 §9; RFC 7911 §3: per Path Identifier).
     void update(const PathSource& from, const Prefix& prefix, std::shared_ptr<const PathAttributes> attrs,
                 const IpAddress& next_hop, Changes& out);
     // The same for every prefix of one UPDATE: the path is interned once.
     void update(const PathSource& from, std::span<const Prefix> prefixes, std::shared_ptr<const PathAttributes> attrs,
                 const IpAddress& next_hop, Changes& out);
-    void withdraw(const IpAddress& peer, const Prefix& prefix, Changes& out);
+    void withdraw(const IpAddress& peer, const Prefix& prefix, Changes& out, std::uint32_t path_id = 0);
     // The session went down: every path of the peer leaves at once.
     void drop_peer(const IpAddress& peer, Changes& out);
-    // The prefixes the peer has a path to, sorted (a scan of the table: for rare events, such as
-    // a graceful restart marking them stale).
-    [[nodiscard]] std::vector<Prefix> prefixes_of(const IpAddress& peer) const;
+    // The peer's paths, sorted (a scan of the table: for rare events, such as a graceful restart
+    // marking them stale).
+    [[nodiscard]] std::vector<PathKey> paths_of(const IpAddress& peer) const;
 
     // Locally originated routes (a podCIDR): ORIGIN IGP, empty AS_PATH.
     void originate(const Prefix& prefix, const IpAddress& next_hop, Changes& out);
@@ -186,15 +201,20 @@ private:
 
     // Puts `id` (or, with kNoPath, removes the path of the given source) and reselects. Takes over
     // the caller's reference to `id`.
-    void apply(const Prefix& prefix, const IpAddress& key, bool local, PathId id, Changes& out);
+    struct Source {
+        const IpAddress& peer;
+        std::uint32_t path_id;
+        bool local;
+    };
+    void apply(const Prefix& prefix, const Source& src, PathId id, Changes& out);
     template <class Table, class Key>
-    void apply_in(Table& table, const Key& k, const Prefix& prefix, const IpAddress& key, bool local, PathId id,
-                  Changes& out);
+    void apply_in(Table& table, const Key& k, const Prefix& prefix, const Source& src, PathId id, Changes& out);
     [[nodiscard]] std::uint32_t value_of(const Prefix& prefix) const;  // kNoPath when absent
     [[nodiscard]] const Path& best_of(std::uint32_t value) const;
     [[nodiscard]] std::vector<IpAddress> next_hops_of(std::uint32_t value) const;
     [[nodiscard]] RibEntry entry_of(std::uint32_t value) const;
-    [[nodiscard]] bool from_source(PathId id, const IpAddress& key, bool local) const;
+    [[nodiscard]] bool from_source(PathId id, const Source& src) const;
+    [[nodiscard]] bool from_peer(PathId id, const IpAddress& peer) const;
     [[nodiscard]] std::uint32_t add_multi(Multi m);
     void select(Multi& m) const;
     void count(const Path& p, int delta);

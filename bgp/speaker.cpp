@@ -498,14 +498,14 @@ public:
         }
         Rib::Changes ch;
         std::size_t kept = 0;
-        for (const auto& p : sp_.rib_.prefixes_of(cfg_.address)) {
-            const auto i = family_index(p.family());
+        for (const auto& k : sp_.rib_.paths_of(cfg_.address)) {
+            const auto i = family_index(k.prefix.family());
             if (keep[i]) {
-                stale_[i].insert(p);
+                stale_[i].insert(k);
                 ++kept;
             } else {
-                stale_[i].erase(p);
-                sp_.rib_.withdraw(cfg_.address, p, ch);
+                stale_[i].erase(k);
+                sp_.rib_.withdraw(cfg_.address, k.prefix, ch, k.path_id);
             }
         }
         sp_.apply(ch);
@@ -539,11 +539,11 @@ public:
         if (stale_[i].empty()) return;
         log::get("bgp")->info("{}: {}: removing {} stale {} route(s)", label_, why, stale_[i].size(),
                               i == 0 ? "IPv4" : "IPv6");
-        std::vector<Prefix> gone(stale_[i].begin(), stale_[i].end());
+        std::vector<PathKey> gone(stale_[i].begin(), stale_[i].end());
         std::sort(gone.begin(), gone.end());
         stale_[i].clear();
         Rib::Changes ch;
-        for (const auto& p : gone) sp_.rib_.withdraw(cfg_.address, p, ch);
+        for (const auto& k : gone) sp_.rib_.withdraw(cfg_.address, k.prefix, ch, k.path_id);
         sp_.apply(ch);
         if (stale_[0].empty() && stale_[1].empty()) gr_timer_.cancel();
     }
@@ -559,15 +559,15 @@ public:
     // Route ROUTE-REFRESH (RFC 7313 §4): BoRR marks the family's routes stale, EoRR removes those
     // not sent again since.
     void begin_refresh(std::size_t i) {
-        for (const auto& p : sp_.rib_.prefixes_of(cfg_.address)) {
-            if (family_index(p.family()) == i) stale_[i].insert(p);
+        for (const auto& k : sp_.rib_.paths_of(cfg_.address)) {
+            if (family_index(k.prefix.family()) == i) stale_[i].insert(k);
         }
         if (!stale_[i].empty()) arm_gr_timer(sp_.cfg_.graceful_restart.stale_time, "no EoRR within the stale time");
     }
 
-    void unstale(const Prefix& p) {
-        auto& st = stale_[family_index(p.family())];
-        if (!st.empty()) st.erase(p);
+    void unstale(const PathKey& k) {
+        auto& st = stale_[family_index(k.prefix.family())];
+        if (!st.empty()) st.erase(k);
     }
 
     void session_update(Session& s, UpdateMessage&& u) override {
@@ -584,9 +584,12 @@ public:
             return;
         }
         Rib::Changes ch;
-        for (const auto& p : u.withdrawn) withdraw_path(p, ch);
+        // RFC 7911 §3: with ADD-PATH each prefix comes with its Path Identifier (parallel vectors).
+        auto id_at = [](const std::vector<std::uint32_t>& ids, std::size_t i) { return i < ids.size() ? ids[i] : 0U; };
+        for (std::size_t i = 0; i < u.withdrawn.size(); ++i) withdraw_path({u.withdrawn[i], id_at(u.withdrawn_path_ids, i)}, ch);
         if (u.mp_unreach) {
-            for (const auto& p : u.mp_unreach->withdrawn) withdraw_path(p, ch);
+            const auto& w = u.mp_unreach->withdrawn;
+            for (std::size_t i = 0; i < w.size(); ++i) withdraw_path({w[i], id_at(u.mp_unreach->path_ids, i)}, ch);
         }
         bool reject = u.treat_as_withdraw.has_value();  // RFC 7606 §2
         if (reject) {
@@ -605,33 +608,30 @@ public:
             attrs = sp_.rib_.attributes().intern(std::move(a));
         }
 
-        if (!u.nlri.empty()) {
-            const bool ok = !reject && u.attributes.next_hop.has_value();
-            if (ok && plain_import()) {
-                import_batch(src, u.nlri, attrs, *u.attributes.next_hop, ch);
-            } else {
-                for (const auto& p : u.nlri) {
-                    if (ok) {
-                        import_path(src, p, attrs, *u.attributes.next_hop, ch);
-                    } else {
-                        withdraw_path(p, ch);
-                    }
+        // One UPDATE's prefixes: into the RIB at once when nothing can refuse some of them and they
+        // carry no Path Identifiers, else path by path.
+        auto take = [&](const std::vector<Prefix>& nlri, const std::vector<std::uint32_t>& ids, bool ok,
+                        const IpAddress* next_hop) {
+            if (nlri.empty()) return;
+            if (ok && ids.empty() && plain_import()) {
+                import_batch(src, nlri, attrs, *next_hop, ch);
+                return;
+            }
+            for (std::size_t i = 0; i < nlri.size(); ++i) {
+                PathSource one = src;
+                one.path_id = id_at(ids, i);
+                if (ok) {
+                    import_path(one, nlri[i], attrs, *next_hop, ch);
+                } else {
+                    withdraw_path({nlri[i], one.path_id}, ch);
                 }
             }
-        }
+        };
+        const bool v4_ok = !reject && u.attributes.next_hop.has_value();
+        take(u.nlri, u.nlri_path_ids, v4_ok, v4_ok ? &*u.attributes.next_hop : nullptr);
         if (u.mp_reach) {
             const bool ok = !reject && !u.mp_reach->next_hops.empty() && u.mp_reach->family.safi == kSafiUnicast;
-            if (ok && plain_import()) {
-                import_batch(src, u.mp_reach->nlri, attrs, u.mp_reach->next_hops.front(), ch);
-            } else {
-                for (const auto& p : u.mp_reach->nlri) {
-                    if (ok) {
-                        import_path(src, p, attrs, u.mp_reach->next_hops.front(), ch);
-                    } else {
-                        withdraw_path(p, ch);
-                    }
-                }
-            }
+            take(u.mp_reach->nlri, u.mp_reach->path_ids, ok, ok ? &u.mp_reach->next_hops.front() : nullptr);
         }
         sp_.apply(ch);
         check_max_prefixes(u.mp_reach ? u.mp_reach->family : kIpv4Unicast);
@@ -689,7 +689,7 @@ public:
                       const std::shared_ptr<const PathAttributes>& attrs, const IpAddress& next_hop,
                       Rib::Changes& ch) {
         if (!stale_[0].empty() || !stale_[1].empty()) {
-            for (const auto& p : prefixes) unstale(p);
+            for (const auto& p : prefixes) unstale({p, 0});
         }
         if (!ibgp() || sp_.owned_.empty()) {
             sp_.rib_.update(src, prefixes, attrs, next_hop, ch);
@@ -699,7 +699,7 @@ public:
         accepted.reserve(prefixes.size());
         for (const auto& p : prefixes) {
             if (auto owner = sp_.owner_of(p); owner && !may_announce(*owner, *attrs, next_hop)) {
-                reject_owned(p, *owner, ch);
+                reject_owned({p, 0}, *owner, ch);
             } else {
                 accepted.push_back(p);
             }
@@ -709,15 +709,16 @@ public:
 
     void import_path(const PathSource& src, const Prefix& p, const std::shared_ptr<const PathAttributes>& attrs,
                      const IpAddress& next_hop, Rib::Changes& ch) {
-        unstale(p);
+        const PathKey key{p, src.path_id};
+        unstale(key);
         if (ibgp()) {
             if (auto owner = sp_.owner_of(p); owner && !may_announce(*owner, *attrs, next_hop)) {
-                reject_owned(p, *owner, ch);
+                reject_owned(key, *owner, ch);
                 return;
             }
         }
         if (!cfg_.import_policy) {
-            rejected_.erase(p);
+            rejected_.erase(key);
             sp_.rib_.update(src, p, attrs, next_hop, ch);
             return;
         }
@@ -731,11 +732,11 @@ public:
                 log::get("bgp")->debug("{}: import policy rejects {} (term {})", label_, p.to_string(),
                                        d.term ? d.term->name : "default");
             }
-            rejected_[p] = Rejection::kPolicy;
-            sp_.rib_.withdraw(cfg_.address, p, ch);
+            rejected_[key] = Rejection::kPolicy;
+            sp_.rib_.withdraw(cfg_.address, p, ch, src.path_id);
             return;
         }
-        rejected_.erase(p);
+        rejected_.erase(key);
         if (!d.action->modifies()) {
             sp_.rib_.update(src, p, attrs, next_hop, ch);
             return;
@@ -753,19 +754,19 @@ public:
         return !cfg_.route_reflector_client && a.originator_id.has_value() && next_hop == owner;
     }
 
-    void withdraw_path(const Prefix& p, Rib::Changes& ch) {
-        unstale(p);
-        rejected_.erase(p);
-        sp_.rib_.withdraw(cfg_.address, p, ch);
+    void withdraw_path(const PathKey& k, Rib::Changes& ch) {
+        unstale(k);
+        rejected_.erase(k);
+        sp_.rib_.withdraw(cfg_.address, k.prefix, ch, k.path_id);
     }
 
-    void reject_owned(const Prefix& p, const IpAddress& owner, Rib::Changes& ch) {
-        if (ownership_logged_.insert(p).second) {
+    void reject_owned(const PathKey& k, const IpAddress& owner, Rib::Changes& ch) {
+        if (ownership_logged_.insert(k.prefix).second) {
             log::get("bgp")->warn("{}: rejected {}: it belongs to {}, which alone may announce it (prefix ownership)",
-                                  label_, p.to_string(), owner.to_string());
+                                  label_, k.prefix.to_string(), owner.to_string());
         }
-        rejected_[p] = Rejection::kOwnership;
-        sp_.rib_.withdraw(cfg_.address, p, ch);
+        rejected_[k] = Rejection::kOwnership;
+        sp_.rib_.withdraw(cfg_.address, k.prefix, ch, k.path_id);
     }
 
     // Only the policies changed: the session stays (nothing in RFC 4271 asks for a reset).
@@ -791,22 +792,27 @@ public:
         if (primary_ && primary_->state() == State::kEstablished && cfg_.import_policy) {
             const auto& open = primary_->fsm().peer_open();
             const PathSource src{cfg_.address, open ? open->bgp_id : 0, cfg_.remote_asn, !ibgp()};
-            std::vector<std::tuple<Prefix, std::shared_ptr<const PathAttributes>, IpAddress>> changed;
+            std::vector<std::tuple<Prefix, std::shared_ptr<const PathAttributes>, IpAddress, std::uint32_t>> changed;
             for (const auto& prefix : sp_.rib_.prefixes()) {
                 const auto entry = sp_.rib_.find(prefix);  // a copy: keep it alive for the loop
                 for (const auto& path : entry->paths) {
                     if (path.local || path.peer_address != cfg_.address) continue;
                     const PolicyDecision d = bgp::decide(*cfg_.import_policy, prefix, *path.attributes);
-                    if (!d.accept() || d.action->modifies()) changed.emplace_back(prefix, path.attributes, path.next_hop);
+                    if (!d.accept() || d.action->modifies())
+                        changed.emplace_back(prefix, path.attributes, path.next_hop, path.path_id);
                 }
             }
             Rib::Changes ch;
-            for (const auto& [prefix, attrs, next_hop] : changed) import_path(src, prefix, attrs, next_hop, ch);
+            for (const auto& [prefix, attrs, next_hop, path_id] : changed) {
+                PathSource one = src;
+                one.path_id = path_id;
+                import_path(one, prefix, attrs, next_hop, ch);
+            }
             sp_.apply(ch);
         }
         const bool ask = std::any_of(rejected_.begin(), rejected_.end(), [this](const auto& r) {
             return r.second == Rejection::kPolicy &&
-                   !(cfg_.import_policy && rejects_whatever_attributes(*cfg_.import_policy, r.first));
+                   !(cfg_.import_policy && rejects_whatever_attributes(*cfg_.import_policy, r.first.prefix));
         });
         if (ask) refresh_in("import policy changed");
     }
@@ -814,11 +820,11 @@ public:
     // Ownership changed: paths refused for it may now be allowed.
     void recheck_ownership() {
         bool allowed_now = false;
-        for (const auto& [p, why] : rejected_) {
+        for (const auto& [k, why] : rejected_) {
             if (why != Rejection::kOwnership) continue;
-            auto owner = sp_.owner_of(p);
+            auto owner = sp_.owner_of(k.prefix);
             if (!owner || *owner == cfg_.address) {
-                ownership_logged_.erase(p);
+                ownership_logged_.erase(k.prefix);
                 allowed_now = true;
             }
         }
@@ -894,6 +900,9 @@ private:
         f.passive = cfg_.passive;
         f.jitter_seed = sp_.rng_();
         f.graceful_restart = sp_.gr_capability();
+        // RFC 7911: we take several paths per prefix from any peer that offers to send them (a
+        // route server or reflector with add-paths), for ECMP; we send only our best one.
+        f.add_path = {{kIpv4Unicast, AddPathMode::kReceive}, {kIpv6Unicast, AddPathMode::kReceive}};
         Session::Options o;
         o.fsm = f;
         o.remote = cfg_.address;
@@ -983,7 +992,7 @@ private:
     std::vector<std::shared_ptr<Session>> dismissed_;
     std::map<Prefix, Advert> adj_rib_out_;
     enum class Rejection : std::uint8_t { kPolicy, kOwnership };
-    std::map<Prefix, Rejection> rejected_;  // what the peer announces that we refused
+    std::map<PathKey, Rejection> rejected_;  // what the peer announces that we refused
     std::set<Prefix> ownership_logged_;
     bool policy_logged_ = false;
     std::optional<IpAddress> local_address_;
@@ -992,7 +1001,7 @@ private:
     Negotiated negotiated_;  // of the current (or last) Established session
     // Helper (RFC 4724 §4.2) and Enhanced Route Refresh (RFC 7313 §4): the peer's paths kept as
     // stale, per family (IPv4, IPv6) until announced again, End-of-RIB / EoRR, or gr_timer_.
-    std::array<std::unordered_set<Prefix>, 2> stale_;
+    std::array<std::unordered_set<PathKey, PathKeyHash>, 2> stale_;
     asio::steady_timer gr_timer_;
     bool deferred_ = false;  // restarting speaker: our table waits for the deferral's end
     asio::steady_timer max_prefix_timer_;
@@ -1085,7 +1094,7 @@ std::optional<IpAddress> Speaker::Impl::owner_of(const Prefix& p) const {
 }
 
 void Speaker::Impl::enforce_ownership(const std::vector<Prefix>& owned) {
-    std::vector<std::pair<IpAddress, Prefix>> out;  // collected first: the RIB changes below
+    std::vector<std::pair<IpAddress, PathKey>> out;  // collected first: the RIB changes below
     if (owned.empty()) return;
     const std::vector<Prefix> all = rib_.prefixes();  // sorted
     for (const auto& o : owned) {
@@ -1096,13 +1105,13 @@ void Speaker::Impl::enforce_ownership(const std::vector<Prefix>& owned) {
                 if (path.local || path.ebgp || !owner || *owner == path.peer_address) continue;
                 const bool reflected = path.attributes->originator_id && path.next_hop == *owner &&
                                        !is_rr_client(path.peer_address);  // as Peer::may_announce
-                if (!reflected) out.emplace_back(path.peer_address, *it);
+                if (!reflected) out.emplace_back(path.peer_address, PathKey{*it, path.path_id});
             }
         }
     }
     Rib::Changes ch;
-    for (const auto& [peer, prefix] : out) {
-        if (auto it = peers_.find(peer); it != peers_.end()) it->second->reject_owned(prefix, *owner_of(prefix), ch);
+    for (const auto& [peer, key] : out) {
+        if (auto it = peers_.find(peer); it != peers_.end()) it->second->reject_owned(key, *owner_of(key.prefix), ch);
     }
     apply(ch);
 }
@@ -1319,6 +1328,7 @@ std::vector<RibEntrySnapshot> Speaker::rib(const std::optional<Prefix>& only) co
             PathSnapshot ps;
             ps.from_peer = p.local ? IpAddress{} : p.peer_address;
             ps.local = p.local;
+            ps.path_id = p.path_id;
             ps.best = e.selection && e.selection->best == i;
             ps.next_hops = ps.best ? e.next_hops() : std::vector<IpAddress>{p.next_hop};
             ps.attributes = *p.attributes;

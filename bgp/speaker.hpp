@@ -140,6 +140,7 @@ struct NeighborSnapshot {
 
 struct PathSnapshot {
     IpAddress from_peer;  // unspecified when local
+    std::uint32_t path_id = 0;  // RFC 7911, from an ADD-PATH peer
     bool local = false;
     bool best = false;
     std::vector<IpAddress> next_hops;

@@ -223,3 +223,36 @@ TEST_CASE("many prefixes from several peers match a reference model", "[bgp][rib
     CHECK(rib.prefix_count() == 0);
     CHECK(rib.path_count() == 0);
 }
+
+TEST_CASE("ADD-PATH: one peer's paths are told apart by Path Identifier (RFC 7911 §3)", "[bgp][rib][add-path]") {
+    Rib rib;
+    Rib::Changes ch;
+    const auto p = pfx("10.244.9.0/24");
+    PathSource one = ibgp("10.0.0.2", 2);
+    one.path_id = 1;
+    PathSource two = one;
+    two.path_id = 2;
+    rib.update(one, p, attrs(rib, "10.0.0.7"), ip("10.0.0.7"), ch);
+    rib.update(two, p, attrs(rib, "10.0.0.8"), ip("10.0.0.8"), ch);
+    // Two equal paths from one peer: both next hops, as for two peers (multipath).
+    CHECK(rib.next_hops(p) == std::vector<IpAddress>{ip("10.0.0.7"), ip("10.0.0.8")});
+    CHECK(rib.adj_rib_in_count(ip("10.0.0.2")) == 2);
+    auto held = rib.paths_of(ip("10.0.0.2"));
+    REQUIRE(held.size() == 2);
+    CHECK(held[0] == PathKey{p, 1});
+    CHECK(held[1] == PathKey{p, 2});
+    // Path 1 again with a new next hop replaces path 1 only.
+    rib.update(one, p, attrs(rib, "10.0.0.9"), ip("10.0.0.9"), ch);
+    CHECK(rib.next_hops(p) == std::vector<IpAddress>{ip("10.0.0.8"), ip("10.0.0.9")});
+    // A withdrawal names its path; one without (path id 0) names none of them.
+    ch.clear();
+    rib.withdraw(ip("10.0.0.2"), p, ch);
+    CHECK(ch.empty());
+    rib.withdraw(ip("10.0.0.2"), p, ch, 2);
+    CHECK(rib.next_hops(p) == std::vector<IpAddress>{ip("10.0.0.9")});
+    rib.update(two, p, attrs(rib, "10.0.0.8"), ip("10.0.0.8"), ch);
+    rib.drop_peer(ip("10.0.0.2"), ch);
+    CHECK_FALSE(rib.contains(p));
+    CHECK(rib.adj_rib_in_count(ip("10.0.0.2")) == 0);
+    CHECK(rib.path_count() == 0);
+}

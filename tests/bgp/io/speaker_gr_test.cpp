@@ -403,3 +403,42 @@ TEST_CASE("route reflection: client routes to everyone, non-client routes to cli
     CHECK(back[0].paths.size() == 1);
     CHECK(back[0].paths[0].local);
 }
+
+TEST_CASE("ADD-PATH receive: several paths per prefix from one peer, ECMP over them, withdrawn one by one",
+          "[bgp][io][add-path]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    a.speaker->set_peer(raw_peer_config());
+    auto open = raw_open(std::nullopt);
+    open.add_path = {{kV4, AddPathMode::kSend}};  // a route server offering to send several paths
+    SilentPeer s{ioc};
+    bring_up(ioc, a, s, open);
+    const auto first = s.messages().front();
+    auto* ours = std::get_if<OpenMessage>(&first);
+    REQUIRE(ours);
+    CHECK(std::find(ours->add_path.begin(), ours->add_path.end(), AddPathFamily{kV4, AddPathMode::kReceive}) !=
+          ours->add_path.end());
+
+    const EncodeContext ctx{.four_octet_as = true, .extended_message = false, .add_path = {kV4}};
+    const auto p = pfx("203.0.113.0/24");
+    auto via = [&](const char* nh, std::uint32_t id) {
+        auto u = announce({p});
+        u.attributes.next_hop = ip(nh);
+        u.nlri_path_ids = {id};
+        s.send(u, ctx);
+    };
+    via("127.0.0.7", 1);
+    via("127.0.0.8", 2);
+    REQUIRE(run_until(ioc, [&] { return a.best.count(p) && a.best[p].next_hops.size() == 2; }));
+    CHECK(a.best[p].next_hops == std::vector<IpAddress>{ip("127.0.0.7"), ip("127.0.0.8")});
+    CHECK(only_neighbor(a).prefixes_received == 2);
+    UpdateMessage w;
+    w.withdrawn = {p};
+    w.withdrawn_path_ids = {1};
+    s.send(w, ctx);
+    REQUIRE(run_until(ioc, [&] { return a.best[p].next_hops == std::vector<IpAddress>{ip("127.0.0.8")}; }));
+    w.withdrawn_path_ids = {2};
+    s.send(w, ctx);
+    REQUIRE(run_until(ioc, [&] { return a.best.count(p) == 0; }));
+    CHECK(only_neighbor(a).state == "Established");
+}

@@ -115,7 +115,7 @@ struct SilentPeer {
         socket.bind(tcp::endpoint{asio::ip::make_address(from), 0});
         socket.connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
     }
-    void send(const Message& m) { asio::write(socket, asio::buffer(encode(m))); }
+    void send(const Message& m, const EncodeContext& ctx = {}) { asio::write(socket, asio::buffer(encode(m, ctx))); }
     void read_some() {
         socket.async_read_some(asio::buffer(buf.data() + len, buf.size() - len),
                                [this](boost::system::error_code ec, std::size_t n) {
