@@ -65,6 +65,22 @@ Expected<void, DecodeError> decode_capability(std::uint8_t code, std::span<const
             open.graceful_restart = std::move(gr);
             return {};
         }
+        case kCapExtendedNextHop: {
+            // RFC 8950 §3: NLRI AFI (2), NLRI SAFI (2), Nexthop AFI (2), repeated.
+            if (value.empty() || value.size() % 6 != 0)
+                return unexpected(malformed_open("extended next hop capability length " + std::to_string(value.size())));
+            while (!r.empty()) {
+                const std::uint16_t afi = *r.u16();
+                const std::uint16_t safi = *r.u16();
+                const std::uint16_t nh_afi = *r.u16();
+                if (safi > 0xff) continue;  // no SAFI of ours
+                ExtendedNextHop e{AfiSafi{afi, static_cast<std::uint8_t>(safi)}, nh_afi};
+                if (std::find(open.extended_next_hop.begin(), open.extended_next_hop.end(), e) ==
+                    open.extended_next_hop.end())
+                    open.extended_next_hop.push_back(e);
+            }
+            return {};
+        }
         case kCapAddPath: {
             // RFC 7911 §4: AFI (2), SAFI (1), Send/Receive (1), repeated.
             if (value.empty() || value.size() % 4 != 0)
@@ -140,6 +156,16 @@ void write_optional_parameters(Writer& w, const OpenMessage& open, bool extended
         write_capability(c, kCapMultiprotocol, v);
     }
     if (open.route_refresh) write_capability(c, kCapRouteRefresh, {});
+    if (!open.extended_next_hop.empty()) {
+        Bytes v;
+        Writer vw{v};
+        for (const auto& e : open.extended_next_hop) {
+            vw.u16(e.family.afi);
+            vw.u16(e.family.safi);
+            vw.u16(e.next_hop_afi);
+        }
+        write_capability(c, kCapExtendedNextHop, v);
+    }
     if (open.extended_message) write_capability(c, kCapExtendedMessage, {});
     if (open.graceful_restart) {
         const GracefulRestart& gr = *open.graceful_restart;
@@ -203,6 +229,7 @@ bool has_capability(const OpenMessage& open, std::uint8_t code) noexcept {
         case kCapFourOctetAs: typed = open.four_octet_as.has_value(); break;
         case kCapAddPath: typed = !open.add_path.empty(); break;
         case kCapEnhancedRouteRefresh: typed = open.enhanced_route_refresh; break;
+        case kCapExtendedNextHop: typed = !open.extended_next_hop.empty(); break;
         default: break;
     }
     // A hand-built OPEN may carry a typed capability raw as well.
@@ -252,6 +279,12 @@ Negotiated negotiate(const OpenMessage& local, const OpenMessage& remote) {
         if (can_receive(add_path_mode(local, f)) && can_send(add_path_mode(remote, f))) n.add_path_receive.push_back(f);
         if (can_send(add_path_mode(local, f)) && can_receive(add_path_mode(remote, f))) n.add_path_send.push_back(f);
     }
+    const ExtendedNextHop v4_over_v6{AfiSafi{kAfiIpv4, kSafiUnicast}, kAfiIpv6};
+    auto offers = [&v4_over_v6](const OpenMessage& o) {
+        return std::find(o.extended_next_hop.begin(), o.extended_next_hop.end(), v4_over_v6) != o.extended_next_hop.end();
+    };
+    n.ipv4_with_ipv6_next_hop = offers(local) && offers(remote) &&
+                                std::find(n.families.begin(), n.families.end(), v4_over_v6.family) != n.families.end();
     return n;
 }
 

@@ -17,6 +17,7 @@ inline constexpr std::uint8_t kOptParamCapabilities = 2;  // RFC 5492 §4
 
 inline constexpr std::uint8_t kCapMultiprotocol = 1;      // RFC 4760
 inline constexpr std::uint8_t kCapRouteRefresh = 2;       // RFC 2918
+inline constexpr std::uint8_t kCapExtendedNextHop = 5;    // RFC 8950
 inline constexpr std::uint8_t kCapExtendedMessage = 6;    // RFC 8654
 inline constexpr std::uint8_t kCapGracefulRestart = 64;   // RFC 4724
 inline constexpr std::uint8_t kCapFourOctetAs = 65;       // RFC 6793
@@ -65,12 +66,15 @@ struct Negotiated {
     // Send and the peer offered Receive. In family order of `families`.
     std::vector<AfiSafi> add_path_receive;
     std::vector<AfiSafi> add_path_send;
+    // RFC 8950 §4: both sides sent code 5 for IPv4 unicast with IPv6 next hops (and the session
+    // carries IPv4 unicast): such routes go in MP_REACH_NLRI with the IPv6 next hop.
+    bool ipv4_with_ipv6_next_hop = false;
     friend bool operator==(const Negotiated&, const Negotiated&) = default;
 
     [[nodiscard]] bool receives_path_ids(AfiSafi f) const noexcept;
     [[nodiscard]] bool sends_path_ids(AfiSafi f) const noexcept;
     [[nodiscard]] DecodeContext decode_context(bool ebgp) const {
-        return DecodeContext{four_octet_as, extended_message, ebgp, add_path_receive};
+        return DecodeContext{four_octet_as, extended_message, ebgp, add_path_receive, ipv4_with_ipv6_next_hop};
     }
     [[nodiscard]] EncodeContext encode_context() const {
         return EncodeContext{four_octet_as, extended_message, add_path_send};

@@ -65,6 +65,7 @@ OpenMessage Fsm::local_open() const {
     open.enhanced_route_refresh = cfg_.enhanced_route_refresh;
     open.graceful_restart = cfg_.graceful_restart;
     open.add_path = cfg_.add_path;
+    open.extended_next_hop = cfg_.extended_next_hop;
     return open;
 }
 

@@ -53,6 +53,7 @@ struct FsmConfig {
     std::optional<GracefulRestart> graceful_restart;
     // RFC 7911 capability: the families (and directions) we offer ADD-PATH for.
     std::vector<AddPathFamily> add_path;
+    std::vector<ExtendedNextHop> extended_next_hop;  // RFC 8950 capability
     std::uint64_t jitter_seed = 1;  // the jitter of RFC 4271 §10 is drawn from this (tests fix it)
 };
 

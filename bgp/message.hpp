@@ -78,13 +78,21 @@ struct AddPathFamily {
     friend bool operator==(const AddPathFamily&, const AddPathFamily&) = default;
 };
 
+// Extended Next Hop Encoding capability (RFC 8950 §3, code 5): NLRI of `family` may carry next
+// hops of address family `next_hop_afi` (IPv4 unicast with IPv6 next hops: {1, 1}, 2).
+struct ExtendedNextHop {
+    AfiSafi family;
+    std::uint16_t next_hop_afi = 0;
+    friend bool operator==(const ExtendedNextHop&, const ExtendedNextHop&) = default;
+};
+
 struct OpenMessage {
     std::uint8_t version = 4;
     std::uint16_t my_as = 0;          // AS_TRANS when the real AS does not fit (RFC 6793)
     std::uint16_t hold_time = 0;
     std::uint32_t bgp_id = 0;         // host byte order
     // Capabilities (RFC 5492). The encoder writes the typed ones in code order (as BIRD does):
-    // 1, 2, 6, 64, 65, 69, 70, then `other_capabilities`.
+    // 1, 2, 5, 6, 64, 65, 69, 70, then `other_capabilities`.
     std::vector<AfiSafi> multiprotocol;            // RFC 4760 code 1
     bool route_refresh = false;                    // RFC 2918 code 2
     std::optional<std::uint32_t> four_octet_as;    // RFC 6793 code 65
@@ -93,6 +101,7 @@ struct OpenMessage {
     std::optional<GracefulRestart> graceful_restart;  // RFC 4724 code 64
     std::vector<AddPathFamily> add_path = {};      // RFC 7911 code 69; empty = not sent
     bool enhanced_route_refresh = false;           // RFC 7313 code 70
+    std::vector<ExtendedNextHop> extended_next_hop = {};  // RFC 8950 code 5; empty = not sent
     friend bool operator==(const OpenMessage&, const OpenMessage&) = default;
 
     // The peer's real AS: the 4-octet capability if present, else my_as.
@@ -243,6 +252,8 @@ struct DecodeContext {
     // RFC 7911 §3: the families whose NLRI from this peer carry a Path Identifier (ADD-PATH with
     // the peer sending and us receiving: Negotiated::add_path_receive). Empty = none.
     std::vector<AfiSafi> add_path = {};
+    // RFC 8950 §4: IPv4 unicast MP_REACH_NLRI may carry an IPv6 next hop (16 or 32 octets).
+    bool ipv4_with_ipv6_next_hop = false;
     [[nodiscard]] bool has_path_ids(AfiSafi f) const noexcept {
         for (const auto& a : add_path)
             if (a == f) return true;

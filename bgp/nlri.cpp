@@ -102,8 +102,10 @@ Expected<MpReach, DecodeError> decode_mp_reach(std::span<const std::uint8_t> val
     auto reserved = r.u8();
     if (!nh || !reserved) return unexpected(mp_error(kAttrMpReach, value, "MP_REACH_NLRI next hop overruns the attribute"));
     if (!known_family(*afi, *safi)) return out;  // not ours to parse; RFC 4760 §7
-    if (*afi == kAfiIpv6) {
-        // RFC 2545 §3: a global address, optionally followed by a link-local one.
+    const bool v6_next_hop = *afi == kAfiIpv6 || (*afi == kAfiIpv4 && ctx.ipv4_with_ipv6_next_hop && *nh_len != 4);
+    if (v6_next_hop) {
+        // RFC 2545 §3: a global address, optionally followed by a link-local one; RFC 8950 §3 the
+        // same for IPv4 NLRI once Extended Next Hop Encoding was negotiated.
         if (*nh_len != 16 && *nh_len != 32)
             return unexpected(mp_error(kAttrMpReach, value, "IPv6 next hop length " + std::to_string(*nh_len)));
         for (std::size_t off = 0; off < *nh_len; off += 16) {

@@ -262,7 +262,8 @@ public:
     // or null when it left the Loc-RIB) and sends the difference.
     void sync(const std::vector<Want>& wants) {
         if (!primary_ || primary_->state() != State::kEstablished || deferred_) return;
-        std::map<std::pair<const PathAttributes*, IpAddress>, std::pair<Advert, std::vector<Prefix>>> groups;
+        // Grouped by attribute set, next hop and family: one UPDATE carries one of each.
+        std::map<std::tuple<const PathAttributes*, IpAddress, Family>, std::pair<Advert, std::vector<Prefix>>> groups;
         std::vector<Prefix> gone4;
         std::vector<Prefix> gone6;
         for (const auto& [pp, best] : wants) {
@@ -272,7 +273,7 @@ public:
             auto it = adj_rib_out_.find(p);
             if (want) {
                 if (it != adj_rib_out_.end() && it->second == *want) continue;
-                auto& g = groups[{want->attributes.get(), want->next_hop}];
+                auto& g = groups[{want->attributes.get(), want->next_hop, p.family()}];
                 g.first = *want;
                 g.second.push_back(p);
                 adj_rib_out_[p] = std::move(*want);
@@ -297,7 +298,8 @@ public:
         }
         for (auto& [key, group] : groups) {
             const auto& [advert, list] = group;
-            if (advert.next_hop.is_v4()) {
+            const bool v4 = std::get<2>(key) == Family::kIpv4;
+            if (v4 && advert.next_hop.is_v4()) {
                 PathAttributes a = *advert.attributes;
                 a.next_hop = advert.next_hop;
                 append(encode_announcements(a, list, ctx));
@@ -306,7 +308,8 @@ public:
             for (std::size_t i = 0; i < list.size(); i += kMpPrefixesPerUpdate) {
                 UpdateMessage m;
                 m.attributes = *advert.attributes;
-                m.mp_reach = MpReach{AfiSafi{kAfiIpv6, kSafiUnicast}, {advert.next_hop},
+                // IPv6, or IPv4 with an IPv6 next hop (RFC 8950 §3).
+                m.mp_reach = MpReach{v4 ? kIpv4Unicast : kIpv6Unicast, {advert.next_hop},
                                      {list.begin() + static_cast<std::ptrdiff_t>(i),
                                       list.begin() + static_cast<std::ptrdiff_t>(
                                                          std::min(list.size(), i + kMpPrefixesPerUpdate))}};
@@ -903,6 +906,8 @@ private:
         // RFC 7911: we take several paths per prefix from any peer that offers to send them (a
         // route server or reflector with add-paths), for ECMP; we send only our best one.
         f.add_path = {{kIpv4Unicast, AddPathMode::kReceive}, {kIpv6Unicast, AddPathMode::kReceive}};
+        // RFC 8950: IPv4 routes with IPv6 next hops, both ways (an IPv6-only node's podCIDRs).
+        f.extended_next_hop = {{kIpv4Unicast, kAfiIpv6}};
         Session::Options o;
         o.fsm = f;
         o.remote = cfg_.address;
@@ -972,16 +977,22 @@ private:
             nh = b.next_hop;               // RFC 4271 §5.1.3: unchanged over iBGP
         } else {
             prepend_as(a, sp_.cfg_.asn);   // §5.1.2: our AS leftmost, before any the policy prepended
-            if (local_address_ && local_address_->family() == prefix.family()) {
+            if (local_address_ && next_hop_fits(prefix, *local_address_)) {
                 nh = *local_address_;      // next-hop-self
-            } else if (b.local && b.next_hop.family() == prefix.family()) {
+            } else if (b.local && next_hop_fits(prefix, b.next_hop)) {
                 nh = b.next_hop;
             } else {
                 return std::nullopt;
             }
         }
-        if (nh.family() != prefix.family()) return std::nullopt;  // no RFC 8950 next hops
+        if (!next_hop_fits(prefix, nh)) return std::nullopt;
         return Advert{sp_.rib_.attributes().intern(std::move(a)), nh};
+    }
+
+    // The next hop's family matches the prefix's, or RFC 8950 lets an IPv4 route have an IPv6 one.
+    [[nodiscard]] bool next_hop_fits(const Prefix& prefix, const IpAddress& nh) const noexcept {
+        if (nh.family() == prefix.family()) return true;
+        return prefix.family() == Family::kIpv4 && nh.family() == Family::kIpv6 && negotiated_.ipv4_with_ipv6_next_hop;
     }
 
     Impl& sp_;

@@ -299,7 +299,7 @@ TEST_CASE("encoding with ADD-PATH: missing path ids are 0, and packing counts th
 
 TEST_CASE("GoBGP 3 ADD-PATH session: OPEN, two paths for one prefix, withdrawal by path id", "[bgp][codec]") {
     const auto v = load_vectors("gobgp_addpath.hex");
-    SECTION("OPEN: GR with the N bit per family, ADD-PATH both ways, FQDN and extended next hop raw") {
+    SECTION("OPEN: GR with the N bit per family, ADD-PATH both ways, extended next hop, FQDN raw") {
         const OpenMessage o = decode_open(v.at("open"));
         CHECK(o.my_as == 65010);
         CHECK(o.hold_time == 90);
@@ -311,8 +311,9 @@ TEST_CASE("GoBGP 3 ADD-PATH session: OPEN, two paths for one prefix, withdrawal 
         CHECK(o.add_path == std::vector<AddPathFamily>{{kV4, AddPathMode::kBoth}, {kV6, AddPathMode::kBoth}});
         CHECK_FALSE(o.extended_message);
         CHECK_FALSE(o.enhanced_route_refresh);
-        CHECK(o.other_capabilities == std::vector<RawCapability>{{73, from_hex("02 766d 00")},
-                                                                 {5, from_hex("0001 0001 0002")}});
+        CHECK(o.other_capabilities == std::vector<RawCapability>{{73, from_hex("02 766d 00")}});
+        // 05 06 0001 0001 0002: IPv4 unicast NLRI with IPv6 next hops (RFC 8950 §3)
+        CHECK(o.extended_next_hop == std::vector<ExtendedNextHop>{{kV4, kAfiIpv6}});
         // GoBGP writes FQDN first and 4-octet AS before GR; ours is in code order. Same OPEN after a
         // round trip.
         auto again = decode_message(encode(o), kPlainEbgp);

@@ -193,3 +193,53 @@ TEST_CASE("typed capabilities: malformed lengths, unknown ADD-PATH modes, repeat
         CHECK(hex(out) == hex(from_hex("02 0e 06 00 40 02 0078 45 04 0001 01 01 46 00")));
     }
 }
+
+TEST_CASE("RFC 8950 Extended Next Hop Encoding: BIRD's capability, negotiation, IPv4 NLRI with IPv6 next hops",
+          "[bgp][codec][rfc8950]") {
+    const AfiSafi v4{kAfiIpv4, kSafiUnicast};
+    const auto bytes = load_vectors("bird2_enh.hex").at("open");
+    auto m = decode_message(bytes, DecodeContext{});
+    REQUIRE(m);
+    const auto& o = std::get<OpenMessage>(*m);
+    CHECK(o.extended_next_hop == std::vector<ExtendedNextHop>{{v4, kAfiIpv6}});
+    CHECK(has_capability(o, kCapExtendedNextHop));
+    // BIRD writes capabilities in code order, as we do: the same bytes come back.
+    CHECK(hex(encode(Message{o})) == hex(bytes));
+
+    OpenMessage ours;
+    ours.multiprotocol = {v4};
+    ours.extended_next_hop = {{v4, kAfiIpv6}};
+    CHECK(negotiate(ours, o).ipv4_with_ipv6_next_hop);
+    CHECK(negotiate(ours, o).decode_context(false).ipv4_with_ipv6_next_hop);
+    OpenMessage plain = ours;
+    plain.extended_next_hop.clear();
+    CHECK_FALSE(negotiate(plain, o).ipv4_with_ipv6_next_hop);
+    CHECK_FALSE(negotiate(o, plain).ipv4_with_ipv6_next_hop);
+    OpenMessage v6_only = ours;
+    v6_only.multiprotocol = {AfiSafi{kAfiIpv6, kSafiUnicast}};
+    CHECK_FALSE(negotiate(v6_only, o).ipv4_with_ipv6_next_hop);  // no IPv4 unicast on the session
+
+    // A length that is not a multiple of 6 is a malformed OPEN (RFC 5492 §3 practice).
+    OpenMessage bad;
+    CHECK_FALSE(decode_optional_parameters(from_hex("02 07 05 05 0001000100"), bad));
+
+    // An IPv4 route with an IPv6 global + link-local next hop in MP_REACH_NLRI (RFC 8950 §3, RFC
+    // 2545 §3 layout): decoded when negotiated, refused otherwise.
+    UpdateMessage u;
+    u.attributes.origin = Origin::kIgp;
+    u.attributes.as_path = std::vector<AsPathSegment>{};
+    u.mp_reach = MpReach{v4, {*IpAddress::parse("fd00::2"), *IpAddress::parse("fe80::2")},
+                         {*Prefix::parse("10.244.2.0/24")}};
+    const auto wire = encode(Message{u});
+    DecodeContext enh{};
+    enh.ipv4_with_ipv6_next_hop = true;
+    auto back = decode_message(wire, enh);
+    REQUIRE(back);
+    const auto& bu = std::get<UpdateMessage>(*back);
+    REQUIRE(bu.mp_reach);
+    CHECK(bu.mp_reach->next_hops == u.mp_reach->next_hops);
+    CHECK(bu.mp_reach->nlri == u.mp_reach->nlri);
+    CHECK_FALSE(bu.treat_as_withdraw);
+    auto refused = decode_message(wire, DecodeContext{});
+    CHECK((!refused || std::get<UpdateMessage>(*refused).treat_as_withdraw.has_value()));
+}

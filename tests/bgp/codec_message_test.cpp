@@ -69,7 +69,7 @@ TEST_CASE("BIRD 2 OPEN towards a 2-octet peer carries AS_TRANS", "[bgp][codec]")
     CHECK(o.multiprotocol == std::vector<AfiSafi>{{kAfiIpv4, kSafiUnicast}});
 }
 
-TEST_CASE("GoBGP OPEN: FQDN and extended next hop capabilities kept raw", "[bgp][codec]") {
+TEST_CASE("GoBGP OPEN: extended next hop typed (RFC 8950), FQDN kept raw", "[bgp][codec]") {
     const auto v = load_vectors("gobgp_ebgp.hex");
     auto m = decode_message(v.at("open"), kFourOctetEbgp);
     REQUIRE(m);
@@ -81,8 +81,9 @@ TEST_CASE("GoBGP OPEN: FQDN and extended next hop capabilities kept raw", "[bgp]
     CHECK(o.multiprotocol == std::vector<AfiSafi>{{kAfiIpv4, kSafiUnicast}, {kAfiIpv6, kSafiUnicast}});
     CHECK(o.four_octet_as == 65010u);
     // FQDN (73): hostname "vm", empty domain; extended next hop (5): IPv4 unicast over IPv6.
-    CHECK(o.other_capabilities ==
-          std::vector<RawCapability>{{73, {0x02, 'v', 'm', 0x00}}, {5, {0x00, 0x01, 0x00, 0x01, 0x00, 0x02}}});
+    CHECK(o.other_capabilities == std::vector<RawCapability>{{73, {0x02, 'v', 'm', 0x00}}});
+    CHECK(o.extended_next_hop ==
+          std::vector<ExtendedNextHop>{{AfiSafi{kAfiIpv4, kSafiUnicast}, kAfiIpv6}});
 }
 
 TEST_CASE("OPEN encode: RFC 5492 form, one Capabilities parameter", "[bgp][codec]") {

@@ -442,3 +442,56 @@ TEST_CASE("ADD-PATH receive: several paths per prefix from one peer, ECMP over t
     REQUIRE(run_until(ioc, [&] { return a.best.count(p) == 0; }));
     CHECK(only_neighbor(a).state == "Established");
 }
+
+TEST_CASE("RFC 8950: IPv4 routes with IPv6 next hops, in and out, only where negotiated", "[bgp][io][rfc8950]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    a.speaker->set_peer(raw_peer_config());
+    auto open = raw_open(std::nullopt);
+    open.multiprotocol = {kV4, {kAfiIpv6, kSafiUnicast}};
+    open.extended_next_hop = {{kV4, kAfiIpv6}};
+    SilentPeer s{ioc};
+    bring_up(ioc, a, s, open);
+    const auto first = s.messages().front();
+    auto* ours = std::get_if<OpenMessage>(&first);
+    REQUIRE(ours);
+    CHECK(ours->extended_next_hop == std::vector<ExtendedNextHop>{{kV4, kAfiIpv6}});
+
+    // In: an IPv6-only node's IPv4 podCIDR.
+    UpdateMessage u = announce({});
+    u.attributes.next_hop.reset();
+    const auto p = pfx("10.244.5.0/24");
+    u.mp_reach = MpReach{kV4, {ip("fd00::5")}, {p}};
+    s.send(u);
+    REQUIRE(run_until(ioc, [&] { return a.best.count(p) == 1; }));
+    CHECK(a.best[p].next_hops == std::vector<IpAddress>{ip("fd00::5")});
+
+    // Out: our IPv4 route with an IPv6 next hop goes in MP_REACH_NLRI (AFI 1) to this peer.
+    const auto own = pfx("10.244.1.0/24");
+    a.speaker->originate(own, ip("fd00::1"));
+    DecodeContext enh{};
+    enh.ipv4_with_ipv6_next_hop = true;
+    auto got_own = [&] {
+        for (const auto& m : s.messages(enh)) {
+            auto* up = std::get_if<UpdateMessage>(&m);
+            if (up && up->mp_reach && up->mp_reach->family == kV4 && up->mp_reach->nlri == std::vector<Prefix>{own})
+                return up->mp_reach->next_hops == std::vector<IpAddress>{ip("fd00::1")};
+        }
+        return false;
+    };
+    REQUIRE(run_until(ioc, got_own, 3000ms));
+    CHECK(only_neighbor(a).prefixes_sent == 1);
+}
+
+TEST_CASE("RFC 8950: a peer without the capability gets no IPv4 route with an IPv6 next hop", "[bgp][io][rfc8950]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    a.speaker->set_peer(raw_peer_config());
+    SilentPeer s{ioc};
+    bring_up(ioc, a, s, raw_open(std::nullopt));
+    a.speaker->originate(pfx("10.244.1.0/24"), ip("fd00::1"));
+    a.speaker->originate(pfx("10.244.2.0/24"), ip("127.0.0.1"));
+    REQUIRE(run_until(ioc, [&] { return only_neighbor(a).prefixes_sent == 1; }, 3000ms));
+    run_for(ioc, 300ms);
+    CHECK(only_neighbor(a).prefixes_sent == 1);  // only the one with an IPv4 next hop
+}

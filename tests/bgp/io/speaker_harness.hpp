@@ -127,13 +127,13 @@ struct SilentPeer {
                                    read_some();
                                });
     }
-    std::vector<Message> messages() const {
+    std::vector<Message> messages(const DecodeContext& ctx = {}) const {
         std::vector<Message> out;
         std::size_t off = 0;
         while (off < len) {
             auto f = frame_length(std::span<const std::uint8_t>{buf.data() + off, len - off});
             if (!f || !*f || **f > len - off) break;
-            auto m = decode_message(std::span<const std::uint8_t>{buf.data() + off, **f}, DecodeContext{});
+            auto m = decode_message(std::span<const std::uint8_t>{buf.data() + off, **f}, ctx);
             if (m) out.push_back(*m);
             off += **f;
         }
