@@ -1174,6 +1174,14 @@ Expected<void, std::string> Speaker::start() {
 
 bool Speaker::restart_complete() const noexcept { return !impl_->restarting_; }
 
+void Speaker::set_cluster_id(std::optional<std::uint32_t> cluster_id) {
+    auto& im = *impl_;
+    if (im.cfg_.cluster_id == cluster_id) return;
+    im.cfg_.cluster_id = cluster_id;
+    log::get("bgp")->info("route reflector cluster id now {}", IpAddress::v4(im.cluster_id()).to_string());
+    for (auto& [addr, peer] : im.peers_) peer->sync_all();
+}
+
 namespace {
 
 struct StopWait {

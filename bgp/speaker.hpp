@@ -195,6 +195,9 @@ public:
     // Paths already in the RIB that break the new ownership leave it at once; paths refused
     // earlier that it now allows are asked for again (ROUTE-REFRESH).
     void set_owned_prefixes(const IpAddress& owner, std::vector<Prefix> prefixes);
+    // RFC 4456 CLUSTER_ID as a route reflector (nullopt: the router id); reflected routes already
+    // sent are sent again with the new one.
+    void set_cluster_id(std::optional<std::uint32_t> cluster_id);
 
     void on_best_path_change(BestPathHandler handler);
     void on_peer_state_change(PeerStateHandler handler);

@@ -52,6 +52,12 @@ json as_path_json(const std::optional<std::vector<bgp::AsPathSegment>>& path) {
     return out;
 }
 
+json cluster_list_json(const std::vector<std::uint32_t>& ids) {
+    json out = json::array();
+    for (auto id : ids) out.push_back(IpAddress::v4(id).to_string());
+    return out;
+}
+
 json neighbor_json(const bgp::NeighborSnapshot& n, bool detail) {
     json j{{"address", n.address.to_string()},
            {"asn", n.asn},
@@ -61,6 +67,10 @@ json neighbor_json(const bgp::NeighborSnapshot& n, bool detail) {
            {"prefixes_received", n.prefixes_received},
            {"prefixes_sent", n.prefixes_sent},
            {"prefixes_rejected", n.prefixes_rejected},
+           {"prefixes_stale", n.prefixes_stale},
+           {"graceful_restart", n.graceful_restart},
+           {"route_reflector_client", n.route_reflector_client},
+           {"max_prefix_state", n.max_prefix_state},
            {"last_error", n.last_error}};
     if (detail) {
         j["end_of_rib_received"] = n.end_of_rib_received;
@@ -140,6 +150,11 @@ json rib(const ApiContext& ctx, const std::optional<Prefix>& only) {
                              {"med", p.attributes.med ? json(*p.attributes.med) : json()},
                              {"communities", communities},
                              {"large_communities", large_communities},
+                             {"originator_id", p.attributes.originator_id
+                                                   ? json(IpAddress::v4(*p.attributes.originator_id).to_string())
+                                                   : json()},
+                             {"cluster_list", cluster_list_json(p.attributes.cluster_list)},
+                             {"path_id", p.path_id},
                              {"reason", p.reason}});
         }
         out.push_back({{"prefix", entry.prefix.to_string()}, {"paths", paths}});

@@ -148,8 +148,10 @@ void Controller::reconcile() {
 }
 
 void Controller::ensure_speaker(const k8s::Node& self) {
-    (void)self;
-    if (speaker_) return;
+    if (speaker_) {
+        speaker_->set_cluster_id(rr_cluster_id(self, "kube-router.io/rr.server"));  // follows the annotation
+        return;
+    }
     if (options_.router_id == "generate") {
         if (!node_address_) return;  // waiting for the node's address, logged in reconcile()
         router_id_ = generated_router_id(*node_address_);
@@ -168,6 +170,13 @@ void Controller::ensure_speaker(const k8s::Node& self) {
     cfg.timers.hold_time = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_holdtime);
     cfg.timers.keepalive = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_keepalive_time);
     cfg.timers.connect_retry = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_connect_retry_time);
+    auto& gr = cfg.graceful_restart;
+    gr.enabled = options_.bgp_graceful_restart;
+    gr.restart_time = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_graceful_restart_time);
+    gr.deferral_time = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_graceful_restart_deferral_time);
+    gr.forwarding_preserved = !options_.no_fib;  // the kernel keeps our routes across our restarts
+    gr.restarting = gr.enabled && routes_.found_routes_at_start();
+    cfg.cluster_id = rr_cluster_id(self, "kube-router.io/rr.server");
     auto speaker = std::make_unique<bgp::Speaker>(ioc_, cfg);
     if (auto started = speaker->start(); !started) {
         log::get("bgp")->error("cannot start the BGP speaker: {}; retrying in {}s", started.error(), kRetryDelay.count());
@@ -357,16 +366,40 @@ void Controller::sync_ownership() {
     owners_ = std::move(want);
 }
 
+std::optional<std::uint32_t> Controller::rr_cluster_id(const k8s::Node& node, const char* annotation) {
+    auto it = node.annotations.find(annotation);
+    if (it == node.annotations.end()) return std::nullopt;
+    auto id = parse_cluster_id(it->second);
+    if (!id && warned_annotations_.insert(node.name + "/" + annotation + "=" + it->second).second) {
+        log::get("bgp")->warn("node {}: annotation {}=\"{}\" is neither a 32-bit number nor an IPv4 address; ignored",
+                              node.name, annotation, it->second);
+    }
+    return id;
+}
+
+// Route reflection as kube-router's annotations say: a kube-router.io/rr.server node peers with
+// every node and reflects for the rr.client ones; an rr.client node peers with the rr.server nodes
+// only. A node with neither peers with every node but the clients (kube-router would configure
+// those sessions too, which then never come up: the clients refuse them).
 void Controller::sync_peers(const k8s::Node& self) {
+    static constexpr const char* kServer = "kube-router.io/rr.server";
+    static constexpr const char* kClient = "kube-router.io/rr.client";
     std::map<IpAddress, bgp::PeerConfig> want;
     if (options_.enable_ibgp) {
         const bgp::PolicyRef node_import = import_policy(false);
         auto self_addr = self.address(Family::kIpv4);
+        const bool self_server = rr_cluster_id(self, kServer).has_value();
+        const bool self_client = !self_server && rr_cluster_id(self, kClient).has_value();
         for (const auto& [name, node] : nodes_) {
             if (name == node_name_) continue;
             auto addr = node.address(Family::kIpv4);
             if (!addr || (self_addr && *addr == *self_addr)) continue;
+            const bool server = rr_cluster_id(node, kServer).has_value();
+            const bool client = !server && rr_cluster_id(node, kClient).has_value();
+            if (self_client && !server) continue;
+            if (!self_server && !self_client && client) continue;
             bgp::PeerConfig peer;
+            peer.route_reflector_client = self_server && client;
             peer.address = *addr;
             peer.remote_asn = options_.cluster_asn;
             peer.port = options_.bgp_port;
@@ -392,6 +425,16 @@ void Controller::sync_peers(const k8s::Node& self) {
                 peer.multihop_ttl = static_cast<std::uint8_t>(options_.peer_router_multihop_ttl);
             peer.import_policy = ext_import;
             peer.export_policy = ext_export;
+            peer.max_prefixes = ext.max_prefixes;
+            if (options_.enable_bfd) {
+                bgp::bfd::PeerBfdConfig b;
+                b.required_min_rx = std::chrono::duration_cast<std::chrono::microseconds>(options_.bfd_min_rx);
+                b.desired_min_tx = std::chrono::duration_cast<std::chrono::microseconds>(options_.bfd_min_tx);
+                b.detect_mult = static_cast<std::uint8_t>(options_.bfd_multiplier);
+                b.multihop = options_.peer_router_multihop_ttl >= 2;  // RFC 5883
+                peer.bfd = b;
+            }
+            peer.max_prefix_restart = std::chrono::duration_cast<std::chrono::seconds>(options_.peer_router_max_prefix_restart);
             if (auto it = want.find(ext.address); it != want.end())
                 log::get("bgp")->warn("{} is both node {} and a --peer-router-ips entry: peering as an external router",
                                       ext.address.to_string(), it->second.description);
@@ -486,7 +529,9 @@ void Controller::check_stale_sweep() {
     bool all_eor = true;
     for (const auto& n : speaker_->neighbors()) all_eor = all_eor && n.end_of_rib_received;
     bool timed_out = synced_at_ && std::chrono::steady_clock::now() - *synced_at_ >= grace;
-    if (all_eor || timed_out) {
+    // After a graceful restart the speaker's own deferral (RFC 4724 §4.1) decides; it ends on
+    // every peer's End-of-RIB or at --bgp-graceful-restart-deferral-time.
+    if ((all_eor || timed_out) && speaker_->restart_complete()) {
         sweep_enabled_ = true;
         routes_.enable_stale_sweep();
         log::get("fib")->info("{}: stale kroute routes will now be removed",
@@ -506,7 +551,8 @@ void Controller::shutdown(std::function<void()> on_done) {
         asio::post(ioc_, std::move(on_done));
         return;
     }
-    speaker_->stop(std::move(on_done));
+    // With graceful restart, peers that negotiated it keep our routes while we are away.
+    speaker_->stop(std::move(on_done), options_.bgp_graceful_restart);
 }
 
 ControllerStatus Controller::status() const {

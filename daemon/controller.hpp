@@ -30,6 +30,9 @@ public:
     virtual void set_route(const FibRoute& route) = 0;
     virtual void remove_route(const Prefix& prefix) = 0;
     virtual void enable_stale_sweep() = 0;
+    // Routes of kroute's protocol were in the kernel when kroute started: an earlier run's
+    // forwarding state, kept (graceful restart, RFC 4724 §4.1).
+    [[nodiscard]] virtual bool found_routes_at_start() const { return false; }
 };
 
 struct ControllerStatus {
@@ -63,6 +66,8 @@ public:
     [[nodiscard]] const Options& options() const noexcept { return options_; }
     [[nodiscard]] bgp::Speaker* speaker() noexcept { return speaker_.get(); }
     [[nodiscard]] const bgp::Speaker* speaker() const noexcept { return speaker_.get(); }
+    // The peers as configured on the speaker (nodes and external routers), by address.
+    [[nodiscard]] const std::map<IpAddress, bgp::PeerConfig>& peer_configs() const noexcept { return peers_; }
     [[nodiscard]] const std::map<std::string, k8s::Node>& nodes() const noexcept { return nodes_; }
     // Routes the controller asks the kernel for, by prefix: derived from the Loc-RIB on each call
     // (the controller keeps no copy of a table that may hold a million routes).
@@ -88,6 +93,9 @@ private:
     [[nodiscard]] std::optional<std::string> import_rejection(const Prefix& prefix, const bgp::BestRoute& best) const;
     void arm_retry();
     void check_stale_sweep();
+    // The cluster id of a kube-router.io/rr.* annotation on `node`; a bad value is logged once.
+    [[nodiscard]] std::optional<std::uint32_t> rr_cluster_id(const k8s::Node& node, const char* annotation);
+    std::set<std::string> warned_annotations_;
 
     asio::io_context& ioc_;
     Options options_;

@@ -21,13 +21,15 @@ namespace {
 
 class FibSink final : public RouteSink {
 public:
-    explicit FibSink(Fib& fib) : fib_{fib} {}
+    explicit FibSink(Fib& fib) : fib_{fib}, found_{!fib.snapshot().kernel.empty()} {}  // after Fib::start()
     void set_route(const FibRoute& route) override { fib_.set_route(route); }
     void remove_route(const Prefix& prefix) override { fib_.remove_route(prefix); }
     void enable_stale_sweep() override { fib_.enable_stale_sweep(); }
+    [[nodiscard]] bool found_routes_at_start() const override { return found_; }
 
 private:
     Fib& fib_;
+    bool found_;
 };
 
 // --no-fib: the controller's desired routes are kept (kroutectl routes shows them), the kernel

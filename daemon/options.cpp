@@ -177,7 +177,9 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     std::string service_range = "10.96.0.0/12", cluster_cidr;
     std::vector<std::string> peer_ips, peer_asns, peer_ports, peer_passwords;
     std::string peer_passwords_file, peer_import_reject, overlay_type = "subnet";
-    bool graceful_restart = false, enable_overlay = false, enable_pod_egress = false, enable_bfd = false;
+    std::vector<std::string> peer_max_prefixes;
+    std::string max_prefix_restart = "60s", gr_time = "90s", gr_deferral = "6m", bfd_rx = "300ms", bfd_tx = "300ms";
+    bool enable_overlay = false, enable_pod_egress = false;
     bool advertise_cluster_ip = false, advertise_external_ip = false, advertise_lb_ip = false;
 
     // Kubernetes
@@ -209,8 +211,24 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
         ->check(CLI::Range(0, 255));
     app.add_option("--peer-router-import-reject", peer_import_reject,
                    "CIDRs never accepted from any peer, nor anything inside them (comma-separated)");
-    app.add_flag("--bgp-graceful-restart", graceful_restart, "BGP graceful restart (not built yet)");
-    app.add_flag("--enable-bfd", enable_bfd, "BFD for external peers (not built yet)");
+    app.add_option("--peer-router-max-prefixes", peer_max_prefixes,
+                   "Most prefixes each peer router may send (one for all, or one per peer; 0 = no limit); more "
+                   "close its session with Cease / Maximum Number of Prefixes Reached (RFC 4486)");
+    app.add_option("--peer-router-max-prefix-restart", max_prefix_restart,
+                   "How long such a session stays down before kroute retries (0: until restarted)")->capture_default_str();
+    app.add_flag("--bgp-graceful-restart", o.bgp_graceful_restart,
+                 "BGP graceful restart (RFC 4724), both roles, on every session")->capture_default_str();
+    app.add_option("--bgp-graceful-restart-time", gr_time,
+                   "How long peers keep our routes while we restart (at most 4095s)")->capture_default_str();
+    app.add_option("--bgp-graceful-restart-deferral-time", gr_deferral,
+                   "After a restart, the longest wait for every peer's End-of-RIB (at most 18h)")->capture_default_str();
+    app.add_flag("--enable-bfd", o.enable_bfd,
+                 "BFD (RFC 5880) towards the external peers: a path failure closes the BGP session within "
+                 "multiplier x interval")->capture_default_str();
+    app.add_option("--bfd-min-rx", bfd_rx, "BFD: the slowest rate we want to receive at (e.g. 300ms)")->capture_default_str();
+    app.add_option("--bfd-min-tx", bfd_tx, "BFD: the fastest rate we send at")->capture_default_str();
+    app.add_option("--bfd-multiplier", o.bfd_multiplier, "BFD detection multiplier")->capture_default_str()
+        ->check(CLI::Range(1, 255));
     app.add_flag("--advertise-cluster-ip", advertise_cluster_ip, "Advertise service cluster IPs (not built yet)");
     app.add_flag("--advertise-external-ip", advertise_external_ip, "Advertise service external IPs (not built yet)");
     app.add_flag("--advertise-loadbalancer-ip", advertise_lb_ip, "Advertise load-balancer IPs (not built yet)");
@@ -255,8 +273,6 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
         return unexpected("--" + flag + " is not built yet in kroute " + KROUTE_VERSION + " (" + issue +
                           "); remove the flag");
     };
-    if (graceful_restart) return not_built("bgp-graceful-restart", "graceful restart");
-    if (enable_bfd) return not_built("enable-bfd", "BFD");
     if (advertise_cluster_ip || advertise_external_ip || advertise_lb_ip)
         return not_built("advertise-cluster-ip", "service advertisement");
     if (enable_overlay) return not_built("enable-overlay", "VXLAN overlay");
@@ -303,11 +319,61 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     auto peers = peer_routers(peer_ips, peer_asns, peer_ports, peer_passwords, peer_passwords_file);
     if (!peers) return unexpected(peers.error());
     o.peer_routers = std::move(*peers);
+    const auto limits = items(peer_max_prefixes);
+    if (!limits.empty() && limits.size() != 1 && limits.size() != o.peer_routers.size())
+        return unexpected("--peer-router-max-prefixes: give one limit for every peer router, or one per peer (" +
+                          std::to_string(o.peer_routers.size()) + "), not " + std::to_string(limits.size()));
+    for (std::size_t i = 0; i < limits.size(); ++i) {
+        std::uint64_t v = 0;
+        std::istringstream in(limits[i]);
+        if (limits[i].empty() || limits[i].find_first_not_of("0123456789") != std::string::npos || !(in >> v) ||
+            v > 0xffffffffu)
+            return unexpected("--peer-router-max-prefixes: '" + limits[i] + "' is not a number of prefixes");
+        if (limits.size() == 1) {
+            for (auto& p : o.peer_routers) p.max_prefixes = static_cast<std::uint32_t>(v);
+        } else {
+            o.peer_routers[i].max_prefixes = static_cast<std::uint32_t>(v);
+        }
+    }
+    auto mpr = duration_flag("peer-router-max-prefix-restart", max_prefix_restart, std::chrono::milliseconds(0));
+    if (!mpr) return unexpected(mpr.error());
+    o.peer_router_max_prefix_restart = *mpr;
+    auto grt = duration_flag("bgp-graceful-restart-time", gr_time, std::chrono::seconds(1));
+    if (!grt) return unexpected(grt.error());
+    if (*grt > std::chrono::seconds(4095))  // RFC 4724 §3: 12 bits
+        return unexpected("--bgp-graceful-restart-time: " + gr_time + " is above 4095s (RFC 4724: 12 bits of seconds)");
+    o.bgp_graceful_restart_time = *grt;
+    auto grd = duration_flag("bgp-graceful-restart-deferral-time", gr_deferral, std::chrono::seconds(1));
+    if (!grd) return unexpected(grd.error());
+    if (*grd > std::chrono::hours(18))
+        return unexpected("--bgp-graceful-restart-deferral-time: " + gr_deferral + " is above 18h");
+    o.bgp_graceful_restart_deferral_time = *grd;
+    auto brx = duration_flag("bfd-min-rx", bfd_rx, std::chrono::milliseconds(10));
+    if (!brx) return unexpected(brx.error());
+    auto btx = duration_flag("bfd-min-tx", bfd_tx, std::chrono::milliseconds(10));
+    if (!btx) return unexpected(btx.error());
+    if (*brx > std::chrono::seconds(60) || *btx > std::chrono::seconds(60))
+        return unexpected("--bfd-min-rx / --bfd-min-tx: at most 60s");
+    o.bfd_min_rx = *brx;
+    o.bfd_min_tx = *btx;
 
     if (!o.kubeconfig.empty() && !o.nodes_file.empty())
         return unexpected("--kubeconfig and --nodes-file exclude each other: choose where Nodes come from");
     if (o.cni_conf_file.empty() && o.enable_cni) return unexpected("--cni-conf-file must not be empty");
     return ParseOutcome{o, {}};
+}
+
+std::optional<std::uint32_t> parse_cluster_id(const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    if (text.find_first_not_of("0123456789") == std::string::npos) {
+        if (text.size() > 10) return std::nullopt;
+        const std::uint64_t v = std::stoull(text);
+        if (v > 0xffffffffu) return std::nullopt;
+        return static_cast<std::uint32_t>(v);
+    }
+    auto ip = IpAddress::parse(text);
+    if (!ip || !ip->is_v4()) return std::nullopt;
+    return ip->v4_host_order();
 }
 
 IpAddress generated_router_id(const IpAddress& node_address) {
@@ -360,6 +426,15 @@ std::vector<std::pair<std::string, std::string>> describe(const Options& o) {
         {"peer-router-passwords", peer_field([](const ExternalPeer& p) { return std::string(p.password.empty() ? "" : "(set)"); })},
         {"peer-router-multihop-ttl", std::to_string(o.peer_router_multihop_ttl)},
         {"peer-router-import-reject", prefixes(o.peer_router_import_reject)},
+        {"peer-router-max-prefixes", peer_field([](const ExternalPeer& p) { return std::to_string(p.max_prefixes); })},
+        {"peer-router-max-prefix-restart", format_duration(o.peer_router_max_prefix_restart)},
+        {"bgp-graceful-restart", b(o.bgp_graceful_restart)},
+        {"enable-bfd", b(o.enable_bfd)},
+        {"bfd-min-rx", format_duration(o.bfd_min_rx)},
+        {"bfd-min-tx", format_duration(o.bfd_min_tx)},
+        {"bfd-multiplier", std::to_string(o.bfd_multiplier)},
+        {"bgp-graceful-restart-time", format_duration(o.bgp_graceful_restart_time)},
+        {"bgp-graceful-restart-deferral-time", format_duration(o.bgp_graceful_restart_deferral_time)},
         {"enable-cni", b(o.enable_cni)},
         {"cni-conf-file", o.cni_conf_file},
         {"cni-conf-template", o.cni_conf_template},

@@ -21,6 +21,7 @@ struct ExternalPeer {
     std::uint32_t asn = 0;
     std::uint16_t port = 179;
     std::string password;  // RFC 2385 TCP MD5 key, base64-decoded; empty = none. Never shown or logged.
+    std::uint32_t max_prefixes = 0;  // --peer-router-max-prefixes: 0 = no limit
     friend bool operator==(const ExternalPeer&, const ExternalPeer&) = default;
 };
 
@@ -44,6 +45,16 @@ struct Options {
     std::vector<ExternalPeer> peer_routers;        // --peer-router-ips, -asns, -ports, -passwords(-file)
     int peer_router_multihop_ttl = 0;              // eBGP multihop TTL for them; below 2 = directly connected
     std::vector<Prefix> peer_router_import_reject; // never accepted from any peer, nor anything inside
+    std::chrono::milliseconds peer_router_max_prefix_restart{std::chrono::seconds(60)};  // 0 = stay down
+    // RFC 4724 graceful restart, on every session (kube-router's flags and defaults).
+    bool bgp_graceful_restart = false;
+    std::chrono::milliseconds bgp_graceful_restart_time{std::chrono::seconds(90)};
+    std::chrono::milliseconds bgp_graceful_restart_deferral_time{std::chrono::seconds(360)};
+    // BFD (RFC 5880/5881; 5883 with --peer-router-multihop-ttl >= 2) towards the external peers.
+    bool enable_bfd = false;
+    std::chrono::milliseconds bfd_min_rx{300};
+    std::chrono::milliseconds bfd_min_tx{300};
+    int bfd_multiplier = 3;
 
     // Data plane
     bool enable_cni = true;
@@ -82,6 +93,10 @@ struct ParseOutcome {
 // kube-router's `--router-id generate`: FNV-1a (32 bit) of the node address's text, as a BGP
 // identifier, so that nodes without an IPv4 address still get a stable, distinct one.
 [[nodiscard]] IpAddress generated_router_id(const IpAddress& node_address);
+
+// kube-router's route-reflector cluster id, as in the kube-router.io/rr.server and rr.client
+// annotations: a 32-bit number or a dotted IPv4 address; nullopt when it is neither.
+[[nodiscard]] std::optional<std::uint32_t> parse_cluster_id(const std::string& text);
 
 // The options as JSON-able text pairs, for `kroutectl config` (secrets never included).
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> describe(const Options& options);

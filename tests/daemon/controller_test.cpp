@@ -308,3 +308,125 @@ TEST_CASE("a conflist that cannot be written is an error in the status, retried 
     CHECK_FALSE(c.status().conflist_error.empty());
     CHECK(c.status().speaker_started);  // BGP does not wait for the conflist
 }
+
+namespace {
+
+k8s::Node annotated(k8s::Node n, std::map<std::string, std::string> annotations) {
+    n.annotations = std::move(annotations);
+    return n;
+}
+
+std::vector<std::string> peer_names(const Controller& c) {
+    std::vector<std::string> out;
+    for (const auto& [addr, p] : c.peer_configs())
+        out.push_back(p.description + (p.route_reflector_client ? "(client)" : ""));
+    return out;
+}
+
+class RestartedSink final : public RouteSink {  // as after a restart: kroute routes in the kernel
+public:
+    void set_route(const FibRoute&) override {}
+    void remove_route(const Prefix&) override {}
+    void enable_stale_sweep() override { sweep = true; }
+    [[nodiscard]] bool found_routes_at_start() const override { return true; }
+    bool sweep = false;
+};
+
+}  // namespace
+
+TEST_CASE("route reflection from kube-router's rr.server / rr.client annotations, followed when they change",
+          "[daemon][controller][rr]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink s1, s2, s3;
+    Controller c1(ioc, options_for(port, dir, "n1"), "n1", s1);
+    Controller c2(ioc, options_for(port, dir, "n2"), "n2", s2);
+    Controller c3(ioc, options_for(port, dir, "n3"), "n3", s3);
+    auto n1 = annotated(node("n1", "127.0.0.1", {"10.244.1.0/24"}), {{"kube-router.io/rr.server", "10.0.0.1"}});
+    auto n2 = annotated(node("n2", "127.0.0.2", {"10.244.2.0/24"}), {{"kube-router.io/rr.client", "10.0.0.1"}});
+    auto n3 = node("n3", "127.0.0.3", {"10.244.3.0/24"});
+    auto n4 = annotated(node("n4", "127.0.0.4", {"10.244.4.0/24"}), {{"kube-router.io/rr.client", "167772161"}});
+    for (auto* c : {&c1, &c2, &c3}) {
+        for (const auto& n : {n1, n2, n3, n4}) c->handle(event(k8s::NodeEvent::Type::kAdded, n));
+        c->handle(event(k8s::NodeEvent::Type::kSynced));
+    }
+    CHECK(peer_names(c1) == std::vector<std::string>{"n2(client)", "n3", "n4(client)"});
+    CHECK(peer_names(c2) == std::vector<std::string>{"n1"});  // a client peers with the reflectors only
+    CHECK(peer_names(c3) == std::vector<std::string>{"n1"});  // neither: every node but the clients
+    REQUIRE(c1.speaker());
+    CHECK(c1.speaker()->config().cluster_id == 0x0a000001u);
+
+    // The roles follow the annotations without a restart; a bad value is ignored (and logged).
+    auto n3c = annotated(n3, {{"kube-router.io/rr.client", "10.0.0.1"}});
+    auto n1b = annotated(n1, {{"kube-router.io/rr.server", "not-an-id"}});
+    for (auto* c : {&c1, &c2, &c3}) {
+        c->handle(event(k8s::NodeEvent::Type::kModified, n3c));
+        c->handle(event(k8s::NodeEvent::Type::kModified, n1b));
+    }
+    CHECK(peer_names(c1).empty());  // n1 is no reflector any more, and every other node is a client
+    CHECK(peer_names(c3).empty());                            // n3 is a client, and no node is a reflector
+    auto n1c = annotated(n1, {{"kube-router.io/rr.server", "7"}});
+    for (auto* c : {&c1, &c2, &c3}) c->handle(event(k8s::NodeEvent::Type::kModified, n1c));
+    CHECK(peer_names(c1) == std::vector<std::string>{"n2(client)", "n3(client)", "n4(client)"});
+    CHECK(peer_names(c3) == std::vector<std::string>{"n1"});
+    CHECK(c1.speaker()->config().cluster_id == 7u);
+}
+
+TEST_CASE("graceful restart, max-prefix and BFD options reach the speaker and the external peers",
+          "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    auto o = options_for(port, dir, "n1");
+    o.bgp_graceful_restart = true;
+    o.bgp_graceful_restart_time = 120s;
+    o.bgp_graceful_restart_deferral_time = 30s;
+    o.peer_routers = {ExternalPeer{*IpAddress::parse("127.0.0.9"), 65001, port, "", 500}};
+    o.peer_router_max_prefix_restart = 2min;
+    o.enable_bfd = true;
+    o.bfd_min_rx = 100ms;
+    o.bfd_min_tx = 200ms;
+    o.bfd_multiplier = 4;
+    RestartedSink sink;
+    Controller c(ioc, o, "n1", sink);
+    c.handle(event(k8s::NodeEvent::Type::kAdded, node("n1", "127.0.0.1", {"10.244.1.0/24"})));
+    c.handle(event(k8s::NodeEvent::Type::kAdded, node("n2", "127.0.0.2", {"10.244.2.0/24"})));
+    c.handle(event(k8s::NodeEvent::Type::kSynced));
+    REQUIRE(c.speaker());
+    const auto& gr = c.speaker()->config().graceful_restart;
+    CHECK(gr.enabled);
+    CHECK(gr.restart_time == 120s);
+    CHECK(gr.deferral_time == 30s);
+    CHECK(gr.restarting);            // the sink found kroute routes in the kernel
+    CHECK(gr.forwarding_preserved);  // FIB on
+    CHECK_FALSE(c.speaker()->restart_complete());
+    const auto& ext = c.peer_configs().at(*IpAddress::parse("127.0.0.9"));
+    CHECK(ext.max_prefixes == 500);
+    CHECK(ext.max_prefix_restart == 120s);
+    REQUIRE(ext.bfd);
+    CHECK(ext.bfd->required_min_rx == 100ms);
+    CHECK(ext.bfd->desired_min_tx == 200ms);
+    CHECK(ext.bfd->detect_mult == 4);
+    CHECK_FALSE(ext.bfd->multihop);
+    const auto& inner = c.peer_configs().at(*IpAddress::parse("127.0.0.2"));
+    CHECK(inner.max_prefixes == 0);  // nodes have no limit, and no BFD
+    CHECK_FALSE(inner.bfd);
+}
+
+TEST_CASE("after a graceful restart the stale-route sweep waits for the speaker's deferral", "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    auto o = options_for(free_port(), dir, "n1");
+    o.bgp_graceful_restart = true;
+    o.bgp_graceful_restart_deferral_time = 2s;
+    RestartedSink sink;
+    Controller c(ioc, o, "n1", sink);
+    c.handle(event(k8s::NodeEvent::Type::kAdded, node("n1", "127.0.0.1", {"10.244.1.0/24"})));
+    c.handle(event(k8s::NodeEvent::Type::kSynced));
+    // No peer at all: every End-of-RIB is in, yet the restarted speaker's deferral still runs.
+    (void)run_until(ioc, [] { return false; }, 1000ms);
+    CHECK_FALSE(sink.sweep);
+    REQUIRE(run_until(ioc, [&] { return sink.sweep; }, 5000ms));
+    CHECK(c.speaker()->restart_complete());
+}

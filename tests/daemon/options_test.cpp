@@ -76,8 +76,7 @@ TEST_CASE("bad values are refused with a message naming the flag", "[daemon][opt
 }
 
 TEST_CASE("flags of features not built yet are refused, never ignored", "[daemon][options]") {
-    auto args = GENERATE(as<std::vector<const char*>>{}, std::vector<const char*>{"--bgp-graceful-restart"},
-                         std::vector<const char*>{"--enable-overlay=true"},
+    auto args = GENERATE(as<std::vector<const char*>>{}, std::vector<const char*>{"--enable-overlay=true"},
                          std::vector<const char*>{"--enable-pod-egress"},
                          std::vector<const char*>{"--enable-ipv6"},
                          std::vector<const char*>{"--metrics-port", "9100"},
@@ -209,4 +208,73 @@ TEST_CASE("--peer-router-passwords-file holds the flag's format; the flag wins",
     CHECK(flag_wins->options->peer_routers[0].password == "other");
     CHECK(flag_wins->options->peer_routers[1].password.empty());
     std::remove(path);
+}
+
+TEST_CASE("graceful restart flags: kube-router's names, defaults and limits", "[daemon][options]") {
+    auto d = parse({});
+    REQUIRE(d);
+    CHECK_FALSE(d->options->bgp_graceful_restart);
+    CHECK(d->options->bgp_graceful_restart_time == std::chrono::seconds(90));
+    CHECK(d->options->bgp_graceful_restart_deferral_time == std::chrono::seconds(360));
+    auto r = parse({"--bgp-graceful-restart", "--bgp-graceful-restart-time", "2m", "--bgp-graceful-restart-deferral-time",
+                    "30s"});
+    REQUIRE(r);
+    REQUIRE(r->options);
+    CHECK(r->options->bgp_graceful_restart);
+    CHECK(r->options->bgp_graceful_restart_time == std::chrono::seconds(120));
+    CHECK(r->options->bgp_graceful_restart_deferral_time == std::chrono::seconds(30));
+    auto too_long = parse({"--bgp-graceful-restart-time", "4096s"});
+    REQUIRE_FALSE(too_long);
+    CHECK_THAT(too_long.error(), Catch::Contains("4095s"));
+    auto deferral = parse({"--bgp-graceful-restart-deferral-time", "19h"});
+    REQUIRE_FALSE(deferral);
+    CHECK_THAT(deferral.error(), Catch::Contains("18h"));
+}
+
+TEST_CASE("--peer-router-max-prefixes: one for all, or one per peer", "[daemon][options]") {
+    auto all = parse({"--peer-router-ips", "192.0.2.1,192.0.2.2", "--peer-router-asns", "65001,65002",
+                      "--peer-router-max-prefixes", "1000", "--peer-router-max-prefix-restart", "5m"});
+    REQUIRE(all);
+    REQUIRE(all->options);
+    CHECK(all->options->peer_routers.at(0).max_prefixes == 1000);
+    CHECK(all->options->peer_routers.at(1).max_prefixes == 1000);
+    CHECK(all->options->peer_router_max_prefix_restart == std::chrono::minutes(5));
+    auto each = parse({"--peer-router-ips", "192.0.2.1,192.0.2.2", "--peer-router-asns", "65001,65002",
+                       "--peer-router-max-prefixes", "10,0"});
+    REQUIRE(each);
+    CHECK(each->options->peer_routers.at(0).max_prefixes == 10);
+    CHECK(each->options->peer_routers.at(1).max_prefixes == 0);
+    auto count = parse({"--peer-router-ips", "192.0.2.1,192.0.2.2,192.0.2.3", "--peer-router-asns", "1,2,3",
+                        "--peer-router-max-prefixes", "10,20"});
+    REQUIRE_FALSE(count);
+    CHECK_THAT(count.error(), Catch::Contains("--peer-router-max-prefixes"));
+    auto word = parse({"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "65001", "--peer-router-max-prefixes",
+                       "lots"});
+    REQUIRE_FALSE(word);
+    CHECK_THAT(word.error(), Catch::Contains("'lots'"));
+}
+
+TEST_CASE("BFD flags: intervals in ms, multiplier, limits", "[daemon][options]") {
+    auto r = parse({"--enable-bfd", "--bfd-min-rx", "100ms", "--bfd-min-tx", "150ms", "--bfd-multiplier", "5"});
+    REQUIRE(r);
+    REQUIRE(r->options);
+    CHECK(r->options->enable_bfd);
+    CHECK(r->options->bfd_min_rx == std::chrono::milliseconds(100));
+    CHECK(r->options->bfd_min_tx == std::chrono::milliseconds(150));
+    CHECK(r->options->bfd_multiplier == 5);
+    auto fast = parse({"--enable-bfd", "--bfd-min-rx", "5ms"});
+    REQUIRE_FALSE(fast);
+    CHECK_THAT(fast.error(), Catch::Contains("--bfd-min-rx"));
+    auto mult = parse({"--bfd-multiplier", "0"});
+    REQUIRE_FALSE(mult);
+}
+
+TEST_CASE("route-reflector cluster ids as kube-router's annotations carry them", "[daemon][options]") {
+    CHECK(parse_cluster_id("10.0.0.1") == 0x0a000001u);
+    CHECK(parse_cluster_id("42") == 42u);
+    CHECK(parse_cluster_id("4294967295") == 0xffffffffu);
+    CHECK_FALSE(parse_cluster_id("4294967296"));
+    CHECK_FALSE(parse_cluster_id("fd00::1"));
+    CHECK_FALSE(parse_cluster_id("rr1"));
+    CHECK_FALSE(parse_cluster_id(""));
 }
