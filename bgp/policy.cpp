@@ -1,5 +1,6 @@
 #include "bgp/policy.hpp"
 
+#include <cstdio>
 #include <algorithm>
 #include <charconv>
 
@@ -251,6 +252,22 @@ std::optional<LargeCommunity> parse_large_community(std::string_view text) {
 
 std::string large_community_to_string(const LargeCommunity& c) {
     return std::to_string(c.global) + ":" + std::to_string(c.local1) + ":" + std::to_string(c.local2);
+}
+
+std::string extended_community_to_string(ExtendedCommunity c) {
+    const auto type = static_cast<std::uint8_t>((c >> 56) & 0xbf);  // without the non-transitive bit
+    const auto subtype = static_cast<std::uint8_t>(c >> 48);
+    const char* kind = subtype == 0x02 ? "rt" : subtype == 0x03 ? "soo" : nullptr;
+    if (kind && type == 0x00)  // two-octet AS specific: AS (2), local (4)
+        return std::string(kind) + ":" + std::to_string((c >> 32) & 0xffff) + ":" + std::to_string(c & 0xffffffffu);
+    if (kind && type == 0x01)  // IPv4 address specific: address (4), local (2)
+        return std::string(kind) + ":" + IpAddress::v4(static_cast<std::uint32_t>(c >> 16)).to_string() + ":" +
+               std::to_string(c & 0xffff);
+    if (kind && type == 0x02)  // four-octet AS specific (RFC 5668): AS (4), local (2)
+        return std::string(kind) + ":" + std::to_string((c >> 16) & 0xffffffffu) + ":" + std::to_string(c & 0xffff);
+    char buf[19];
+    std::snprintf(buf, sizeof buf, "0x%016llx", static_cast<unsigned long long>(c));
+    return buf;
 }
 
 }  // namespace kroute::bgp

@@ -131,5 +131,9 @@ void modify(const PolicyAction& action, PathAttributes& attrs);
 // RFC 8092 §3 text form "global:local1:local2".
 [[nodiscard]] std::optional<LargeCommunity> parse_large_community(std::string_view text);
 [[nodiscard]] std::string large_community_to_string(const LargeCommunity& community);
+// RFC 4360 §3-4 / RFC 5668 in the notation of BIRD and GoBGP: "rt:65001:100", "soo:192.0.2.1:7",
+// "rt:4200000001:5" for the AS- and IPv4-specific route targets and origins (transitive or not);
+// anything else as "0x" and 16 hex digits.
+[[nodiscard]] std::string extended_community_to_string(ExtendedCommunity community);
 
 }  // namespace kroute::bgp

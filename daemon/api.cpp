@@ -138,6 +138,8 @@ json rib(const ApiContext& ctx, const std::optional<Prefix>& only) {
             json communities = json::array();
             for (auto c : p.attributes.communities)
                 communities.push_back(std::to_string(c >> 16) + ":" + std::to_string(c & 0xffff));
+            json extended_communities = json::array();
+            for (auto c : p.attributes.extended_communities) extended_communities.push_back(bgp::extended_community_to_string(c));
             json large_communities = json::array();
             for (const auto& c : p.attributes.large_communities) large_communities.push_back(bgp::large_community_to_string(c));
             paths.push_back({{"from", p.local ? "local" : p.from_peer.to_string()},
@@ -149,6 +151,7 @@ json rib(const ApiContext& ctx, const std::optional<Prefix>& only) {
                              {"local_pref", p.attributes.local_pref ? json(*p.attributes.local_pref) : json()},
                              {"med", p.attributes.med ? json(*p.attributes.med) : json()},
                              {"communities", communities},
+                             {"extended_communities", extended_communities},
                              {"large_communities", large_communities},
                              {"originator_id", p.attributes.originator_id
                                                    ? json(IpAddress::v4(*p.attributes.originator_id).to_string())

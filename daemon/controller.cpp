@@ -167,6 +167,9 @@ void Controller::ensure_speaker(const k8s::Node& self) {
     cfg.router_id = router_id_;
     cfg.listen_port = options_.bgp_port;
     if (node_address_) cfg.listen_addresses = {*node_address_};
+    // An IPv6 InternalIP too: external routers may peer over IPv6 (the session carries IPv4 routes
+    // with IPv4 next hops, or IPv6 ones with RFC 8950).
+    if (auto v6 = self.address(Family::kIpv6)) cfg.listen_addresses.push_back(*v6);
     cfg.timers.hold_time = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_holdtime);
     cfg.timers.keepalive = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_keepalive_time);
     cfg.timers.connect_retry = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_connect_retry_time);
@@ -417,7 +420,8 @@ void Controller::sync_peers(const k8s::Node& self) {
             peer.address = ext.address;
             peer.remote_asn = ext.asn;  // eBGP when it differs from --cluster-asn
             peer.port = ext.port;       // the hold time is --bgp-holdtime, the speaker's default
-            peer.local_address = node_address_;
+            // Over IPv6 from the node's IPv6 address (none: the kernel picks one).
+            peer.local_address = ext.address.is_v6() ? self.address(Family::kIpv6) : node_address_;
             peer.description = "external";
             peer.md5_password = ext.password;
             // kube-router: multihop only from 2 up; below, eBGP is sent with TTL 1 (directly connected).
@@ -463,7 +467,8 @@ void Controller::sync_peers(const k8s::Node& self) {
 // What the BGP import policies cannot know: the kernel would loop a route via this node itself,
 // and cannot install one without a next hop. Prefix checks are import_policy()'s.
 std::optional<std::string> Controller::import_rejection(const Prefix& prefix, const bgp::BestRoute& best) const {
-    (void)prefix;
+    // IPv6 routes stay in the RIB (kroutectl rib shows them) until dual-stack routing is built.
+    if (prefix.family() == Family::kIpv6 && !options_.enable_ipv6) return "IPv6 routing is off (--enable-ipv6)";
     for (const auto& nh : best.next_hops)
         if (node_address_ && nh == *node_address_) return "its next hop is this node";
     if (best.next_hops.empty()) return "it has no next hop";
@@ -492,8 +497,10 @@ void Controller::on_best_path(const Prefix& prefix, const std::optional<bgp::Bes
     if (best && !best->local) {
         if (auto why = import_rejection(prefix, *best)) {
             ++rejected_;
-            if (rejection_logged_.insert(prefix).second)
-                log::get("fib")->warn("not installing {} from {}: {}", prefix.to_string(), best->from_peer.to_string(), *why);
+            const bool v6_off = prefix.family() == Family::kIpv6 && !options_.enable_ipv6;  // a table: say it once
+            if (v6_off ? !std::exchange(warned_v6_off_, true) : rejection_logged_.insert(prefix).second)
+                log::get("fib")->warn("not installing {} from {}: {}{}", prefix.to_string(), best->from_peer.to_string(),
+                                      *why, v6_off ? " (said once for every IPv6 route)" : "");
         } else {
             now = FibRoute{prefix, best->next_hops};
         }

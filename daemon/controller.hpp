@@ -124,6 +124,7 @@ private:
     bool warned_no_cidr_ = false;
     bool warned_no_address_ = false;
     bool warned_mtu_ = false;
+    bool warned_v6_off_ = false;
     asio::steady_timer retry_timer_;
     bool retry_armed_ = false;
     asio::steady_timer sweep_timer_;

@@ -128,8 +128,6 @@ Expected<std::vector<ExternalPeer>, std::string> peer_routers(const std::vector<
         ExternalPeer p;
         auto ip = IpAddress::parse(ips[i]);
         if (!ip) return unexpected("--peer-router-ips: '" + ips[i] + "' is not an IP address");
-        if (ip->is_v6())
-            return unexpected("--peer-router-ips: " + ips[i] + " is IPv6, which needs --enable-ipv6 (not built yet)");
         if (ip->is_unspecified()) return unexpected("--peer-router-ips: " + ips[i] + " is not a peer's address");
         for (const auto& q : out) {
             if (q.address == *ip) return unexpected("--peer-router-ips: " + ips[i] + " is listed twice");

@@ -278,3 +278,12 @@ TEST_CASE("community text forms", "[bgp][policy]") {
     CHECK_FALSE(parse_large_community("4294967296:1:2"));
     CHECK(large_community_to_string({65001, 7, 8}) == "65001:7:8");
 }
+
+TEST_CASE("extended communities printed as BIRD and GoBGP print them", "[bgp][policy]") {
+    CHECK(extended_community_to_string(0x0002fde900000064ull) == "rt:65001:100");     // RFC 4360 §4 2-octet AS
+    CHECK(extended_community_to_string(0x0003fde900000007ull) == "soo:65001:7");
+    CHECK(extended_community_to_string(0x0102c00002010007ull) == "rt:192.0.2.1:7");  // IPv4 specific
+    CHECK(extended_community_to_string(0x0202fa56ea010005ull) == "rt:4200000001:5");  // RFC 5668
+    CHECK(extended_community_to_string(0x4002fde900000064ull) == "rt:65001:100");     // non-transitive form
+    CHECK(extended_community_to_string(0x0300000000000000ull) == "0x0300000000000000");
+}

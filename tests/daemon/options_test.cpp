@@ -173,7 +173,6 @@ TEST_CASE("external peer flags are validated as kube-router does, with clear err
         {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "4294967295"}, "not a usable AS number"},
         {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "AS65001"}, "not a usable AS number"},
         {{"--peer-router-ips", "router1", "--peer-router-asns", "65001"}, "not an IP address"},
-        {{"--peer-router-ips", "2001:db8::1", "--peer-router-asns", "65001"}, "--enable-ipv6"},
         {{"--peer-router-ips", "192.0.2.1,192.0.2.1", "--peer-router-asns", "65001,65001"}, "twice"},
         {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "65001", "--peer-router-ports", "70000"}, "not a port"},
         {{"--peer-router-ips", "192.0.2.1", "--peer-router-asns", "65001", "--peer-router-passwords", "not base64!"},
@@ -277,4 +276,13 @@ TEST_CASE("route-reflector cluster ids as kube-router's annotations carry them",
     CHECK_FALSE(parse_cluster_id("fd00::1"));
     CHECK_FALSE(parse_cluster_id("rr1"));
     CHECK_FALSE(parse_cluster_id(""));
+}
+
+TEST_CASE("an external router may be peered with over IPv6", "[daemon][options]") {
+    auto r = parse({"--peer-router-ips", "10.0.0.2,fd00::2", "--peer-router-asns", "65001,65002"});
+    REQUIRE(r);
+    REQUIRE(r->options);
+    REQUIRE(r->options->peer_routers.size() == 2);
+    CHECK(r->options->peer_routers[1].address == *IpAddress::parse("fd00::2"));
+    CHECK(r->options->peer_routers[1].asn == 65002);
 }

@@ -28,6 +28,7 @@ start_bird() {  # [password]
     cat >"$KR_DIR/bird.conf" <<CONF
 router id 10.0.0.2;
 log "$KR_DIR/bird.log" all;
+debug protocols all;
 protocol device { }
 protocol static s4 { ipv4; route 10.244.2.0/24 blackhole; }
 protocol bgp kroute {
@@ -58,6 +59,20 @@ wait_for 20 "kroute Established with BIRD" kroute_established
 wait_for 20 "kroute's best path for 10.244.2.0/24 from 10.0.0.2" kroute_best_from 10.244.2.0/24 10.0.0.2
 wait_for 20 "BIRD to learn 10.244.1.0/24 from kroute" bird_learned
 echo "ok: kroute and BIRD over iBGP, routes both ways"
+# Route refresh (RFC 2918) with BIRD asking: `reload in` sends ROUTE-REFRESH; with Enhanced Route
+# Refresh negotiated (RFC 7313, both offer it) kroute frames its answer with BoRR and EoRR, after
+# which BIRD sweeps what was not sent again: kroute's route must survive that.
+birdc_ show protocols all kroute | grep -q 'Enhanced refresh' || fail "BIRD did not negotiate enhanced route refresh"
+birdc_ reload in kroute >/dev/null
+wait_for 10 "kroute to answer BIRD's ROUTE-REFRESH" \
+    grep -q 'ROUTE-REFRESH for afi 1 safi 1: sending the table again' "$KR_DIR/kroute.log"
+# BIRD's packet trace (debug protocols all): ROUTE-REFRESH out, then BoRR, the UPDATE, EoRR in.
+bird_saw_err() { grep -A3 'Sending ROUTE-REFRESH' "$KR_DIR/bird.log" | tr '\n' ' ' | grep -q 'Got BEGIN-OF-RR.*Got UPDATE.*Got END-OF-RR'; }
+wait_for 10 "BIRD to trace BoRR, UPDATE, EoRR from kroute" bird_saw_err
+sleep 1
+bird_learned || fail "BIRD lost 10.244.1.0/24 after the route refresh"
+kroute_established || fail "the session went down for a route refresh"
+echo "ok: BIRD's ROUTE-REFRESH answered (BoRR, table, EoRR); BIRD keeps kroute's route, the session stays up"
 stop_pid "$kroute_pid"
 stop_pid "$bird_pid"
 
