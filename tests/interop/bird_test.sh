@@ -67,7 +67,10 @@ birdc_ reload in kroute >/dev/null
 wait_for 10 "kroute to answer BIRD's ROUTE-REFRESH" \
     grep -q 'ROUTE-REFRESH for afi 1 safi 1: sending the table again' "$KR_DIR/kroute.log"
 # BIRD's packet trace (debug protocols all): ROUTE-REFRESH out, then BoRR, the UPDATE, EoRR in.
-bird_saw_err() { grep -A3 'Sending ROUTE-REFRESH' "$KR_DIR/bird.log" | tr '\n' ' ' | grep -q 'Got BEGIN-OF-RR.*Got UPDATE.*Got END-OF-RR'; }
+bird_saw_err() {
+    awk '/Sending ROUTE-REFRESH/ {on = 1; s = ""} on && /Got (BEGIN-OF-RR|UPDATE|END-OF-RR)/ {s = s " " $NF}
+         END {exit !(s ~ /BEGIN-OF-RR.*UPDATE.*END-OF-RR/)}' "$KR_DIR/bird.log"
+}
 wait_for 10 "BIRD to trace BoRR, UPDATE, EoRR from kroute" bird_saw_err
 sleep 1
 bird_learned || fail "BIRD lost 10.244.1.0/24 after the route refresh"
