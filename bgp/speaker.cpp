@@ -598,6 +598,12 @@ public:
         if (reject) {
             log::get("bgp")->info("{}: UPDATE treated as withdraw: {}", label_, u.treat_as_withdraw->detail);
         }
+        if (!u.discarded_attributes.empty()) {  // RFC 7606 §8: an error discarded is still logged
+            std::string codes;
+            for (auto c : u.discarded_attributes) codes += (codes.empty() ? "" : ", ") + std::to_string(c);
+            log::get("bgp")->info("{}: malformed attribute(s) {} discarded (RFC 7606 attribute discard), the route kept",
+                                  label_, codes);
+        }
         if (!ibgp() && as_path_contains(u.attributes, sp_.cfg_.asn)) reject = true;  // RFC 4271 §9.1.2 loop
         if (ibgp() && u.attributes.originator_id == sp_.cfg_.router_id.v4_host_order()) reject = true;  // RFC 4456 §8
         if (ibgp() && contains(u.attributes.cluster_list, sp_.cluster_id())) reject = true;             // RFC 4456 §8
