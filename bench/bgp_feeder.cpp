@@ -201,6 +201,7 @@ int main(int argc, char** argv) {
     if (!peer || !local || !rid || !next_hop || !peer->is_v4() || !local->is_v4() || !rid->is_v4() || !next_hop->is_v4())
         die(1, "--peer, --local, --router-id and --next-hop must be IPv4 addresses");
     cfg.ibgp = local_as == peer_as;
+    cfg.local_as = local_as;
     cfg.next_hop = *next_hop;
     const auto deadline = Clock::now() + std::chrono::seconds(deadline_s);
 

@@ -8,8 +8,10 @@
 # The RIB is polled every ~50 ms (kroute: kroutectl status rib_prefixes; BIRD: birdc show route
 # count; GoBGP: gobgp global rib summary; FRR: vtysh show bgp summary json, pfxRcd).
 #
-# The session is iBGP (AS 64512) for every receiver: kroute cannot yet take an external peer, so the
-# feeder is a second Node in kroute's --nodes-file; BIRD, GoBGP and FRR get the same iBGP session.
+# The session is iBGP (AS 64512) for every receiver by default: the feeder is a second Node in
+# kroute's --nodes-file; BIRD, GoBGP and FRR get the same iBGP session. With -e it is eBGP: the
+# feeder is AS 65001 (first in every AS_PATH), kroute takes it as --peer-router-ips (so its external
+# import policy runs on every path), BIRD, GoBGP and FRR as an external neighbour.
 #
 # Everything runs on loopback addresses (127.0.0.10-14) and high ports, in the root namespace:
 # nothing touches the kernel's routes (kroute --no-fib, BIRD without a kernel protocol, GoBGP
@@ -18,17 +20,17 @@
 # Output: one JSON line per run and receiver, then one summary line per receiver (medians, min,
 # max, ratio of medians to BIRD's).
 #
-# Usage: bench/bgp_ingest.sh [-n PREFIXES] [-p PER_UPDATE] [-k ATTR_SETS] [-r REPEATS] [-w]
+# Usage: bench/bgp_ingest.sh [-n PREFIXES] [-p PER_UPDATE] [-k ATTR_SETS] [-r REPEATS] [-w] [-e]
 #                            [-R "kroute bird gobgp frr"] [-o OUT.jsonl]
 # Env: KR_BIN (kroute, kroutectl; default build/bin), FEEDER (default: bgp_feeder next to them or
 # in build-bench/bin), DEADLINE (seconds per wait, default 600), KEEP_LOGS=1.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-N=1000000 P=180 K=2000 R=3 WITHDRAW=0 RECEIVERS="kroute bird gobgp frr" OUT=""
-while getopts "n:p:k:r:wR:o:" opt; do
+N=1000000 P=180 K=2000 R=3 WITHDRAW=0 EBGP=0 RECEIVERS="kroute bird gobgp frr" OUT=""
+while getopts "n:p:k:r:weR:o:" opt; do
     case $opt in
-    n) N=$OPTARG ;; p) P=$OPTARG ;; k) K=$OPTARG ;; r) R=$OPTARG ;; w) WITHDRAW=1 ;;
+    n) N=$OPTARG ;; p) P=$OPTARG ;; k) K=$OPTARG ;; r) R=$OPTARG ;; w) WITHDRAW=1 ;; e) EBGP=1 ;;
     R) RECEIVERS=$OPTARG ;; o) OUT=$OPTARG ;;
     *) sed -n '2,25p' "$0" >&2; exit 2 ;;
     esac
@@ -45,6 +47,10 @@ for tool in jq birdc bird gobgpd gobgp vtysh /usr/lib/frr/bgpd; do
 done
 
 ASN=64512
+FEED_AS=$ASN
+((EBGP)) && FEED_AS=65001
+SESSION=ibgp
+((EBGP)) && SESSION=ebgp
 FEED_ADDR=127.0.0.10
 NEXT_HOP=192.0.2.1  # TEST-NET-1 (RFC 5737): GoBGP treats loopback next hops as invalid
 declare -A ADDR=([kroute]=127.0.0.11 [bird]=127.0.0.12 [gobgp]=127.0.0.13 [frr]=127.0.0.14)
@@ -82,20 +88,26 @@ wait_until() {
 # ---- receivers: start_X DIR (sets RPID), count_X DIR (prints the RIB's prefix count) ----
 start_kroute() {
     local d=$1
+    local feeder_node="" ext=()
+    if ((EBGP)); then
+        ext=(--peer-router-ips "$FEED_ADDR" --peer-router-asns "$FEED_AS")
+    else
+        feeder_node=',
+ {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "bench-feeder", "resourceVersion": "1"},
+  "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]},
+  "status": {"addresses": [{"type": "InternalIP", "address": "'"$FEED_ADDR"'"}]}}'
+    fi
     cat >"$d/nodes.json" <<JSON
 {"apiVersion": "v1", "kind": "NodeList", "metadata": {"resourceVersion": "1"}, "items": [
  {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "bench-kroute", "resourceVersion": "1"},
   "spec": {"podCIDR": "10.244.0.0/24", "podCIDRs": ["10.244.0.0/24"]},
-  "status": {"addresses": [{"type": "InternalIP", "address": "${ADDR[kroute]}"}]}},
- {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "bench-feeder", "resourceVersion": "1"},
-  "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]},
-  "status": {"addresses": [{"type": "InternalIP", "address": "$FEED_ADDR"}]}}]}
+  "status": {"addresses": [{"type": "InternalIP", "address": "${ADDR[kroute]}"}]}}$feeder_node]}
 JSON
     local logf=/dev/null
     [[ ${KEEP_LOGS:-0} == 1 ]] && logf=$d/kroute.log
     "$KR_BIN/kroute" --nodes-file "$d/nodes.json" --hostname-override bench-kroute --no-fib \
         --enable-cni=false --health-port 0 --cluster-asn $ASN --bgp-port "${PORT[kroute]}" \
-        --bgp-connect-retry-time 5s --api-socket "$d/kroute.sock" </dev/null >"$logf" 2>&1 &
+        --bgp-connect-retry-time 5s --api-socket "$d/kroute.sock" "${ext[@]}" </dev/null >"$logf" 2>&1 &
     RPID=$!
 }
 # The Loc-RIB also holds kroute's own podCIDR, which it originates: not part of the feed.
@@ -111,7 +123,7 @@ log "$d/bird.log" { warning, error, fatal };
 protocol device { }
 protocol bgp feeder {
     local ${ADDR[bird]} port ${PORT[bird]} as $ASN;
-    neighbor $FEED_ADDR as $ASN;
+    neighbor $FEED_ADDR as $FEED_AS;
     passive on;
     ipv4 { import all; export none; };
 }
@@ -135,7 +147,7 @@ start_gobgp() {
 [[neighbors]]
   [neighbors.config]
     neighbor-address = "$FEED_ADDR"
-    peer-as = $ASN
+    peer-as = $FEED_AS
   [neighbors.transport.config]
     passive-mode = true
 CONF
@@ -158,7 +170,7 @@ log file $d/bgpd.log warnings
 router bgp $ASN
  bgp router-id ${ADDR[frr]}
  no bgp ebgp-requires-policy
- neighbor $FEED_ADDR remote-as $ASN
+ neighbor $FEED_ADDR remote-as $FEED_AS
  neighbor $FEED_ADDR passive
  address-family ipv4 unicast
   neighbor $FEED_ADDR activate
@@ -203,7 +215,7 @@ one_run() {
     rss_before=$(kib "$rpid" VmRSS)
     hwm_before=$(kib "$rpid" VmHWM)
 
-    "$FEEDER" --peer "${ADDR[$rx]}" --port "${PORT[$rx]}" --local "$FEED_ADDR" --next-hop $NEXT_HOP --local-as $ASN --peer-as $ASN \
+    "$FEEDER" --peer "${ADDR[$rx]}" --port "${PORT[$rx]}" --local "$FEED_ADDR" --next-hop $NEXT_HOP --local-as $FEED_AS --peer-as $ASN \
         -n "$N" -p "$P" -k "$K" --withdraw-trigger "$d/withdraw" --stop-trigger "$d/stop" \
         --deadline $((DEADLINE * 3)) </dev/null >"$d/feeder.jsonl" 2>"$d/feeder.err" &
     local fpid=$!
@@ -237,11 +249,11 @@ one_run() {
     gobgp) version=$(gobgpd --version 2>&1 | head -1) ;;
     frr) version=$(/usr/lib/frr/bgpd --version 2>&1 | head -1) ;;
     esac
-    jq -nc --arg rx "$rx" --arg version "$version" --argjson run "$run" --argjson n "$N" --argjson p "$P" \
+    jq -nc --arg rx "$rx" --arg version "$version" --arg session "$SESSION" --argjson run "$run" --argjson n "$N" --argjson p "$P" \
         --argjson k "$K" --argjson ingest "$ingest_ms" --argjson sent "$sent_ms" --argjson withdraw "$withdraw_ms" \
         --argjson rss_before "$rss_before" --argjson hwm_before "$hwm_before" --argjson hwm "$hwm" \
         '{bench:"bgp_ingest", receiver:$rx, version:$version, run:$run, prefixes:$n, per_update:$p,
-          attribute_sets:$k, session:"ibgp", ingest_ms:$ingest, feeder_sent_ms:$sent, withdraw_ms:$withdraw,
+          attribute_sets:$k, session:$session, ingest_ms:$ingest, feeder_sent_ms:$sent, withdraw_ms:$withdraw,
           rss_before_kib:$rss_before, hwm_before_kib:$hwm_before, hwm_after_kib:$hwm,
           bytes_per_route:((($hwm - $rss_before) * 1024 / $n) | floor)}'
     [[ ${KEEP_LOGS:-0} == 1 ]] || rm -rf "$d"

@@ -90,6 +90,7 @@ std::vector<bgp::PathAttributes> make_attribute_sets(const FeedConfig& config) {
         seg.asns.push_back(upstreams[rng.in(0, upstreams.size() - 1)]);
         const auto length = rng.in(2, 6);
         while (seg.asns.size() < length) seg.asns.push_back(public_asn(rng));
+        if (!config.ibgp) seg.asns.insert(seg.asns.begin(), config.local_as);  // eBGP: our AS first
         a.as_path = std::vector<bgp::AsPathSegment>{seg};
         a.next_hop = config.next_hop;
         if (rng.in(0, 1) == 0) a.med = static_cast<std::uint32_t>(rng.in(0, 1000));

@@ -18,6 +18,7 @@ struct FeedConfig {
     std::size_t per_update = 180;       // prefixes per UPDATE (the codec splits further at 4096 bytes)
     std::uint64_t seed = 1;
     bool ibgp = true;                   // sends LOCAL_PREF (RFC 4271 §5.1.5: iBGP only)
+    std::uint32_t local_as = 64512;     // eBGP: leftmost in every AS_PATH (RFC 4271 §5.1.2)
     IpAddress next_hop = IpAddress::v4(0x7f000001);
 };
 

@@ -67,7 +67,9 @@ void edit_set(std::vector<T>& values, const std::optional<std::vector<T>>& set, 
     values.erase(std::unique(values.begin(), values.end()), values.end());
 }
 
-void prepend_once(PathAttributes& a, std::uint32_t asn) {  // RFC 4271 §5.1.2 b
+}  // namespace
+
+void prepend_as(PathAttributes& a, std::uint32_t asn) {  // RFC 4271 §5.1.2 b
     if (!a.as_path) a.as_path = std::vector<AsPathSegment>{};
     auto& segs = *a.as_path;
     if (segs.empty() || segs.front().type != AsPathSegment::kAsSequence || segs.front().asns.size() >= 255) {
@@ -76,8 +78,6 @@ void prepend_once(PathAttributes& a, std::uint32_t asn) {  // RFC 4271 §5.1.2 b
         segs.front().asns.insert(segs.front().asns.begin(), asn);
     }
 }
-
-}  // namespace
 
 // ---- prefix lists ----
 
@@ -182,7 +182,7 @@ PolicyDecision decide(const Policy& policy, const Prefix& route, const PathAttri
 void modify(const PolicyAction& a, PathAttributes& attrs) {
     edit_set(attrs.communities, a.set_communities, a.remove_communities, a.add_communities);
     edit_set(attrs.large_communities, a.set_large_communities, a.remove_large_communities, a.add_large_communities);
-    for (int i = 0; i < a.prepend_count; ++i) prepend_once(attrs, a.prepend_asn);
+    for (int i = 0; i < a.prepend_count; ++i) prepend_as(attrs, a.prepend_asn);
     if (a.set_local_pref) attrs.local_pref = *a.set_local_pref;
     if (a.set_med) attrs.med = *a.set_med;
 }

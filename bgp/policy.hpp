@@ -131,6 +131,9 @@ void modify(const PolicyAction& action, PathAttributes& attrs);
 // RFC 8092 §3 text form "global:local1:local2".
 [[nodiscard]] std::optional<LargeCommunity> parse_large_community(std::string_view text);
 [[nodiscard]] std::string large_community_to_string(const LargeCommunity& community);
+// RFC 4271 §5.1.2 b: `asn` leftmost in the AS_PATH (a new AS_SEQUENCE when the first segment is a
+// set or full). The speaker's own prepend towards eBGP peers and the policies' prepend alike.
+void prepend_as(PathAttributes& a, std::uint32_t asn);
 // RFC 4360 §3-4 / RFC 5668 in the notation of BIRD and GoBGP: "rt:65001:100", "soo:192.0.2.1:7",
 // "rt:4200000001:5" for the AS- and IPv4-specific route targets and origins (transitive or not);
 // anything else as "0x" and 16 hex digits.

@@ -44,16 +44,6 @@ std::optional<BestRoute> to_best_route(const Prefix& prefix, const std::optional
     return BestRoute{prefix, next_hops, best->local ? IpAddress{} : best->peer_address, best->local};
 }
 
-void prepend_as(PathAttributes& a, std::uint32_t asn) {  // RFC 4271 §5.1.2 b
-    if (!a.as_path) a.as_path = std::vector<AsPathSegment>{};
-    auto& segs = *a.as_path;
-    if (segs.empty() || segs.front().type != AsPathSegment::kAsSequence || segs.front().asns.size() >= 255) {
-        segs.insert(segs.begin(), AsPathSegment{AsPathSegment::kAsSequence, {asn}});
-    } else {
-        segs.front().asns.insert(segs.front().asns.begin(), asn);
-    }
-}
-
 bool as_path_contains(const PathAttributes& a, std::uint32_t asn) {
     if (!a.as_path) return false;
     for (const auto& seg : *a.as_path) {
@@ -147,6 +137,8 @@ public:
     std::set<IpAddress> refused_logged_;
     std::mt19937_64 rng_{std::random_device{}()};
     std::unique_ptr<bfd::Service> bfd_;  // with the first peer that asks for BFD
+    Rib::Changes spare_changes_;          // storage reused from one UPDATE to the next
+    std::vector<Want> spare_wants_;
     void set_bfd(const PeerConfig& p);
 };
 
@@ -586,7 +578,10 @@ public:
             sp_.check_restart_done();
             return;
         }
-        Rib::Changes ch;
+        // One UPDATE after another: the change list's storage is reused (borrowed, so that a nested
+        // call through the best-path handler simply gets a fresh one).
+        Rib::Changes ch = std::exchange(sp_.spare_changes_, {});
+        ch.clear();
         // RFC 7911 §3: with ADD-PATH each prefix comes with its Path Identifier (parallel vectors).
         auto id_at = [](const std::vector<std::uint32_t>& ids, std::size_t i) { return i < ids.size() ? ids[i] : 0U; };
         for (std::size_t i = 0; i < u.withdrawn.size(); ++i) withdraw_path({u.withdrawn[i], id_at(u.withdrawn_path_ids, i)}, ch);
@@ -643,6 +638,7 @@ public:
             take(u.mp_reach->nlri, u.mp_reach->path_ids, ok, ok ? &u.mp_reach->next_hops.front() : nullptr);
         }
         sp_.apply(ch);
+        if (ch.capacity() <= 4096) sp_.spare_changes_ = std::move(ch);  // not a table's worth
         check_max_prefixes(u.mp_reach ? u.mp_reach->family : kIpv4Unicast);
     }
 
@@ -1135,7 +1131,8 @@ void Speaker::Impl::enforce_ownership(const std::vector<Prefix>& owned) {
 
 void Speaker::Impl::apply(Rib::Changes& changes) {
     if (changes.empty()) return;
-    std::vector<Want> wants;
+    std::vector<Want> wants = std::exchange(spare_wants_, {});  // reused storage, as spare_changes_
+    wants.clear();
     wants.reserve(changes.size());
     for (const auto& c : changes) {
         auto before = to_best_route(c.prefix, c.old_best, c.old_next_hops);
@@ -1149,6 +1146,7 @@ void Speaker::Impl::apply(Rib::Changes& changes) {
         wants.push_back({&c.prefix, c.new_best ? &*c.new_best : nullptr});
     }
     for (auto& [addr, peer] : peers_) peer->sync(wants);
+    if (wants.capacity() <= 4096) spare_wants_ = std::move(wants);
 }
 
 // ---- Speaker ----

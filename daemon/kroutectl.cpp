@@ -106,8 +106,8 @@ void print_table(const std::vector<std::string>& header, const std::vector<std::
     for (const auto& r : rows) line(r);
 }
 
-std::string uptime(std::int64_t s) {
-    if (s <= 0) return "-";
+std::string uptime(std::int64_t s, bool established) {
+    if (!established) return "-";
     std::ostringstream o;
     if (s >= 86400) o << s / 86400 << "d";
     if (s >= 3600) o << (s % 86400) / 3600 << "h";
@@ -125,7 +125,7 @@ void print(const std::string& command, const json& reply) {
         std::vector<std::vector<std::string>> rows;
         for (const auto& n : reply)
             rows.push_back({text(n["address"]), text(n["asn"]), text(n["description"]), text(n["state"]),
-                            uptime(n["uptime_seconds"].get<std::int64_t>()), text(n["prefixes_received"]),
+                            uptime(n["uptime_seconds"].get<std::int64_t>(), n["state"] == "Established"), text(n["prefixes_received"]),
                             text(n["prefixes_sent"]), text(n.value("prefixes_rejected", json(0))), text(n["last_error"])});
         print_table({"NEIGHBOR", "AS", "NODE", "STATE", "UPTIME", "RECEIVED", "SENT", "REJECTED", "LAST ERROR"}, rows);
     } else if (command == "rib") {

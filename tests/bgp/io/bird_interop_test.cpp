@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -51,7 +52,11 @@ struct BirdProcess {
     std::filesystem::path dir;
     pid_t pid = 0;
     ~BirdProcess() {
-        if (pid > 0) ::kill(pid, SIGTERM);
+        if (pid > 0 && ::kill(pid, SIGTERM) == 0) {
+            // BIRD is not our child (it daemonised): wait until it is gone, at most 3 s, before
+            // its directory goes, or its last log line would bring the directory back.
+            for (int i = 0; i < 60 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(50ms);
+        }
         std::error_code ec;
         std::filesystem::remove_all(dir, ec);
     }

@@ -193,8 +193,8 @@ TEST_CASE("Fib restores routes flushed by a link going down and up", "[daemon][f
 }
 
 // Not a benchmark (no time is measured): many routes in one go exercise the batching, the ack
-// collection across batches and the event socket's overflow path. Hidden: run with "[scale]".
-TEST_CASE("Fib installs and removes 20000 routes", "[.][daemon][fib][netns][scale]") {
+// collection across batches and the event socket's overflow path.
+TEST_CASE("Fib installs and removes 20000 routes", "[daemon][fib][netns][scale]") {
     Node node;
     asio::io_context ioc;
     Fib fib(ioc, fast_config());
