@@ -124,7 +124,7 @@ protocol device { }
 protocol bgp feeder {
     local ${ADDR[bird]} port ${PORT[bird]} as $ASN;
     neighbor $FEED_ADDR as $FEED_AS;
-    passive on;
+    passive on;$( ((EBGP)) && printf '\n    multihop;  # the TEST-NET next hop is on no connected network: resolved recursively (unreachable), as for iBGP')
     ipv4 { import all; export none; };
 }
 CONF
@@ -170,7 +170,7 @@ log file $d/bgpd.log warnings
 router bgp $ASN
  bgp router-id ${ADDR[frr]}
  no bgp ebgp-requires-policy
- neighbor $FEED_ADDR remote-as $FEED_AS
+ neighbor $FEED_ADDR remote-as $FEED_AS$( ((EBGP)) && printf '\n neighbor %s disable-connected-check' "$FEED_ADDR")
  neighbor $FEED_ADDR passive
  address-family ipv4 unicast
   neighbor $FEED_ADDR activate

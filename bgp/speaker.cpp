@@ -475,7 +475,22 @@ public:
     }
 
     // Every path of the peer leaves the RIB (stale ones too).
+    // Soft reconfiguration inbound: every path as received goes through the import step again.
+    void reimport_from_copy(const char* why) {
+        log::get("bgp")->info("{}: {}: re-applying the import policy to the {} path(s) as received", label_, why,
+                              received_.size());
+        const OpenMessage* open = primary_ && primary_->fsm().peer_open() ? &*primary_->fsm().peer_open() : nullptr;
+        PathSource src{cfg_.address, open ? open->bgp_id : 0, cfg_.remote_asn, !ibgp()};
+        Rib::Changes ch;
+        for (const auto& [key, path] : received_) {
+            src.path_id = key.path_id;
+            import_path(src, key.prefix, path.first, path.second, ch);
+        }
+        sp_.apply(ch);
+    }
+
     void drop_all() {
+        received_.clear();
         gr_timer_.cancel();
         stale_[0].clear();
         stale_[1].clear();
@@ -500,6 +515,7 @@ public:
                 ++kept;
             } else {
                 stale_[i].erase(k);
+                received_.erase(k);
                 sp_.rib_.withdraw(cfg_.address, k.prefix, ch, k.path_id);
             }
         }
@@ -538,7 +554,10 @@ public:
         std::sort(gone.begin(), gone.end());
         stale_[i].clear();
         Rib::Changes ch;
-        for (const auto& k : gone) sp_.rib_.withdraw(cfg_.address, k.prefix, ch, k.path_id);
+        for (const auto& k : gone) {
+            received_.erase(k);
+            sp_.rib_.withdraw(cfg_.address, k.prefix, ch, k.path_id);
+        }
         sp_.apply(ch);
         if (stale_[0].empty() && stale_[1].empty()) gr_timer_.cancel();
     }
@@ -617,6 +636,16 @@ public:
         auto take = [&](const std::vector<Prefix>& nlri, const std::vector<std::uint32_t>& ids, bool ok,
                         const IpAddress* next_hop) {
             if (nlri.empty()) return;
+            if (cfg_.soft_reconfiguration_inbound) {
+                for (std::size_t i = 0; i < nlri.size(); ++i) {
+                    const PathKey k{nlri[i], id_at(ids, i)};
+                    if (ok) {
+                        received_[k] = {attrs, *next_hop};
+                    } else {
+                        received_.erase(k);
+                    }
+                }
+            }
             if (ok && ids.empty() && plain_import()) {
                 import_batch(src, nlri, attrs, *next_hop, ch);
                 return;
@@ -760,6 +789,7 @@ public:
     }
 
     void withdraw_path(const PathKey& k, Rib::Changes& ch) {
+        if (!received_.empty()) received_.erase(k);
         unstale(k);
         rejected_.erase(k);
         sp_.rib_.withdraw(cfg_.address, k.prefix, ch, k.path_id);
@@ -841,6 +871,10 @@ public:
     // session (RFC 2918 §1: the only other way).
     void refresh_in(const char* why) {
         if (!primary_ || primary_->state() != State::kEstablished) return;  // the next session sends all
+        if (cfg_.soft_reconfiguration_inbound) {
+            reimport_from_copy(why);
+            return;
+        }
         const auto& open = primary_->fsm().peer_open();
         if (open && open->route_refresh) {
             std::vector<Bytes> out;
@@ -1015,6 +1049,8 @@ private:
     // Helper (RFC 4724 §4.2) and Enhanced Route Refresh (RFC 7313 §4): the peer's paths kept as
     // stale, per family (IPv4, IPv6) until announced again, End-of-RIB / EoRR, or gr_timer_.
     std::array<std::unordered_set<PathKey, PathKeyHash>, 2> stale_;
+    // Soft reconfiguration inbound: the paths as the peer sent them (interned attributes, next hop).
+    std::unordered_map<PathKey, std::pair<std::shared_ptr<const PathAttributes>, IpAddress>, PathKeyHash> received_;
     asio::steady_timer gr_timer_;
     bool deferred_ = false;  // restarting speaker: our table waits for the deferral's end
     asio::steady_timer max_prefix_timer_;

@@ -95,6 +95,10 @@ struct PeerConfig {
     // (ROUTE-REFRESH, RFC 2918; a peer without that capability gets its session reset).
     PolicyRef import_policy;
     PolicyRef export_policy;
+    // Soft reconfiguration inbound: keep a pre-policy copy of everything the peer announces (its
+    // Adj-RIB-In as received), so that a policy or ownership change is re-applied from it, without
+    // ROUTE-REFRESH or a session reset. Costs one entry per path; off, as in BIRD and FRR.
+    bool soft_reconfiguration_inbound = false;
     std::optional<bfd::PeerBfdConfig> bfd;  // BFD (RFC 5880): its Up -> Down closes an Established session
     // RFC 4456: this iBGP peer is our route-reflector client: routes from it are reflected to every
     // iBGP peer, and routes from other iBGP peers are reflected to it.

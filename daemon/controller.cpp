@@ -430,6 +430,7 @@ void Controller::sync_peers(const k8s::Node& self) {
             peer.import_policy = ext_import;
             peer.export_policy = ext_export;
             peer.max_prefixes = ext.max_prefixes;
+            peer.soft_reconfiguration_inbound = options_.peer_router_soft_reconfiguration_inbound;
             if (options_.enable_bfd) {
                 bgp::bfd::PeerBfdConfig b;
                 b.required_min_rx = std::chrono::duration_cast<std::chrono::microseconds>(options_.bfd_min_rx);

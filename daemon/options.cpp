@@ -214,6 +214,9 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
                    "close its session with Cease / Maximum Number of Prefixes Reached (RFC 4486)");
     app.add_option("--peer-router-max-prefix-restart", max_prefix_restart,
                    "How long such a session stays down before kroute retries (0: until restarted)")->capture_default_str();
+    app.add_flag("--peer-router-soft-reconfiguration-inbound", o.peer_router_soft_reconfiguration_inbound,
+                 "Keep a copy of what each peer router sends, before policy: policy changes apply without "
+                 "ROUTE-REFRESH (memory: one entry per path)")->capture_default_str();
     app.add_flag("--bgp-graceful-restart", o.bgp_graceful_restart,
                  "BGP graceful restart (RFC 4724), both roles, on every session")->capture_default_str();
     app.add_option("--bgp-graceful-restart-time", gr_time,
@@ -426,6 +429,7 @@ std::vector<std::pair<std::string, std::string>> describe(const Options& o) {
         {"peer-router-import-reject", prefixes(o.peer_router_import_reject)},
         {"peer-router-max-prefixes", peer_field([](const ExternalPeer& p) { return std::to_string(p.max_prefixes); })},
         {"peer-router-max-prefix-restart", format_duration(o.peer_router_max_prefix_restart)},
+        {"peer-router-soft-reconfiguration-inbound", b(o.peer_router_soft_reconfiguration_inbound)},
         {"bgp-graceful-restart", b(o.bgp_graceful_restart)},
         {"enable-bfd", b(o.enable_bfd)},
         {"bfd-min-rx", format_duration(o.bfd_min_rx)},

@@ -46,6 +46,7 @@ struct Options {
     int peer_router_multihop_ttl = 0;              // eBGP multihop TTL for them; below 2 = directly connected
     std::vector<Prefix> peer_router_import_reject; // never accepted from any peer, nor anything inside
     std::chrono::milliseconds peer_router_max_prefix_restart{std::chrono::seconds(60)};  // 0 = stay down
+    bool peer_router_soft_reconfiguration_inbound = false;  // keep what they send, pre-policy
     // RFC 4724 graceful restart, on every session (kube-router's flags and defaults).
     bool bgp_graceful_restart = false;
     std::chrono::milliseconds bgp_graceful_restart_time{std::chrono::seconds(90)};

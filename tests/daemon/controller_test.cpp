@@ -384,6 +384,7 @@ TEST_CASE("graceful restart, max-prefix and BFD options reach the speaker and th
     o.bgp_graceful_restart_deferral_time = 30s;
     o.peer_routers = {ExternalPeer{*IpAddress::parse("127.0.0.9"), 65001, port, "", 500}};
     o.peer_router_max_prefix_restart = 2min;
+    o.peer_router_soft_reconfiguration_inbound = true;
     o.enable_bfd = true;
     o.bfd_min_rx = 100ms;
     o.bfd_min_tx = 200ms;
@@ -404,13 +405,15 @@ TEST_CASE("graceful restart, max-prefix and BFD options reach the speaker and th
     const auto& ext = c.peer_configs().at(*IpAddress::parse("127.0.0.9"));
     CHECK(ext.max_prefixes == 500);
     CHECK(ext.max_prefix_restart == 120s);
+    CHECK(ext.soft_reconfiguration_inbound);
     REQUIRE(ext.bfd);
     CHECK(ext.bfd->required_min_rx == 100ms);
     CHECK(ext.bfd->desired_min_tx == 200ms);
     CHECK(ext.bfd->detect_mult == 4);
     CHECK_FALSE(ext.bfd->multihop);
     const auto& inner = c.peer_configs().at(*IpAddress::parse("127.0.0.2"));
-    CHECK(inner.max_prefixes == 0);  // nodes have no limit, and no BFD
+    CHECK(inner.max_prefixes == 0);  // nodes have no limit, no BFD, no pre-policy copy
+    CHECK_FALSE(inner.soft_reconfiguration_inbound);
     CHECK_FALSE(inner.bfd);
 }
 

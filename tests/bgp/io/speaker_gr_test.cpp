@@ -495,3 +495,38 @@ TEST_CASE("RFC 8950: a peer without the capability gets no IPv4 route with an IP
     run_for(ioc, 300ms);
     CHECK(only_neighbor(a).prefixes_sent == 1);  // only the one with an IPv4 next hop
 }
+
+TEST_CASE("soft reconfiguration inbound: a policy change is re-applied from the copy as received, no refresh, no reset",
+          "[bgp][io][policy]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    auto cfg = raw_peer_config();
+    cfg.soft_reconfiguration_inbound = true;
+    cfg.import_policy = make_policy({term("no-test-net", {"192.0.2.0/24"}, reject())});
+    a.speaker->set_peer(cfg);
+    auto open = raw_open(std::nullopt);
+    open.route_refresh = false;  // the peer could not answer a ROUTE-REFRESH
+    SilentPeer s{ioc};
+    bring_up(ioc, a, s, open);
+    s.send(announce({pfx("192.0.2.0/24"), pfx("198.51.100.0/24")}));
+    REQUIRE(run_until(ioc, [&] { return a.best.count(pfx("198.51.100.0/24")) == 1; }));
+    CHECK(a.best.count(pfx("192.0.2.0/24")) == 0);
+    UpdateMessage w;
+    w.withdrawn = {pfx("198.51.100.0/24")};
+    s.send(w);
+    REQUIRE(run_until(ioc, [&] { return a.best.count(pfx("198.51.100.0/24")) == 0; }));
+
+    cfg.import_policy = {};  // looser: what was refused comes back from the copy
+    a.speaker->set_peer(cfg);
+    REQUIRE(run_until(ioc, [&] { return a.best.count(pfx("192.0.2.0/24")) == 1; }, 3000ms));
+    CHECK(a.best.count(pfx("198.51.100.0/24")) == 0);  // withdrawn stays withdrawn
+    CHECK(only_neighbor(a).state == "Established");
+    CHECK_FALSE(s.closed);
+    const auto msgs = s.messages();
+    CHECK(std::none_of(msgs.begin(), msgs.end(), [](const Message& m) { return std::holds_alternative<RouteRefreshMessage>(m); }));
+
+    cfg.import_policy = make_policy({term("no-test-net", {"192.0.2.0/24"}, reject())});  // stricter again
+    a.speaker->set_peer(cfg);
+    REQUIRE(run_until(ioc, [&] { return a.best.count(pfx("192.0.2.0/24")) == 0; }, 3000ms));
+    CHECK(only_neighbor(a).state == "Established");
+}

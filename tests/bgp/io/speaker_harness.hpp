@@ -147,4 +147,29 @@ struct SilentPeer {
 };
 
 
+// Policies for tests: terms matching prefix lists.
+inline std::shared_ptr<const Policy> make_policy(std::vector<PolicyTerm> terms, bool default_accept = true) {
+    auto p = std::make_shared<Policy>();
+    p->name = "test";
+    p->terms = std::move(terms);
+    p->default_action.accept = default_accept;
+    return p;
+}
+
+inline PolicyTerm term(const char* name, std::vector<const char*> prefixes, PolicyAction action) {
+    PolicyTerm t;
+    t.name = name;
+    PrefixList list;
+    for (const char* s : prefixes) list.push_back(*PrefixRange::parse(s));
+    t.match.prefixes = std::move(list);
+    t.action = std::move(action);
+    return t;
+}
+
+inline PolicyAction reject() {
+    PolicyAction a;
+    a.accept = false;
+    return a;
+}
+
 }  // namespace kroute::bgp::test

@@ -294,30 +294,6 @@ PeerConfig config_for(const Node& self, const Node& other, std::uint32_t asn, Po
     return p;
 }
 
-std::shared_ptr<const Policy> make_policy(std::vector<PolicyTerm> terms, bool default_accept = true) {
-    auto p = std::make_shared<Policy>();
-    p->name = "test";
-    p->terms = std::move(terms);
-    p->default_action.accept = default_accept;
-    return p;
-}
-
-PolicyTerm term(const char* name, std::vector<const char*> prefixes, PolicyAction action) {
-    PolicyTerm t;
-    t.name = name;
-    PrefixList list;
-    for (const char* s : prefixes) list.push_back(*PrefixRange::parse(s));
-    t.match.prefixes = std::move(list);
-    t.action = std::move(action);
-    return t;
-}
-
-PolicyAction reject() {
-    PolicyAction a;
-    a.accept = false;
-    return a;
-}
-
 std::uint32_t comm(std::uint16_t hi, std::uint16_t lo) { return (std::uint32_t{hi} << 16) | lo; }
 
 // The attributes of the one path `node` holds for `p` (none: nullopt).
