@@ -73,6 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                         ? std::vector<kroute::bgp::AfiSafi>{{kroute::bgp::kAfiIpv4, kroute::bgp::kSafiUnicast},
                                                             {kroute::bgp::kAfiIpv6, kroute::bgp::kSafiUnicast}}
                         : std::vector<kroute::bgp::AfiSafi>{},
+        .ipv4_with_ipv6_next_hop = (selector & 0x10) != 0,  // RFC 8950 negotiated
     };
 
     // As the session reads: frame after frame until an error or an incomplete tail. Every frame is

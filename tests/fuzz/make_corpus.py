@@ -4,7 +4,8 @@
 One file per captured message, plus one per capture holding all its messages back to back (the
 framing path). Byte 0 of every file is the fuzz target's context selector (fuzz_bgp_message.cpp):
 bit 0 = no 4-octet AS (bird2_2octet), bit 1 = extended messages, bit 2 = eBGP, bit 3 = ADD-PATH
-for IPv4/IPv6 unicast (the *_addpath captures); the rest is the message as the implementation sent
+for IPv4/IPv6 unicast (the *_addpath captures), bit 4 = RFC 8950 next hops (the *_enh captures);
+the rest is the message as the implementation sent
 it. Run after adding a capture: tests/fuzz/make_corpus.py
 """
 import pathlib
@@ -20,7 +21,7 @@ for hexfile in sorted(data.glob("*.hex")):
     stem = hexfile.stem
     addpath = "addpath" in stem  # both *_addpath captures are eBGP sessions with ADD-PATH receive
     selector = ((0x01 if "2octet" in stem else 0) | (0x04 if "ebgp" in stem or "2octet" in stem or addpath else 0)
-                | (0x08 if addpath else 0))
+                | (0x08 if addpath else 0) | (0x10 if "enh" in stem else 0))
     stream = b""
     for line in hexfile.read_text().splitlines():
         if not line.strip() or line.startswith("#"):
