@@ -18,6 +18,8 @@ for old in out.iterdir():
     old.unlink()
 
 for hexfile in sorted(data.glob("*.hex")):
+    if "bfd" in hexfile.stem:  # BFD control packets (UDP), not BGP messages
+        continue
     stem = hexfile.stem
     addpath = "addpath" in stem  # both *_addpath captures are eBGP sessions with ADD-PATH receive
     selector = ((0x01 if "2octet" in stem else 0) | (0x04 if "ebgp" in stem or "2octet" in stem or addpath else 0)
