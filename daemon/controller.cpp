@@ -76,18 +76,18 @@ void Controller::handle(const k8s::NodeEvent& event) {
     switch (event.type) {
         case k8s::NodeEvent::Type::kAdded:
         case k8s::NodeEvent::Type::kModified: {
-            auto [it, inserted] = nodes_.insert_or_assign(event.node.name, event.node);
+            auto [it, inserted] = nodes_.insert_or_assign(event.object.name, event.object);
             if (inserted)
-                log->info("node {} added: address {}, podCIDRs [{}]", event.node.name,
-                          event.node.address(Family::kIpv4) ? event.node.address(Family::kIpv4)->to_string() : "none",
-                          join(event.node.pod_cidrs));
+                log->info("node {} added: address {}, podCIDRs [{}]", event.object.name,
+                          event.object.address(Family::kIpv4) ? event.object.address(Family::kIpv4)->to_string() : "none",
+                          join(event.object.pod_cidrs));
             else
-                log->debug("node {} modified (resourceVersion {})", event.node.name, event.node.resource_version);
+                log->debug("node {} modified (resourceVersion {})", event.object.name, event.object.resource_version);
             (void)it;
             break;
         }
         case k8s::NodeEvent::Type::kDeleted:
-            if (nodes_.erase(event.node.name) > 0) log->info("node {} deleted", event.node.name);
+            if (nodes_.erase(event.object.name) > 0) log->info("node {} deleted", event.object.name);
             break;
         case k8s::NodeEvent::Type::kSynced:
             if (!synced_) {

@@ -19,7 +19,7 @@
 #include "common/asio.hpp"
 #include "daemon/options.hpp"
 #include "daemon/platform/fib.hpp"
-#include "k8s-client/node_source.hpp"
+#include "k8s-client/object_source.hpp"
 
 namespace kroute::daemon {
 

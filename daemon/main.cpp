@@ -14,7 +14,7 @@
 #include "daemon/options.hpp"
 #include "daemon/platform/fib.hpp"
 #include "k8s-client/config.hpp"
-#include "k8s-client/node_source.hpp"
+#include "k8s-client/object_source.hpp"
 
 namespace kroute::daemon {
 namespace {

@@ -78,8 +78,8 @@ std::string url_encode(std::string_view s) {
     return out;
 }
 
-std::string list_path(const ServerUrl& server, const ListRequest& req) {
-    std::string path = server.base_path + "/api/v1/nodes";
+std::string list_path(const ServerUrl& server, const ResourceKind& kind, const ListRequest& req) {
+    std::string path = server.base_path + kind.collection_path();
     std::string query;
     auto add = [&query](std::string_view key, std::string_view value) {
         query.append(query.empty() ? "?" : "&").append(key).append("=").append(url_encode(value));
@@ -90,20 +90,23 @@ std::string list_path(const ServerUrl& server, const ListRequest& req) {
     return path + query;
 }
 
-std::string watch_path(const ServerUrl& server, std::string_view resource_version, std::chrono::seconds timeout) {
-    std::string path = server.base_path + "/api/v1/nodes?allowWatchBookmarks=true";
+std::string watch_path(const ServerUrl& server, const ResourceKind& kind, std::string_view resource_version,
+                       std::chrono::seconds timeout) {
+    std::string path = server.base_path + kind.collection_path() + "?allowWatchBookmarks=true";
     if (!resource_version.empty()) path.append("&resourceVersion=").append(url_encode(resource_version));
     path.append("&timeoutSeconds=").append(std::to_string(timeout.count())).append("&watch=true");
     return path;
 }
 
-std::string auth_failure_hint(int http_status, std::string_view verb) {
+std::string auth_failure_hint(int http_status, std::string_view verb, const ResourceKind& kind) {
     if (http_status == 401)
         return "the API server rejected our credentials (401 Unauthorized): check the service account token "
                "(or the kubeconfig user)";
-    return "the API server forbids it (403 Forbidden): grant list and watch on nodes to kroute's service "
-           "account (ClusterRole rule: apiGroups [\"\"], resources [\"nodes\"], verbs [\"get\", \"list\", "
-           "\"watch\"]); the " + std::string{verb} + " was refused";
+    const std::string resource{kind.resource};
+    return "the API server forbids it (403 Forbidden): grant list and watch on " + resource +
+           " to kroute's service account (ClusterRole rule: apiGroups [\"" + std::string{kind.group} +
+           "\"], resources [\"" + resource + "\"], verbs [\"get\", \"list\", \"watch\"]); the " +
+           std::string{verb} + " was refused";
 }
 
 }  // namespace kroute::k8s

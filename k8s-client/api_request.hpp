@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/expected.hpp"
+#include "k8s-client/resource.hpp"
 
 namespace kroute::k8s {
 
@@ -31,14 +32,16 @@ struct ListRequest {
     std::string continue_token;
     int limit = 500;               // 0: unpaged
 };
-// GET /api/v1/nodes?... ; a continue page sends no resourceVersion (client-go tools/pager).
-[[nodiscard]] std::string list_path(const ServerUrl& server, const ListRequest& req);
+// GET /api/v1/nodes?... (every namespace's objects for a namespaced kind); a continue page sends
+// no resourceVersion (client-go tools/pager).
+[[nodiscard]] std::string list_path(const ServerUrl& server, const ResourceKind& kind, const ListRequest& req);
 
 // GET /api/v1/nodes?allowWatchBookmarks=true&resourceVersion=RV&timeoutSeconds=N&watch=true
-[[nodiscard]] std::string watch_path(const ServerUrl& server, std::string_view resource_version,
-                                     std::chrono::seconds timeout);
+[[nodiscard]] std::string watch_path(const ServerUrl& server, const ResourceKind& kind,
+                                     std::string_view resource_version, std::chrono::seconds timeout);
 
-// What to tell an operator about a 401/403 on `verb` ("list", "watch").
-[[nodiscard]] std::string auth_failure_hint(int http_status, std::string_view verb);
+// What to tell an operator about a 401/403 on `verb` ("list", "watch") of `kind`: for a 403 the
+// ClusterRole rule that is missing.
+[[nodiscard]] std::string auth_failure_hint(int http_status, std::string_view verb, const ResourceKind& kind);
 
 }  // namespace kroute::k8s

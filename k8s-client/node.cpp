@@ -3,6 +3,9 @@
 // and a wrong type is an error naming the field.
 #include "k8s-client/node.hpp"
 
+#include "k8s-client/json_fields.hpp"
+#include "k8s-client/resource.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <string_view>
@@ -11,6 +14,8 @@ namespace kroute::k8s {
 namespace {
 
 using Json = nlohmann::json;
+using json_fields::member;
+using json_fields::optional_string;
 
 // kube-router's annotations win over the spec (kube-router pkg/utils/pod_cidr.go): they let an
 // operator assign pod CIDRs where the controller-manager does not.
@@ -21,33 +26,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
-}
-
-// The member `key` of `object` if present and not null; nullptr otherwise.
-const Json* member(const Json& object, const char* key) {
-    auto it = object.find(key);
-    if (it == object.end() || it->is_null()) return nullptr;
-    return &*it;
-}
-
-Expected<std::string, std::string> optional_string(const Json& object, const char* key, const std::string& where) {
-    const Json* v = member(object, key);
-    if (v == nullptr) return std::string{};
-    if (!v->is_string()) return unexpected(where + ": expected a string, got " + v->type_name());
-    return v->get<std::string>();
-}
-
-Expected<std::map<std::string, std::string>, std::string> string_map(const Json& object, const char* key,
-                                                                      const std::string& where) {
-    std::map<std::string, std::string> out;
-    const Json* v = member(object, key);
-    if (v == nullptr) return out;
-    if (!v->is_object()) return unexpected(where + ": expected an object, got " + v->type_name());
-    for (const auto& [k, val] : v->items()) {
-        if (!val.is_string()) return unexpected(where + "[\"" + k + "\"]: expected a string, got " + val.type_name());
-        out.emplace(k, val.get<std::string>());
-    }
-    return out;
 }
 
 Expected<Prefix, std::string> parse_cidr(std::string_view text, const std::string& where) {
@@ -127,30 +105,15 @@ Expected<void, std::string> parse_addresses(const Json& node, Node& out) {
 }
 
 Expected<Node, std::string> parse_node_impl(const Json& object) {
-    if (!object.is_object()) return unexpected(std::string{"node: expected an object, got "} + object.type_name());
-    const Json* metadata = member(object, "metadata");
-    if (metadata == nullptr) return unexpected(std::string{"metadata: missing"});
-    if (!metadata->is_object()) return unexpected(std::string{"metadata: expected an object, got "} + metadata->type_name());
-
+    auto meta = json_fields::parse_object_meta(object, "node", /*namespaced=*/false);
+    if (!meta) return unexpected(std::move(meta).error());
     Node node;
-    auto name = optional_string(*metadata, "name", "metadata.name");
-    if (!name) return unexpected(std::move(name).error());
-    if (name->empty()) return unexpected(std::string{"metadata.name: missing"});
-    node.name = std::move(*name);
+    node.name = std::move(meta->name);
+    node.uid = std::move(meta->uid);
+    node.resource_version = std::move(meta->resource_version);
+    node.labels = std::move(meta->labels);
+    node.annotations = std::move(meta->annotations);
     auto prefix_error = [&node](std::string e) { return unexpected("node " + node.name + ": " + std::move(e)); };
-
-    auto uid = optional_string(*metadata, "uid", "metadata.uid");
-    if (!uid) return prefix_error(std::move(uid).error());
-    node.uid = std::move(*uid);
-    auto rv = optional_string(*metadata, "resourceVersion", "metadata.resourceVersion");
-    if (!rv) return prefix_error(std::move(rv).error());
-    node.resource_version = std::move(*rv);
-    auto labels = string_map(*metadata, "labels", "metadata.labels");
-    if (!labels) return prefix_error(std::move(labels).error());
-    node.labels = std::move(*labels);
-    auto annotations = string_map(*metadata, "annotations", "metadata.annotations");
-    if (!annotations) return prefix_error(std::move(annotations).error());
-    node.annotations = std::move(*annotations);
 
     Expected<std::vector<Prefix>, std::string> cidrs = std::vector<Prefix>{};
     if (auto it = node.annotations.find(std::string{kPodCidrsAnnotation}); it != node.annotations.end() && !trim(it->second).empty()) {
@@ -193,48 +156,15 @@ Expected<Node, std::string> parse_node(const nlohmann::json& object) {
     }
 }
 
-Expected<NodeListResult, std::string> parse_node_list(const nlohmann::json& list) {
-    try {
-        if (!list.is_object()) return unexpected(std::string{"node list: expected an object, got "} + list.type_name());
-        auto kind = optional_string(list, "kind", "kind");
-        if (!kind) return unexpected(std::move(kind).error());
-        // The API returns NodeList; `kubectl get nodes -o json` prints a List whose items carry their
-        // own kind (k8s-api.md §0 rule 1).
-        if (!kind->empty() && *kind != "NodeList" && *kind != "List")
-            return unexpected("kind: expected NodeList or List, got \"" + *kind + "\"");
-        NodeListResult out;
-        if (const Json* metadata = member(list, "metadata")) {
-            if (!metadata->is_object())
-                return unexpected(std::string{"metadata: expected an object, got "} + metadata->type_name());
-            auto rv = optional_string(*metadata, "resourceVersion", "metadata.resourceVersion");
-            if (!rv) return unexpected(std::move(rv).error());
-            out.resource_version = std::move(*rv);
-            auto cont = optional_string(*metadata, "continue", "metadata.continue");
-            if (!cont) return unexpected(std::move(cont).error());
-            out.continue_token = std::move(*cont);
-        }
-        const Json* items = member(list, "items");
-        if (items == nullptr) return out;
-        if (!items->is_array()) return unexpected(std::string{"items: expected an array, got "} + items->type_name());
-        for (std::size_t i = 0; i < items->size(); ++i) {
-            const Json& item = (*items)[i];
-            if (item.is_object()) {
-                auto item_kind = optional_string(item, "kind", "kind");
-                if (item_kind && !item_kind->empty() && *item_kind != "Node") {
-                    out.errors.push_back("items[" + std::to_string(i) + "]: kind \"" + *item_kind + "\" is not Node");
-                    continue;
-                }
-            }
-            auto node = parse_node_impl(item);
-            if (node)
-                out.nodes.push_back(std::move(*node));
-            else
-                out.errors.push_back("items[" + std::to_string(i) + "]: " + node.error());
-        }
-        return out;
-    } catch (const std::exception& e) {
-        return unexpected(std::string{"node list: "} + e.what());
-    }
+Expected<ListResult<Node>, std::string> parse_node_list(const nlohmann::json& list) {
+    return parse_list<Node>(list, kNodes, parse_node);
+}
+
+std::string object_key(const Node& n) { return n.name; }
+
+bool same_content(const Node& a, const Node& b) {
+    return a.name == b.name && a.uid == b.uid && a.pod_cidrs == b.pod_cidrs && a.internal_ips == b.internal_ips &&
+           a.external_ips == b.external_ips && a.labels == b.labels && a.annotations == b.annotations;
 }
 
 }  // namespace kroute::k8s

@@ -11,6 +11,7 @@
 
 #include "common/expected.hpp"
 #include "common/ip.hpp"
+#include "k8s-client/resource.hpp"
 
 namespace kroute::k8s {
 
@@ -36,13 +37,11 @@ struct Node {
 // field that was wrong. Unparseable podCIDRs or addresses are errors, not silently dropped.
 [[nodiscard]] Expected<Node, std::string> parse_node(const nlohmann::json& object);
 
-struct NodeListResult {
-    std::vector<Node> nodes;
-    std::vector<std::string> errors;  // one per item that could not be parsed (skipped)
-    std::string resource_version;     // the list's metadata.resourceVersion
-    std::string continue_token;       // metadata.continue
-};
-// A NodeList as the API returns it, or a List as `kubectl get nodes -o json` prints it.
-[[nodiscard]] Expected<NodeListResult, std::string> parse_node_list(const nlohmann::json& list);
+[[nodiscard]] Expected<ListResult<Node>, std::string> parse_node_list(const nlohmann::json& list);
+
+// The node's name, the cache key.
+[[nodiscard]] std::string object_key(const Node& n);
+// Equal in everything kroute uses; resourceVersion ignored.
+[[nodiscard]] bool same_content(const Node& a, const Node& b);
 
 }  // namespace kroute::k8s

@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
-#include "k8s-client/node_cache.hpp"
-#include "k8s-client/node_source.hpp"
+#include "k8s-client/object_cache.hpp"
+#include "k8s-client/object_source.hpp"
 
 namespace kroute::k8s {
 namespace {
@@ -113,8 +113,8 @@ private:
                        list->errors.front(), list->errors.size() - 1);
             return;
         }
-        log_->info("nodes file {}: {} nodes", path_, list->nodes.size());
-        for (auto& ev : cache_.replace(std::move(list->nodes)))
+        log_->info("nodes file {}: {} nodes", path_, list->items.size());
+        for (auto& ev : cache_.replace(std::move(list->items)))
             if (sink_) sink_(std::move(ev));
     }
 

@@ -74,7 +74,7 @@ std::string object_resource_version(const nlohmann::json& object) {
 
 }  // namespace
 
-Expected<WatchEvent, std::string> parse_watch_event(const nlohmann::json& value) {
+Expected<WatchEvent, std::string> parse_watch_event(nlohmann::json value) {
     try {
         if (!value.is_object()) return unexpected(std::string{"watch event: expected an object, got "} + value.type_name());
         auto type_it = value.find("type");
@@ -83,7 +83,7 @@ Expected<WatchEvent, std::string> parse_watch_event(const nlohmann::json& value)
         auto object_it = value.find("object");
         if (object_it == value.end() || !object_it->is_object())
             return unexpected("watch event " + type + ": missing object");
-        const nlohmann::json& object = *object_it;
+        nlohmann::json& object = *object_it;
 
         WatchEvent ev;
         if (type == "ERROR") {
@@ -104,9 +104,7 @@ Expected<WatchEvent, std::string> parse_watch_event(const nlohmann::json& value)
             ev.type = WatchEvent::Type::kDeleted;
         else
             return unexpected("watch event: unknown type \"" + type + "\"");
-        auto node = parse_node(object);
-        if (!node) return unexpected("watch event " + type + ": " + node.error());
-        ev.node = std::move(*node);
+        ev.object = std::move(object);
         return ev;
     } catch (const std::exception& e) {
         return unexpected(std::string{"watch event: "} + e.what());

@@ -12,7 +12,6 @@
 
 #include "common/expected.hpp"
 #include "k8s-client/api_status.hpp"
-#include "k8s-client/node.hpp"
 
 namespace kroute::k8s {
 
@@ -45,13 +44,14 @@ private:
 struct WatchEvent {
     enum class Type { kAdded, kModified, kDeleted, kBookmark, kError };
     Type type = Type::kAdded;
-    Node node;                      // kAdded, kModified, kDeleted
+    nlohmann::json object;          // kAdded, kModified, kDeleted: the object, for its kind's parser
     std::string resource_version;   // object.metadata.resourceVersion; empty for kError
     ApiStatus status;               // kError: the Status object
 };
 
-// One value of the stream: {"type": T, "object": {...}}. A BOOKMARK's object is a zero-valued Node:
-// only its resourceVersion is used. Errors name what was wrong (and the node, if it had a name).
-[[nodiscard]] Expected<WatchEvent, std::string> parse_watch_event(const nlohmann::json& value);
+// One value of the stream: {"type": T, "object": {...}}, whatever the object's kind; the value is
+// consumed (its object moves into the event). A BOOKMARK's object is a zero-valued object of the
+// watched kind: only its resourceVersion is used. Errors name what was wrong.
+[[nodiscard]] Expected<WatchEvent, std::string> parse_watch_event(nlohmann::json value);
 
 }  // namespace kroute::k8s

@@ -43,24 +43,31 @@ TEST_CASE("host:port joining brackets IPv6 (net.JoinHostPort)", "[k8s][request]"
 
 TEST_CASE("list and watch paths", "[k8s][request]") {
     ServerUrl s;
-    CHECK(list_path(s, {.resource_version = "0", .continue_token = "", .limit = 500}) ==
+    CHECK(list_path(s, kNodes, {.resource_version = "0", .continue_token = "", .limit = 500}) ==
           "/api/v1/nodes?limit=500&resourceVersion=0");
-    CHECK(list_path(s, {.resource_version = "", .continue_token = "", .limit = 500}) == "/api/v1/nodes?limit=500");
-    CHECK(list_path(s, {.resource_version = "42", .continue_token = "", .limit = 0}) == "/api/v1/nodes?resourceVersion=42");
+    CHECK(list_path(s, kNodes, {.resource_version = "", .continue_token = "", .limit = 500}) == "/api/v1/nodes?limit=500");
+    CHECK(list_path(s, kNodes, {.resource_version = "42", .continue_token = "", .limit = 0}) == "/api/v1/nodes?resourceVersion=42");
     // A continue page carries no resourceVersion (client-go tools/pager); base64 is escaped.
-    CHECK(list_path(s, {.resource_version = "0", .continue_token = "eyJ2Ijo+/=", .limit = 500}) ==
+    CHECK(list_path(s, kNodes, {.resource_version = "0", .continue_token = "eyJ2Ijo+/=", .limit = 500}) ==
           "/api/v1/nodes?continue=eyJ2Ijo%2B%2F%3D&limit=500");
-    CHECK(watch_path(s, "12746", 317s) ==
+    CHECK(watch_path(s, kNodes, "12746", 317s) ==
           "/api/v1/nodes?allowWatchBookmarks=true&resourceVersion=12746&timeoutSeconds=317&watch=true");
+    // Namespaced kinds: every namespace's collection; a named group lives under /apis.
+    CHECK(list_path(s, kServices, {.resource_version = "0", .continue_token = "", .limit = 500}) ==
+          "/api/v1/services?limit=500&resourceVersion=0");
+    CHECK(watch_path(s, kEndpointSlices, "7", 301s) ==
+          "/apis/discovery.k8s.io/v1/endpointslices?allowWatchBookmarks=true&resourceVersion=7&timeoutSeconds=301&watch=true");
     s.base_path = "/prefix";
-    CHECK(watch_path(s, "", 300s) == "/prefix/api/v1/nodes?allowWatchBookmarks=true&timeoutSeconds=300&watch=true");
+    CHECK(watch_path(s, kNodes, "", 300s) == "/prefix/api/v1/nodes?allowWatchBookmarks=true&timeoutSeconds=300&watch=true");
 }
 
 TEST_CASE("url encoding and auth hints", "[k8s][request]") {
     CHECK(url_encode("aZ09-._~") == "aZ09-._~");
     CHECK(url_encode("a b&c=d") == "a%20b%26c%3Dd");
     CHECK(url_encode("\xff") == "%FF");
-    CHECK_THAT(auth_failure_hint(403, "watch"), Catch::Contains("grant list and watch on nodes") &&
+    CHECK_THAT(auth_failure_hint(403, "watch", kNodes), Catch::Contains("grant list and watch on nodes") &&
                                                     Catch::Contains("the watch was refused"));
-    CHECK_THAT(auth_failure_hint(401, "list"), Catch::Contains("401"));
+    CHECK_THAT(auth_failure_hint(401, "list", kNodes), Catch::Contains("401"));
+    CHECK_THAT(auth_failure_hint(403, "list", kEndpointSlices),
+               Catch::Contains("apiGroups [\"discovery.k8s.io\"], resources [\"endpointslices\"]"));
 }

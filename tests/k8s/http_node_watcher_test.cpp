@@ -14,7 +14,7 @@
 #include <deque>
 #include <mutex>
 
-#include "k8s-client/node_source.hpp"
+#include "k8s-client/object_source.hpp"
 #include "k8s_test_support.hpp"
 
 using namespace kroute::k8s;
@@ -275,7 +275,7 @@ public:
     std::vector<std::pair<NodeEvent::Type, std::string>> summary() {
         std::lock_guard lock{mu_};
         std::vector<std::pair<NodeEvent::Type, std::string>> out;
-        for (const auto& e : events_) out.emplace_back(e.type, e.node.name);
+        for (const auto& e : events_) out.emplace_back(e.type, e.object.name);
         return out;
     }
     std::vector<NodeEvent> events() {
@@ -329,7 +329,7 @@ TEST_CASE("watcher: list, then watch events from the list's resourceVersion", "[
 
     REQUIRE(t::wait_until([&] { return rec.synced() == 1; }));
     CHECK(rec.summary() == Summary{{Type::kAdded, "a"}, {Type::kAdded, "b"}, {Type::kSynced, ""}});
-    auto first = rec.events().front().node;
+    auto first = rec.events().front().object;
     CHECK(first.pod_cidrs == std::vector<kroute::Prefix>{*kroute::Prefix::parse("10.244.1.0/24")});
     CHECK(first.internal_ips == std::vector<kroute::IpAddress>{*kroute::IpAddress::parse("10.0.0.1")});
 
@@ -362,8 +362,8 @@ TEST_CASE("watcher: list, then watch events from the list's resourceVersion", "[
                                    {Type::kModified, "a"},
                                    {Type::kDeleted, "b"},
                                    {Type::kAdded, "d"}});
-    CHECK(rec.events()[4].node.pod_cidrs.front() == *kroute::Prefix::parse("10.244.9.0/24"));
-    CHECK(logs.count("skipping a malformed event") == 1);
+    CHECK(rec.events()[4].object.pod_cidrs.front() == *kroute::Prefix::parse("10.244.9.0/24"));
+    CHECK(logs.count("skipping a malformed node: node bad") == 1);
     CHECK(logs.count("10.244.300.0/24") == 1);
 
     // stop() interrupts the blocked watch (read timeout: minutes) promptly and joins.

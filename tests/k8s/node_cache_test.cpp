@@ -1,4 +1,4 @@
-#include "k8s-client/node_cache.hpp"
+#include "k8s-client/object_cache.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -21,7 +21,7 @@ Node node(const std::string& name, const char* cidr, const std::string& rv = "1"
 
 std::vector<std::pair<Type, std::string>> summary(const std::vector<NodeEvent>& events) {
     std::vector<std::pair<Type, std::string>> out;
-    for (const auto& e : events) out.emplace_back(e.type, e.node.name);
+    for (const auto& e : events) out.emplace_back(e.type, e.object.name);
     return out;
 }
 
@@ -32,8 +32,8 @@ TEST_CASE("node cache: the first list adds everything, then kSynced", "[k8s][cac
     auto events = cache.replace({node("b", "10.0.2.0/24"), node("a", "10.0.1.0/24")});
     CHECK(summary(events) == std::vector<std::pair<Type, std::string>>{
                                  {Type::kAdded, "a"}, {Type::kAdded, "b"}, {Type::kSynced, ""}});
-    CHECK(events[0].node.pod_cidrs.front() == *Prefix::parse("10.0.1.0/24"));
-    CHECK(cache.nodes().size() == 2);
+    CHECK(events[0].object.pod_cidrs.front() == *Prefix::parse("10.0.1.0/24"));
+    CHECK(cache.objects().size() == 2);
 }
 
 TEST_CASE("node cache: a relist emits deletions first, then additions and real changes", "[k8s][cache]") {
@@ -43,20 +43,20 @@ TEST_CASE("node cache: a relist emits deletions first, then additions and real c
     auto events = cache.replace({node("a", "10.0.1.0/24", "9"), node("b", "10.0.9.0/24"), node("d", "10.0.4.0/24")});
     CHECK(summary(events) == std::vector<std::pair<Type, std::string>>{
                                  {Type::kDeleted, "c"}, {Type::kModified, "b"}, {Type::kAdded, "d"}, {Type::kSynced, ""}});
-    CHECK(events[0].node.uid == "uid-c");  // the deletion carries the last known state
-    CHECK(cache.nodes().at("a").resource_version == "9");
+    CHECK(events[0].object.uid == "uid-c");  // the deletion carries the last known state
+    CHECK(cache.objects().at("a").resource_version == "9");
 
     auto empty = cache.replace({});
     CHECK(summary(empty) == std::vector<std::pair<Type, std::string>>{
                                 {Type::kDeleted, "a"}, {Type::kDeleted, "b"}, {Type::kDeleted, "d"}, {Type::kSynced, ""}});
-    CHECK(cache.nodes().empty());
+    CHECK(cache.objects().empty());
 }
 
 TEST_CASE("node cache: duplicate names in a list, the last one wins", "[k8s][cache]") {
     NodeCache cache;
     auto events = cache.replace({node("a", "10.0.1.0/24"), node("a", "10.0.7.0/24")});
     REQUIRE(events.size() == 2);
-    CHECK(events[0].node.pod_cidrs.front() == *Prefix::parse("10.0.7.0/24"));
+    CHECK(events[0].object.pod_cidrs.front() == *Prefix::parse("10.0.7.0/24"));
 }
 
 TEST_CASE("node cache: watch events", "[k8s][cache]") {
@@ -67,11 +67,11 @@ TEST_CASE("node cache: watch events", "[k8s][cache]") {
         auto ev = cache.apply(Type::kAdded, node("b", "10.0.2.0/24"));
         REQUIRE(ev);
         CHECK(ev->type == Type::kAdded);
-        CHECK(cache.nodes().contains("b"));
+        CHECK(cache.objects().contains("b"));
     }
     SECTION("MODIFIED with only a new resourceVersion is swallowed, but the RV is kept") {
         CHECK_FALSE(cache.apply(Type::kModified, node("a", "10.0.1.0/24", "5")));
-        CHECK(cache.nodes().at("a").resource_version == "5");
+        CHECK(cache.objects().at("a").resource_version == "5");
     }
     SECTION("MODIFIED with a change") {
         auto changed = node("a", "10.0.1.0/24", "6");
@@ -79,7 +79,7 @@ TEST_CASE("node cache: watch events", "[k8s][cache]") {
         auto ev = cache.apply(Type::kModified, changed);
         REQUIRE(ev);
         CHECK(ev->type == Type::kModified);
-        CHECK(ev->node.labels.at("zone") == "b");
+        CHECK(ev->object.labels.at("zone") == "b");
     }
     SECTION("ADDED of a known node is a modification; MODIFIED of an unknown one an addition") {
         auto re_added = cache.apply(Type::kAdded, node("a", "10.0.8.0/24"));
@@ -93,7 +93,7 @@ TEST_CASE("node cache: watch events", "[k8s][cache]") {
         auto ev = cache.apply(Type::kDeleted, node("a", "10.0.1.0/24"));
         REQUIRE(ev);
         CHECK(ev->type == Type::kDeleted);
-        CHECK(cache.nodes().empty());
+        CHECK(cache.objects().empty());
         CHECK_FALSE(cache.apply(Type::kDeleted, node("a", "10.0.1.0/24")));
     }
     SECTION("kSynced is not a watch event") { CHECK_FALSE(cache.apply(Type::kSynced, Node{})); }

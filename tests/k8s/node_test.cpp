@@ -56,8 +56,8 @@ TEST_CASE("raw NodeList from the API (items without kind)", "[k8s][node]") {
     CHECK(list->resource_version == "2624875");
     CHECK(list->continue_token.empty());
     CHECK(list->errors.empty());
-    REQUIRE(list->nodes.size() == 1);
-    const auto& n = list->nodes[0];
+    REQUIRE(list->items.size() == 1);
+    const auto& n = list->items[0];
     CHECK(n.name == "ip-172-31-29-188");
     CHECK(n.uid == "0ca16cf4-b220-441c-9570-bc2367298e4d");
     CHECK(n.resource_version == "2624695");
@@ -71,14 +71,14 @@ TEST_CASE("dual-stack kind List (kube-router testdata YAML converted with yaml-c
     REQUIRE(list);
     CHECK(list->resource_version.empty());
     CHECK(list->errors.empty());
-    REQUIRE(list->nodes.size() == 2);
-    const auto& vm1 = list->nodes[0];
+    REQUIRE(list->items.size() == 2);
+    const auto& vm1 = list->items[0];
     CHECK(vm1.name == "kube-router-vm1");
     CHECK(vm1.pod_cidrs == std::vector<Prefix>{pfx("10.242.0.0/24"), pfx("2001:db8:42:1000::/64")});
     CHECK(vm1.internal_ips == std::vector<IpAddress>{ip("10.241.0.20"), ip("2001:db8:ca2:2::2ca1")});
     CHECK(vm1.address(Family::kIpv6) == ip("2001:db8:ca2:2::2ca1"));
     CHECK(vm1.pod_cidr(Family::kIpv6) == pfx("2001:db8:42:1000::/64"));
-    CHECK(list->nodes[1].pod_cidr(Family::kIpv4) == pfx("10.242.1.0/24"));
+    CHECK(list->items[1].pod_cidr(Family::kIpv4) == pfx("10.242.1.0/24"));
 }
 
 TEST_CASE("pod CIDR sources in kube-router's order", "[k8s][node]") {
@@ -198,7 +198,7 @@ TEST_CASE("node lists: kinds, paging metadata, bad items skipped", "[k8s][node]"
         REQUIRE(r);
         CHECK(r->resource_version == "99");
         CHECK(r->continue_token == "abc");
-        CHECK(r->nodes.size() == 1);
+        CHECK(r->items.size() == 1);
         REQUIRE(r->errors.size() == 1);
         CHECK_THAT(r->errors[0], Catch::Contains("items[1]") && Catch::Contains("zzz"));
     }
@@ -207,14 +207,14 @@ TEST_CASE("node lists: kinds, paging metadata, bad items skipped", "[k8s][node]"
         pod["kind"] = "Pod";
         auto r = parse_node_list(json{{"kind", "List"}, {"items", {pod}}});
         REQUIRE(r);
-        CHECK(r->nodes.empty());
+        CHECK(r->items.empty());
         REQUIRE(r->errors.size() == 1);
         CHECK_THAT(r->errors[0], Catch::Contains("Pod"));
     }
     SECTION("null items is an empty list") {
         auto r = parse_node_list(json{{"kind", "NodeList"}, {"items", nullptr}});
         REQUIRE(r);
-        CHECK(r->nodes.empty());
+        CHECK(r->items.empty());
     }
     SECTION("whole-list errors") {
         CHECK_FALSE(parse_node_list(json::array()));

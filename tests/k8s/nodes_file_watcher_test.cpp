@@ -2,7 +2,7 @@
 
 #include <mutex>
 
-#include "k8s-client/node_source.hpp"
+#include "k8s-client/object_source.hpp"
 #include "k8s_test_support.hpp"
 
 using namespace kroute::k8s;
@@ -26,7 +26,7 @@ public:
     Summary summary() {
         std::lock_guard lock{mu_};
         Summary out;
-        for (const auto& e : events_) out.emplace_back(e.type, e.node.name);
+        for (const auto& e : events_) out.emplace_back(e.type, e.object.name);
         return out;
     }
     std::vector<NodeEvent> events() {
@@ -68,7 +68,7 @@ TEST_CASE("nodes file: initial content, changes as diffs, broken content ignored
     REQUIRE(t::wait_until([&] { return rec.size() == 7; }));
     CHECK(rec.summary() == Summary{{Type::kAdded, "a"}, {Type::kAdded, "b"}, {Type::kSynced, ""}, {Type::kDeleted, "a"},
                                    {Type::kModified, "b"}, {Type::kAdded, "c"}, {Type::kSynced, ""}});
-    CHECK(rec.events()[4].node.pod_cidrs.front() == *kroute::Prefix::parse("10.244.9.0/24"));
+    CHECK(rec.events()[4].object.pod_cidrs.front() == *kroute::Prefix::parse("10.244.9.0/24"));
 
     // Broken JSON, then a list with one broken node: nothing changes, each logged once.
     dir.write("nodes.json", "{\"kind\": \"List\", \"items\": [");

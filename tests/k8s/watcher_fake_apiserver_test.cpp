@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "k8s-client/config.hpp"
-#include "k8s-client/node_source.hpp"
+#include "k8s-client/object_source.hpp"
 #include "k8s_test_support.hpp"
 
 extern char** environ;
@@ -143,9 +143,9 @@ public:
             if (ev.type == NodeEvent::Type::kSynced) {
                 ++synced_;
             } else if (ev.type == NodeEvent::Type::kDeleted) {
-                nodes_.erase(ev.node.name);
+                nodes_.erase(ev.object.name);
             } else {
-                nodes_[ev.node.name] = ev.node;
+                nodes_[ev.object.name] = ev.object;
             }
             events_.push_back(std::move(ev));
         };
@@ -162,7 +162,7 @@ public:
     [[nodiscard]] bool has(std::size_t from, NodeEvent::Type type, const std::string& name) const {
         std::lock_guard lock{mu_};
         for (std::size_t i = from; i < events_.size(); ++i)
-            if (events_[i].type == type && events_[i].node.name == name) return true;
+            if (events_[i].type == type && events_[i].object.name == name) return true;
         return false;
     }
     [[nodiscard]] std::map<std::string, Node> nodes() const {

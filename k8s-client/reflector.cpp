@@ -1,8 +1,7 @@
-// NodeWatcher: LIST /api/v1/nodes, then WATCH from the list's resourceVersion, on a thread of its
-// own, with client-go's reflector semantics (k8s-api.md §2-§4): clean stream end -> re-watch from the
-// last RV; 410 -> relist; failures -> exponential backoff with jitter; Retry-After honoured. The
-// shell around the pure parts (WatchStreamParser, NodeCache, Backoff, TokenSource). The sink is
-// called on this thread.
+// The reflector's threaded shell around the pure parts (WatchStreamParser, Backoff, TokenSource,
+// the request paths): cpp-httplib with OpenSSL verification done our way.
+#include "k8s-client/reflector.hpp"
+
 #include <httplib.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -26,8 +25,6 @@
 #include "k8s-client/api_request.hpp"
 #include "k8s-client/api_status.hpp"
 #include "k8s-client/backoff.hpp"
-#include "k8s-client/node_cache.hpp"
-#include "k8s-client/node_source.hpp"
 #include "k8s-client/token_source.hpp"
 #include "k8s-client/watch_stream.hpp"
 
@@ -129,27 +126,31 @@ struct HttpOutcome {
     std::string body;  // non-200 responses, and 200 list bodies
 };
 
-class HttpNodeWatcher final : public NodeSource {
+}  // namespace
+
+class Reflector::Impl {
 public:
-    HttpNodeWatcher(ClientConfig cfg, WatchOptions opts)
+    Impl(ClientConfig cfg, WatchOptions opts, const ResourceKind& kind, ReflectorStore& store)
         : cfg_{std::move(cfg)},
           opts_{opts},
+          kind_{kind},
+          plural_{kind.resource},
+          store_{store},
           log_{log::get("k8s")},
           rng_{std::random_device{}()},
           tokens_{cfg_.token, cfg_.token_file} {}
 
-    ~HttpNodeWatcher() override { stop(); }
+    ~Impl() { stop(); }
 
-    void start(NodeEventSink sink) override {
+    void start() {
         std::lock_guard lock{mu_};
         if (thread_.joinable()) return;
-        sink_ = std::move(sink);
         stopping_ = false;
         done_ = false;
         thread_ = std::thread{[this] { run(); }};
     }
 
-    void stop() override {
+    void stop() {
         {
             std::lock_guard lock{mu_};
             if (!thread_.joinable()) return;
@@ -179,10 +180,6 @@ private:
         return !cv_.wait_for(lock, d, [this] { return stopping_.load(); });
     }
 
-    void emit(NodeEvent ev) {
-        if (sink_) sink_(std::move(ev));
-    }
-
     void run() {
         // A TLS write to a server that went away raises SIGPIPE in the writing thread (OpenSSL's
         // socket BIO uses write(2)): blocked here, it becomes EPIPE, whatever the process does.
@@ -193,7 +190,7 @@ private:
         auto url = parse_server_url(cfg_.server);
         auto tls = url ? parse_tls(cfg_) : Expected<TlsMaterial, std::string>{TlsMaterial{}};
         if (!url || !tls) {
-            log_->error("cannot watch nodes: {}", !url ? url.error() : tls.error());
+            log_->error("cannot watch {}: {}", plural_, !url ? url.error() : tls.error());
         } else {
             url_ = std::move(*url);
             tls_ = std::move(*tls);
@@ -240,7 +237,7 @@ private:
                     // k8s-api.md §3.3: timeoutSeconds elapsed or the server restarted: resume from the
                     // last RV, no relist. Bookmarks keep it fresh.
                     if (w.values == 0 && w.duration < kVeryShortWatch) {
-                        log_->warn("watch of nodes ended at once without events; backing off");
+                        log_->warn("watch of {} ended at once without events; backing off", plural_);
                         if (!fail(std::nullopt)) return;
                     }
                     break;
@@ -380,9 +377,11 @@ private:
         if (r.status == 401) tokens_.invalidate();  // rotated token: re-read the file right away
         if (r.status == 401 || r.status == 403) {
             if (auth_logged_.insert(r.status).second)
-                log_->error("{} nodes: {} (server said: {})", verb, auth_failure_hint(r.status, verb), st.message);
+                log_->error("{} {}: {} (server said: {})", verb, plural_, auth_failure_hint(r.status, verb, kind_),
+                            st.message);
         } else {
-            log_->warn("{} nodes: HTTP {}{}{}: {}", verb, r.status, st.reason.empty() ? "" : " ", st.reason, st.message);
+            log_->warn("{} {}: HTTP {}{}{}: {}", verb, plural_, r.status, st.reason.empty() ? "" : " ", st.reason,
+                       st.message);
         }
         if (r.headers.count("Retry-After") != 0U) {
             if (auto ra = parse_retry_after(r.headers.find("Retry-After")->second)) st.retry_after = *ra;
@@ -411,19 +410,19 @@ private:
                 if (!paginated_) req.limit = 0;
                 break;
         }
-        std::vector<Node> nodes;
+        store_.begin_list();
         std::size_t skipped = 0;
         bool first_page = true;
         for (int page = 0; page < 100000 && !stopping(); ++page) {
             std::string body;
-            auto r = get(list_path(url_, req), kListReadTimeout, [&body](std::string_view chunk) {
+            auto r = get(list_path(url_, kind_, req), kListReadTimeout, [&body](std::string_view chunk) {
                 if (body.size() + chunk.size() > kMaxListBody) return false;
                 body.append(chunk);
                 return true;
             });
             if (stopping()) return result;
             if (!r.transport_ok) {
-                log_->warn("list nodes: {}", r.transport_error);
+                log_->warn("list {}: {}", plural_, r.transport_error);
                 return result;
             }
             if (r.status != 200) {
@@ -434,18 +433,18 @@ private:
             }
             auth_logged_.clear();
             auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+            body = std::string{};  // a page may be megabytes: not kept next to its parsed form
             if (json.is_discarded()) {
-                log_->warn("list nodes: the response is not JSON");
+                log_->warn("list {}: the response is not JSON", plural_);
                 return result;
             }
-            auto parsed = parse_node_list(json);
+            auto parsed = store_.list_page(json);
             if (!parsed) {
-                log_->warn("list nodes: {}", parsed.error());
+                log_->warn("list {}: {}", plural_, parsed.error());
                 return result;
             }
-            for (const auto& e : parsed->errors) log_->warn("list nodes: skipping a malformed node: {}", e);
+            for (const auto& e : parsed->errors) log_->warn("list {}: skipping a malformed {}: {}", plural_, kind_.what, e);
             skipped += parsed->errors.size();
-            for (auto& n : parsed->nodes) nodes.push_back(std::move(n));
             if (first_page) result.resource_version = parsed->resource_version;
             first_page = false;
             if (parsed->continue_token.empty()) {
@@ -458,9 +457,9 @@ private:
             req.continue_token = parsed->continue_token;
         }
         if (!result.ok) return result;
-        log_->info("listed {} nodes at resourceVersion {}{}", nodes.size(), result.resource_version,
+        const std::size_t count = store_.end_list();
+        log_->info("listed {} {} at resourceVersion {}{}", count, plural_, result.resource_version,
                    skipped != 0 ? fmt::format(" ({} malformed, skipped)", skipped) : std::string{});
-        for (auto& ev : cache_.replace(std::move(nodes))) emit(std::move(ev));
         return result;
     }
 
@@ -482,16 +481,16 @@ private:
         bool relist = false;
         std::string stream_error;
         const auto started = Clock::now();
-        log_->debug("watching nodes from resourceVersion {} for {}s", rv, timeout.count());
-        auto r = get(watch_path(url_, rv, timeout), timeout + kWatchReadMargin, [&](std::string_view chunk) {
+        log_->debug("watching {} from resourceVersion {} for {}s", plural_, rv, timeout.count());
+        auto r = get(watch_path(url_, kind_, rv, timeout), timeout + kWatchReadMargin, [&](std::string_view chunk) {
             values.clear();
             if (auto fed = parser.feed(chunk, values); !fed) {
                 stream_error = fed.error();
                 return false;
             }
-            for (const auto& v : values) {
+            for (auto& v : values) {
                 ++result.values;
-                if (!handle_event(v, rv)) {
+                if (!handle_event(std::move(v), rv)) {
                     relist = true;
                     return false;  // the server ends the stream after the ERROR anyway
                 }
@@ -505,13 +504,13 @@ private:
             return result;
         }
         if (!stream_error.empty()) {
-            log_->warn("watch nodes: {}", stream_error);
+            log_->warn("watch {}: {}", plural_, stream_error);
             return result;
         }
         if (stopping()) return result;
         if (!r.transport_ok) {
             // A read timeout or reset mid-stream; kroute keeps the RV and re-watches.
-            log_->warn("watch nodes: {}", r.transport_error);
+            log_->warn("watch {}: {}", plural_, r.transport_error);
             return result;
         }
         if (r.status != 200) {
@@ -522,7 +521,7 @@ private:
         }
         auth_logged_.clear();
         if (!parser.at_value_boundary()) {
-            log_->warn("watch nodes: the stream ended inside an event");
+            log_->warn("watch {}: the stream ended inside an event", plural_);
             return result;
         }
         result.end = WatchEnd::kClean;
@@ -530,19 +529,20 @@ private:
     }
 
     // One watch value; false on an ERROR that means "relist".
-    bool handle_event(const nlohmann::json& value, std::string& rv) {
-        auto ev = parse_watch_event(value);
+    bool handle_event(nlohmann::json value, std::string& rv) {
+        auto ev = parse_watch_event(std::move(value));
         if (!ev) {
-            log_->warn("watch nodes: skipping a malformed event: {}", ev.error());
+            log_->warn("watch {}: skipping a malformed event: {}", plural_, ev.error());
             return true;
         }
         switch (ev->type) {
             case WatchEvent::Type::kError:
                 if (is_expired(ev->status))
-                    log_->info("watch of nodes expired at resourceVersion {} ({}): relisting", rv, ev->status.message);
+                    log_->info("watch of {} expired at resourceVersion {} ({}): relisting", plural_, rv,
+                               ev->status.message);
                 else
                     // client-go ends the watch on any ERROR and relists.
-                    log_->warn("watch nodes: the server sent an error: {} {}: {}; relisting", ev->status.code,
+                    log_->warn("watch {}: the server sent an error: {} {}: {}; relisting", plural_, ev->status.code,
                                ev->status.reason, ev->status.message);
                 return false;
             case WatchEvent::Type::kBookmark:
@@ -551,13 +551,14 @@ private:
             case WatchEvent::Type::kAdded:
             case WatchEvent::Type::kModified:
             case WatchEvent::Type::kDeleted: {
+                // The event's RV is the stream's position even when its object is unusable: the
+                // next watch resumes after it, and the object comes back with its next change or relist.
                 if (!ev->resource_version.empty()) rv = ev->resource_version;
-                const auto type = ev->type == WatchEvent::Type::kAdded      ? NodeEvent::Type::kAdded
-                                  : ev->type == WatchEvent::Type::kModified ? NodeEvent::Type::kModified
-                                                                            : NodeEvent::Type::kDeleted;
-                log_->debug("node {} {}", ev->node.name,
-                            type == NodeEvent::Type::kDeleted ? "deleted" : "added/modified");
-                if (auto out = cache_.apply(type, std::move(ev->node))) emit(std::move(*out));
+                const auto type = ev->type == WatchEvent::Type::kAdded      ? EventType::kAdded
+                                  : ev->type == WatchEvent::Type::kModified ? EventType::kModified
+                                                                            : EventType::kDeleted;
+                if (auto applied = store_.apply(type, ev->object); !applied)
+                    log_->warn("watch {}: skipping a malformed {}: {}", plural_, kind_.what, applied.error());
                 return true;
             }
         }
@@ -566,15 +567,16 @@ private:
 
     ClientConfig cfg_;
     WatchOptions opts_;
+    ResourceKind kind_;
+    std::string plural_;
+    ReflectorStore& store_;
     std::shared_ptr<spdlog::logger> log_;
     std::mt19937_64 rng_;
     TokenSource tokens_;
     ServerUrl url_;
     TlsMaterial tls_;
-    NodeCache cache_;
     bool paginated_ = false;
     std::set<int> auth_logged_;
-    NodeEventSink sink_;
 
     std::mutex mu_;
     std::condition_variable cv_;
@@ -586,10 +588,13 @@ private:
     httplib::ClientImpl* active_client_ = nullptr;
 };
 
-}  // namespace
+Reflector::Reflector(ClientConfig cfg, WatchOptions opts, const ResourceKind& kind, ReflectorStore& store)
+    : impl_{std::make_unique<Impl>(std::move(cfg), opts, kind, store)} {}
 
-std::unique_ptr<NodeSource> make_node_watcher(ClientConfig cfg, WatchOptions opts) {
-    return std::make_unique<HttpNodeWatcher>(std::move(cfg), opts);
-}
+Reflector::~Reflector() = default;
+
+void Reflector::start() { impl_->start(); }
+
+void Reflector::stop() { impl_->stop(); }
 
 }  // namespace kroute::k8s
