@@ -1,31 +1,24 @@
-// The reflector's threaded shell around the pure parts (WatchStreamParser, Backoff, TokenSource,
-// the request paths): cpp-httplib with OpenSSL verification done our way.
+// The reflector's threaded shell around the pure parts (WatchStreamParser, Backoff, the request
+// paths) and the transport.
 #include "k8s-client/reflector.hpp"
-
-#include <httplib.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <pthread.h>
 
 #include <atomic>
-#include <csignal>
 #include <condition_variable>
-#include <fstream>
+#include <csignal>
 #include <mutex>
 #include <random>
 #include <set>
-#include <sstream>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
 #include "k8s-client/api_request.hpp"
 #include "k8s-client/api_status.hpp"
+#include "k8s-client/api_transport.hpp"
 #include "k8s-client/backoff.hpp"
-#include "k8s-client/token_source.hpp"
 #include "k8s-client/watch_stream.hpp"
 
 namespace kroute::k8s {
@@ -34,7 +27,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kConnectTimeout = 10s;
 constexpr auto kListReadTimeout = 60s;
 // The client's read timeout must outlast the server's timeoutSeconds, or every quiet watch would
 // end as a read error (cpp-httplib's default is 5 s).
@@ -44,87 +36,10 @@ constexpr auto kWatchReadMargin = 30s;
 constexpr auto kVeryShortWatch = 1s;
 constexpr std::size_t kMaxListBody = 256U << 20U;
 constexpr auto kMaxRetryAfter = std::chrono::seconds{600};
-// How often stop() re-shuts the socket while the thread winds down (it may be between its stop
-// check and its next request), and for how long at most before it just joins.
+// How often stop() re-interrupts the transport while the thread winds down, and for how long at
+// most before it just joins.
 constexpr auto kInterruptPeriod = 20ms;
 constexpr int kMaxInterrupts = 500;
-
-struct X509Free {
-    void operator()(X509* p) const noexcept { X509_free(p); }
-    void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-    void operator()(BIO* p) const noexcept { BIO_free(p); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, X509Free>;
-using BioPtr = std::unique_ptr<BIO, X509Free>;
-
-std::string openssl_error() {
-    unsigned long e = ERR_get_error();  // NOLINT(google-runtime-int): OpenSSL's type
-    if (e == 0) return "unknown OpenSSL error";
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    ERR_clear_error();
-    return buf;
-}
-
-Expected<std::vector<X509Ptr>, std::string> parse_certs(const std::string& pem, const char* what) {
-    std::vector<X509Ptr> out;
-    BioPtr bio{BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))};
-    if (!bio) return unexpected(std::string{what} + ": " + openssl_error());
-    while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(c);
-    ERR_clear_error();  // the loop ends on an expected "no start line"
-    if (out.empty()) return unexpected(std::string{what} + ": no PEM certificate found");
-    return out;
-}
-
-// TLS material parsed once; each request's SSL_CTX gets its own copies (cpp-httplib's
-// set_ca_cert_store takes ownership of the store).
-struct TlsMaterial {
-    std::vector<X509Ptr> ca;
-    std::vector<X509Ptr> client_chain;
-    PkeyPtr client_key;
-};
-
-Expected<TlsMaterial, std::string> parse_tls(const ClientConfig& cfg) {
-    TlsMaterial m;
-    if (!cfg.ca_pem.empty()) {
-        auto ca = parse_certs(cfg.ca_pem, "certificate authority");
-        if (!ca) return unexpected(std::move(ca).error());
-        m.ca = std::move(*ca);
-    }
-    if (!cfg.client_cert_pem.empty()) {
-        auto chain = parse_certs(cfg.client_cert_pem, "client certificate");
-        if (!chain) return unexpected(std::move(chain).error());
-        m.client_chain = std::move(*chain);
-        BioPtr bio{BIO_new_mem_buf(cfg.client_key_pem.data(), static_cast<int>(cfg.client_key_pem.size()))};
-        m.client_key.reset(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-        if (!m.client_key) return unexpected("client key: " + openssl_error());
-    }
-    return m;
-}
-
-std::string describe(httplib::Error e) {
-    switch (e) {
-        case httplib::Error::Connection: return "cannot connect";
-        case httplib::Error::ConnectionTimeout: return "connect timed out";
-        case httplib::Error::Read: return "read failed (timeout or connection closed)";
-        case httplib::Error::Write: return "write failed (connection closed; a rejected client certificate?)";
-        case httplib::Error::SSLConnection: return "TLS handshake failed";
-        case httplib::Error::SSLServerVerification: return "TLS server verification failed";
-        case httplib::Error::Canceled: return "canceled";
-        default: return httplib::to_string(e);
-    }
-}
-
-bool is_ip_literal(const std::string& host) { return IpAddress::parse(host).has_value(); }
-
-struct HttpOutcome {
-    bool transport_ok = false;
-    std::string transport_error;
-    int status = 0;
-    httplib::Headers headers;
-    std::string body;  // non-200 responses, and 200 list bodies
-};
 
 }  // namespace
 
@@ -137,8 +52,7 @@ public:
           plural_{kind.resource},
           store_{store},
           log_{log::get("k8s")},
-          rng_{std::random_device{}()},
-          tokens_{cfg_.token, cfg_.token_file} {}
+          rng_{std::random_device{}()} {}
 
     ~Impl() { stop(); }
 
@@ -147,6 +61,7 @@ public:
         if (thread_.joinable()) return;
         stopping_ = false;
         done_ = false;
+        if (transport_) transport_->resume();
         thread_ = std::thread{[this] { run(); }};
     }
 
@@ -160,8 +75,8 @@ public:
         if (std::this_thread::get_id() == thread_.get_id()) return;  // from the sink: the thread ends after it
         for (int i = 0; i < kMaxInterrupts; ++i) {
             {
-                std::lock_guard lock{client_mu_};
-                if (active_client_ != nullptr) active_client_->stop();  // shuts the socket: a blocked read returns
+                std::lock_guard lock{transport_mu_};
+                if (transport_) transport_->interrupt();
             }
             std::unique_lock lock{mu_};
             if (cv_.wait_for(lock, kInterruptPeriod, [this] { return done_; })) break;
@@ -187,16 +102,15 @@ private:
         sigemptyset(&pipe);
         sigaddset(&pipe, SIGPIPE);
         pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-        auto url = parse_server_url(cfg_.server);
-        auto tls = url ? parse_tls(cfg_) : Expected<TlsMaterial, std::string>{TlsMaterial{}};
-        if (!url || !tls) {
-            log_->error("cannot watch {}: {}", plural_, !url ? url.error() : tls.error());
+        auto transport = ApiTransport::create(cfg_);
+        if (!transport) {
+            log_->error("cannot watch {}: {}", plural_, transport.error());
         } else {
-            url_ = std::move(*url);
-            tls_ = std::move(*tls);
-            if (!url_.https && (!cfg_.token.empty() || !cfg_.token_file.empty()))
-                // client-go applies credentials only over TLS (clientcmd client_config.go).
-                log_->warn("server {} is plain http: not sending the bearer token", cfg_.server);
+            {
+                std::lock_guard lock{transport_mu_};
+                transport_ = std::move(*transport);
+                if (stopping()) transport_->interrupt();
+            }
             loop();
         }
         std::lock_guard lock{mu_};
@@ -253,128 +167,9 @@ private:
         }
     }
 
-    // One GET. `on_ok_chunk` receives a 200 body's bytes (false aborts); other bodies go to the outcome.
-    HttpOutcome get(const std::string& path, std::chrono::seconds read_timeout,
-                    const std::function<bool(std::string_view)>& on_ok_chunk) {
-        HttpOutcome out;
-        std::unique_ptr<httplib::ClientImpl> cli;
-        if (url_.https) {
-            auto made = make_tls_client();
-            if (!made) {
-                out.transport_error = made.error();
-                return out;
-            }
-            cli = std::move(*made);
-        } else {
-            cli = std::make_unique<httplib::ClientImpl>(url_.host, url_.port);
-        }
-        cli->set_connection_timeout(kConnectTimeout);
-        cli->set_read_timeout(read_timeout);
-        cli->set_write_timeout(kConnectTimeout);
-        cli->set_url_encode(false);  // list_path/watch_path encode their values themselves
-        cli->set_keep_alive(false);
-        httplib::Headers headers{{"Accept", "application/json"}, {"User-Agent", "kroute/0.1"}};
-        std::string token;
-        if (url_.https) token = tokens_.token(Clock::now());
-        if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
-
-        {
-            std::lock_guard lock{client_mu_};
-            active_client_ = cli.get();
-        }
-        if (stopping()) cli->stop();
-        auto res = cli->Get(
-            path, headers,
-            [&out](const httplib::Response& r) {
-                out.status = r.status;
-                out.headers = r.headers;
-                return true;
-            },
-            [&](const char* data, std::size_t len) {
-                if (stopping()) return false;
-                if (out.status == 200) return on_ok_chunk(std::string_view{data, len});
-                if (out.body.size() < (1U << 20U)) out.body.append(data, len);
-                return true;
-            });
-        {
-            std::lock_guard lock{client_mu_};
-            active_client_ = nullptr;
-        }
-        out.transport_ok = static_cast<bool>(res);
-        if (!res) {
-            out.transport_error = describe(res.error());
-            if (res.error() == httplib::Error::SSLServerVerification || res.error() == httplib::Error::SSLConnection) {
-                auto ssl_err = openssl_error();
-                out.transport_error += " (" + ssl_err + ")";
-                reload_ca();
-            }
-        }
-        return out;
-    }
-
-    // The cluster CA may have been rotated under us: take the file's current content if it changed.
-    void reload_ca() {
-        if (cfg_.ca_file.empty()) return;
-        std::ifstream in{cfg_.ca_file, std::ios::binary};
-        std::ostringstream buf;
-        if (in) buf << in.rdbuf();
-        std::string pem = buf.str();
-        if (!in || pem.empty() || pem == cfg_.ca_pem) return;
-        auto certs = parse_certs(pem, "certificate authority");
-        if (!certs) {
-            log_->warn("{}: {}; keeping the previous CA", cfg_.ca_file, certs.error());
-            return;
-        }
-        log_->info("{} changed: verifying the API server against the new CA", cfg_.ca_file);
-        cfg_.ca_pem = std::move(pem);
-        tls_.ca = std::move(*certs);
-    }
-
-    Expected<std::unique_ptr<httplib::ClientImpl>, std::string> make_tls_client() {
-        // Verify with OpenSSL during the handshake (chain against our CA, name via
-        // X509_VERIFY_PARAM): cpp-httplib's own check would also trust the system roots next to the
-        // cluster CA. Its verification is off so it leaves the SSL_CTX's verify mode alone.
-        const std::string& verify_name = cfg_.tls_server_name.empty() ? url_.host : cfg_.tls_server_name;
-        // SNI is the client's host: use the server name when the URL holds an IP literal, mapped back
-        // to that IP for the connect.
-        const bool sni_override = !cfg_.tls_server_name.empty() && is_ip_literal(url_.host);
-        auto cli = std::make_unique<httplib::SSLClient>(sni_override ? cfg_.tls_server_name : url_.host, url_.port);
-        if (sni_override) cli->set_hostname_addr_map({{cfg_.tls_server_name, url_.host}});
-        SSL_CTX* ctx = cli->ssl_context();
-        if (ctx == nullptr) return unexpected("TLS setup: " + openssl_error());
-        cli->enable_server_certificate_verification(false);
-        if (cfg_.insecure_skip_tls_verify) {
-            SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-        } else {
-            if (!tls_.ca.empty()) {
-                X509_STORE* store = X509_STORE_new();
-                for (const auto& c : tls_.ca) X509_STORE_add_cert(store, c.get());
-                SSL_CTX_set_cert_store(ctx, store);  // the context owns it now
-            } else {
-                SSL_CTX_set_default_verify_paths(ctx);
-            }
-            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-            X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
-            const int ok = is_ip_literal(verify_name) ? X509_VERIFY_PARAM_set1_ip_asc(param, verify_name.c_str())
-                                                      : X509_VERIFY_PARAM_set1_host(param, verify_name.c_str(), 0);
-            if (ok != 1) return unexpected("TLS setup: cannot verify name " + verify_name + ": " + openssl_error());
-        }
-        if (!tls_.client_chain.empty()) {
-            if (SSL_CTX_use_certificate(ctx, tls_.client_chain.front().get()) != 1 ||
-                SSL_CTX_use_PrivateKey(ctx, tls_.client_key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1)
-                return unexpected("client certificate: " + openssl_error());
-            for (std::size_t i = 1; i < tls_.client_chain.size(); ++i) {
-                X509_up_ref(tls_.client_chain[i].get());
-                SSL_CTX_add_extra_chain_cert(ctx, tls_.client_chain[i].get());
-            }
-        }
-        return std::unique_ptr<httplib::ClientImpl>{std::move(cli)};
-    }
-
     // Logs a non-200 answer; 401/403 only once until the next success (an operator must act).
-    ApiStatus report_http_error(const HttpOutcome& r, const char* verb) {
+    ApiStatus report_http_error(const ApiResponse& r, const char* verb) {
         ApiStatus st = parse_api_status_body(r.status, r.body);
-        if (r.status == 401) tokens_.invalidate();  // rotated token: re-read the file right away
         if (r.status == 401 || r.status == 403) {
             if (auth_logged_.insert(r.status).second)
                 log_->error("{} {}: {} (server said: {})", verb, plural_, auth_failure_hint(r.status, verb, kind_),
@@ -383,8 +178,8 @@ private:
             log_->warn("{} {}: HTTP {}{}{}: {}", verb, plural_, r.status, st.reason.empty() ? "" : " ", st.reason,
                        st.message);
         }
-        if (r.headers.count("Retry-After") != 0U) {
-            if (auto ra = parse_retry_after(r.headers.find("Retry-After")->second)) st.retry_after = *ra;
+        if (!r.retry_after.empty()) {
+            if (auto ra = parse_retry_after(r.retry_after)) st.retry_after = *ra;
         }
         return st;
     }
@@ -415,7 +210,7 @@ private:
         bool first_page = true;
         for (int page = 0; page < 100000 && !stopping(); ++page) {
             std::string body;
-            auto r = get(list_path(url_, kind_, req), kListReadTimeout, [&body](std::string_view chunk) {
+            auto r = transport_->get(list_path(transport_->url(), kind_, req), kListReadTimeout, [&body](std::string_view chunk) {
                 if (body.size() + chunk.size() > kMaxListBody) return false;
                 body.append(chunk);
                 return true;
@@ -482,7 +277,7 @@ private:
         std::string stream_error;
         const auto started = Clock::now();
         log_->debug("watching {} from resourceVersion {} for {}s", plural_, rv, timeout.count());
-        auto r = get(watch_path(url_, kind_, rv, timeout), timeout + kWatchReadMargin, [&](std::string_view chunk) {
+        auto r = transport_->get(watch_path(transport_->url(), kind_, rv, timeout), timeout + kWatchReadMargin, [&](std::string_view chunk) {
             values.clear();
             if (auto fed = parser.feed(chunk, values); !fed) {
                 stream_error = fed.error();
@@ -572,9 +367,6 @@ private:
     ReflectorStore& store_;
     std::shared_ptr<spdlog::logger> log_;
     std::mt19937_64 rng_;
-    TokenSource tokens_;
-    ServerUrl url_;
-    TlsMaterial tls_;
     bool paginated_ = false;
     std::set<int> auth_logged_;
 
@@ -584,8 +376,8 @@ private:
     bool done_ = false;
     std::thread thread_;
 
-    std::mutex client_mu_;
-    httplib::ClientImpl* active_client_ = nullptr;
+    std::mutex transport_mu_;  // transport_ is set by the thread, interrupted by stop()
+    std::unique_ptr<ApiTransport> transport_;
 };
 
 Reflector::Reflector(ClientConfig cfg, WatchOptions opts, const ResourceKind& kind, ReflectorStore& store)
