@@ -14,11 +14,14 @@
 #include "cni-writer/atomic_file.hpp"
 #include "cni-writer/conflist.hpp"
 #include "common/log.hpp"
+#include "k8s-client/node_status.hpp"
 
 namespace kroute::daemon {
 namespace {
 
 constexpr auto kRetryDelay = std::chrono::seconds(5);
+// How long a node may lack a podCIDR before kroute says plainly that none may ever come.
+constexpr auto kNoPodCidrPatience = std::chrono::seconds(120);
 constexpr auto kSweepCheck = std::chrono::milliseconds(500);
 
 std::string join(const std::vector<Prefix>& ps) {
@@ -66,6 +69,7 @@ Controller::Controller(asio::io_context& ioc, Options options, std::string node_
       options_{std::move(options)},
       node_name_{std::move(node_name)},
       routes_{routes},
+      no_cidr_timer_{ioc},
       retry_timer_{ioc},
       sweep_timer_{ioc} {}
 
@@ -128,13 +132,19 @@ void Controller::reconcile() {
     }
 
     if (self.pod_cidrs.empty()) {
-        if (!warned_no_cidr_)
+        if (!warned_no_cidr_) {
             log->warn("node {} has no podCIDR yet (kube-controller-manager --allocate-node-cidrs, or the "
                       "kube-router.io/pod-cidrs annotation); waiting", node_name_);
+            no_cidr_timer_.expires_after(kNoPodCidrPatience);
+            no_cidr_timer_.async_wait([this](boost::system::error_code ec) {
+                if (!ec) warn_no_pod_cidr_for_good();
+            });
+        }
         warned_no_cidr_ = true;
     } else {
         if (warned_no_cidr_) log->info("node {} got podCIDRs [{}]", node_name_, join(self.pod_cidrs));
         warned_no_cidr_ = false;
+        no_cidr_timer_.cancel();
     }
 
     sync_conflist(self);
@@ -145,6 +155,33 @@ void Controller::reconcile() {
         sync_peers(self);
     }
     check_stale_sweep();
+    sync_network_condition(self);
+}
+
+void Controller::warn_no_pod_cidr_for_good() {
+    auto it = nodes_.find(node_name_);
+    if (it == nodes_.end() || !it->second.pod_cidrs.empty()) return;
+    log::get("main")->error(
+        "node {} still has no podCIDR after {}s: this cluster does not seem to allocate node CIDRs "
+        "(kube-controller-manager without --allocate-node-cidrs, or a cloud IPAM). Set the "
+        "kube-router.io/pod-cidrs annotation on the node (kubectl annotate node {} kube-router.io/pod-cidrs=CIDR). "
+        "Until then kroute keeps peering and installing other nodes' routes, but writes no CNI config and "
+        "announces no pods of this node",
+        node_name_, kNoPodCidrPatience.count(), node_name_);
+}
+
+void Controller::sync_network_condition(const k8s::Node& self) {
+    if (!network_ready_) return;
+    const auto& cond = self.network_unavailable;
+    if (cond && cond->status == "False" && cond->reason == k8s::kNetworkReadyReason) {
+        network_ready_sent_ = false;  // done; a later change by someone else is acted on again
+        return;
+    }
+    const bool cni_ready = !options_.enable_cni || (!written_cidrs_.empty() && conflist_error_.empty());
+    const bool ready = synced_ && speaker_ && node_address_ && !self.pod_cidrs.empty() && cni_ready;
+    if (!ready || network_ready_sent_) return;
+    network_ready_sent_ = true;
+    network_ready_(node_name_);
 }
 
 void Controller::ensure_speaker(const k8s::Node& self) {

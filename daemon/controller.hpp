@@ -59,6 +59,10 @@ public:
     Controller& operator=(const Controller&) = delete;
 
     void handle(const k8s::NodeEvent& event);
+    // Called with the node's name once its network is up (node list synced, podCIDR and address
+    // known, conflist written, speaker running) while its NetworkUnavailable condition is not
+    // kroute's False; again if someone sets it back.
+    void on_network_ready(std::function<void(const std::string&)> cb) { network_ready_ = std::move(cb); }
     // Stops BGP (Cease to every peer); on_done once the NOTIFICATIONs are out.
     void shutdown(std::function<void()> on_done);
 
@@ -81,6 +85,8 @@ private:
     void sync_originated(const k8s::Node& self);
     void sync_peers(const k8s::Node& self);
     void sync_ownership();
+    void sync_network_condition(const k8s::Node& self);
+    void warn_no_pod_cidr_for_good();
     // The default policies (see docs/user-guide.md, "What kroute accepts and announces").
     [[nodiscard]] std::shared_ptr<const bgp::Policy> import_policy(bool external) const;
     [[nodiscard]] std::shared_ptr<const bgp::Policy> external_export_policy(const k8s::Node& self) const;
@@ -122,6 +128,9 @@ private:
 
     bool warned_missing_self_ = false;
     bool warned_no_cidr_ = false;
+    asio::steady_timer no_cidr_timer_;
+    std::function<void(const std::string&)> network_ready_;
+    bool network_ready_sent_ = false;  // asked, and kroute's False not seen on the node yet
     bool warned_no_address_ = false;
     bool warned_mtu_ = false;
     bool warned_v6_off_ = false;

@@ -14,6 +14,7 @@
 #include "daemon/options.hpp"
 #include "daemon/platform/fib.hpp"
 #include "k8s-client/config.hpp"
+#include "k8s-client/node_status.hpp"
 #include "k8s-client/object_source.hpp"
 
 namespace kroute::daemon {
@@ -60,6 +61,7 @@ int run(const Options& options) {
     }
 
     std::unique_ptr<k8s::NodeSource> source;
+    std::unique_ptr<k8s::NodeStatusWriter> status_writer;
     if (!options.nodes_file.empty()) {
         source = k8s::make_nodes_file_watcher(options.nodes_file);
         log->info("reading nodes from {}", options.nodes_file);
@@ -71,6 +73,8 @@ int run(const Options& options) {
         }
         log->info("watching nodes on {}", cfg->server);
         source = k8s::make_node_watcher(*cfg);
+        if (options.set_node_network_unavailable)
+            status_writer = std::make_unique<k8s::NodeStatusWriter>(*cfg, k8s::WatchOptions{});
     }
 
     asio::io_context ioc;
@@ -97,6 +101,8 @@ int run(const Options& options) {
     }
 
     Controller controller(ioc, options, name, *sink);
+    if (status_writer)
+        controller.on_network_ready([&status_writer](const std::string& node) { status_writer->set_network_available(node); });
 
     ApiContext api_ctx{controller, [&fib]() -> std::optional<FibSnapshot> {
                            if (!fib) return std::nullopt;
@@ -143,6 +149,7 @@ int run(const Options& options) {
 
     ioc.run();
     source->stop();
+    if (status_writer) status_writer->stop();
     health.stop();
     if (fib) fib->stop();
     log->info("kroute stopped");

@@ -186,6 +186,9 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     app.add_option("--hostname-override", o.hostname_override, "This node's name (else env NODE_NAME, else the hostname)");
     app.add_option("--nodes-file", o.nodes_file,
                    "Read Nodes from this JSON file (NodeList, or List as kubectl get nodes -o json prints) instead of the API server; reloaded on change");
+    app.add_option("--set-node-network-unavailable", o.set_node_network_unavailable,
+                   "Set this node's NetworkUnavailable condition to False once its network is up (as flannel and Calico do; needs patch on nodes/status)")
+        ->capture_default_str();
 
     // BGP
     app.add_option("--cluster-asn", o.cluster_asn, "ASN of every node's iBGP speaker")->capture_default_str();
@@ -410,6 +413,7 @@ std::vector<std::pair<std::string, std::string>> describe(const Options& o) {
         {"kubeconfig", o.kubeconfig},
         {"master", o.master},
         {"nodes-file", o.nodes_file},
+        {"set-node-network-unavailable", b(o.set_node_network_unavailable)},
         {"hostname-override", o.hostname_override},
         {"cluster-asn", std::to_string(o.cluster_asn)},
         {"router-id", o.router_id},

@@ -31,6 +31,7 @@ struct Options {
     std::string master;
     std::string hostname_override;
     std::string nodes_file;  // instead of the API server
+    bool set_node_network_unavailable = true;  // NetworkUnavailable=False once the node's network is up
 
     // BGP
     std::uint32_t cluster_asn = 64512;

@@ -104,6 +104,28 @@ Expected<void, std::string> parse_addresses(const Json& node, Node& out) {
     return {};
 }
 
+Expected<void, std::string> parse_conditions(const Json& node, Node& out) {
+    const Json* status = member(node, "status");
+    if (status == nullptr || !status->is_object()) return {};  // parse_addresses reports a bad status
+    auto conditions = json_fields::optional_array(*status, "conditions", "status.conditions");
+    if (!conditions) return unexpected(std::move(conditions).error());
+    if (*conditions == nullptr) return {};
+    for (std::size_t i = 0; i < (*conditions)->size(); ++i) {
+        const std::string where = "status.conditions[" + std::to_string(i) + "]";
+        const Json& c = (**conditions)[i];
+        if (!c.is_object()) return unexpected(where + ": expected an object, got " + c.type_name());
+        auto type = optional_string(c, "type", where + ".type");
+        if (!type) return unexpected(std::move(type).error());
+        if (*type != "NetworkUnavailable") continue;
+        auto st = optional_string(c, "status", where + ".status");
+        if (!st) return unexpected(std::move(st).error());
+        auto reason = optional_string(c, "reason", where + ".reason");
+        if (!reason) return unexpected(std::move(reason).error());
+        out.network_unavailable = Node::Condition{std::move(*st), std::move(*reason)};
+    }
+    return {};
+}
+
 Expected<Node, std::string> parse_node_impl(const Json& object) {
     auto meta = json_fields::parse_object_meta(object, "node", /*namespaced=*/false);
     if (!meta) return unexpected(std::move(meta).error());
@@ -128,6 +150,7 @@ Expected<Node, std::string> parse_node_impl(const Json& object) {
     node.pod_cidrs = std::move(*cidrs);
 
     if (auto addrs = parse_addresses(object, node); !addrs) return prefix_error(std::move(addrs).error());
+    if (auto conds = parse_conditions(object, node); !conds) return prefix_error(std::move(conds).error());
     return node;
 }
 
@@ -164,7 +187,8 @@ std::string object_key(const Node& n) { return n.name; }
 
 bool same_content(const Node& a, const Node& b) {
     return a.name == b.name && a.uid == b.uid && a.pod_cidrs == b.pod_cidrs && a.internal_ips == b.internal_ips &&
-           a.external_ips == b.external_ips && a.labels == b.labels && a.annotations == b.annotations;
+           a.external_ips == b.external_ips && a.labels == b.labels && a.annotations == b.annotations &&
+           a.network_unavailable == b.network_unavailable;
 }
 
 }  // namespace kroute::k8s

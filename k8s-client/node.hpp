@@ -26,6 +26,14 @@ struct Node {
     std::vector<IpAddress> external_ips;  // ... of type ExternalIP
     std::map<std::string, std::string> labels;
     std::map<std::string, std::string> annotations;
+    // status.conditions[type=NetworkUnavailable], status and reason only (its timestamps change
+    // without meaning anything to kroute). Absent: no one set it.
+    struct Condition {
+        std::string status;  // "True", "False", "Unknown"
+        std::string reason;
+        friend bool operator==(const Condition&, const Condition&) = default;
+    };
+    std::optional<Condition> network_unavailable;
 
     // The node's address for a family: first InternalIP, else first ExternalIP.
     [[nodiscard]] std::optional<IpAddress> address(Family family) const;

@@ -2,6 +2,8 @@
 // peers, conflists and desired kernel routes out.
 #include "daemon/controller.hpp"
 
+#include "k8s-client/node_status.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
@@ -292,6 +294,50 @@ TEST_CASE("a node without its Node object or podCIDR waits and says so", "[daemo
 
     c.handle(event(k8s::NodeEvent::Type::kModified, node("node1", "127.0.0.1", {"10.244.1.0/24"})));
     CHECK(std::filesystem::exists(c.options().cni_conf_file));
+}
+
+TEST_CASE("NetworkUnavailable: asked for once the node's network is up, again if someone sets it back",
+          "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    FakeRouteSink sink;
+    Controller c(ioc, options_for(free_port(), dir, "node1"), "node1", sink);
+    std::vector<std::string> asked;
+    c.on_network_ready([&asked](const std::string& n) { asked.push_back(n); });
+
+    auto self = node("node1", "127.0.0.1", {});
+    self.network_unavailable = k8s::Node::Condition{"True", "NoRouteCreated"};
+    c.handle(event(k8s::NodeEvent::Type::kAdded, self));
+    CHECK(asked.empty());  // not synced yet
+    c.handle(event(k8s::NodeEvent::Type::kSynced));
+    CHECK(asked.empty());  // no podCIDR: no conflist, pods cannot be wired
+    self.pod_cidrs = {*Prefix::parse("10.244.1.0/24")};
+    c.handle(event(k8s::NodeEvent::Type::kModified, self));
+    CHECK(asked == std::vector<std::string>{"node1"});
+    c.handle(event(k8s::NodeEvent::Type::kModified, self));  // pending: not asked twice
+    CHECK(asked.size() == 1);
+
+    self.network_unavailable = k8s::Node::Condition{"False", k8s::kNetworkReadyReason};  // the PATCH landed
+    c.handle(event(k8s::NodeEvent::Type::kModified, self));
+    CHECK(asked.size() == 1);
+    self.network_unavailable = k8s::Node::Condition{"True", "NoRouteCreated"};  // a cloud route controller
+    c.handle(event(k8s::NodeEvent::Type::kModified, self));
+    CHECK(asked.size() == 2);
+}
+
+TEST_CASE("NetworkUnavailable: already kroute's False after a restart, nothing is asked", "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    FakeRouteSink sink;
+    Controller c(ioc, options_for(free_port(), dir, "node1"), "node1", sink);
+    int asked = 0;
+    c.on_network_ready([&asked](const std::string&) { ++asked; });
+    auto self = node("node1", "127.0.0.1", {"10.244.1.0/24"});
+    self.network_unavailable = k8s::Node::Condition{"False", k8s::kNetworkReadyReason};
+    c.handle(event(k8s::NodeEvent::Type::kAdded, self));
+    c.handle(event(k8s::NodeEvent::Type::kSynced));
+    CHECK(c.status().speaker_started);
+    CHECK(asked == 0);
 }
 
 TEST_CASE("a conflist that cannot be written is an error in the status, retried later", "[daemon][controller]") {

@@ -1,5 +1,9 @@
 #include "k8s-client/api_request.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include "k8s-client/node_status.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace kroute::k8s;
@@ -70,4 +74,15 @@ TEST_CASE("url encoding and auth hints", "[k8s][request]") {
     CHECK_THAT(auth_failure_hint(401, "list", kNodes), Catch::Contains("401"));
     CHECK_THAT(auth_failure_hint(403, "list", kEndpointSlices),
                Catch::Contains("apiGroups [\"discovery.k8s.io\"], resources [\"endpointslices\"]"));
+}
+
+TEST_CASE("the NetworkUnavailable patch: one condition, strategic merge by type, RFC 3339 times", "[k8s][request]") {
+    // 2022-03-29T14:20:58Z, the fixture's flannel timestamp.
+    const auto t = std::chrono::system_clock::time_point{std::chrono::seconds{1648563658}};
+    const auto body = nlohmann::json::parse(network_available_patch(t));
+    CHECK(body == nlohmann::json::parse(R"({"status":{"conditions":[{"type":"NetworkUnavailable","status":"False",
+        "reason":"KrouteIsUp","message":"kroute is running on this node",
+        "lastHeartbeatTime":"2022-03-29T14:20:58Z","lastTransitionTime":"2022-03-29T14:20:58Z"}]}})"));
+    CHECK(node_status_path("", "node-1") == "/api/v1/nodes/node-1/status");
+    CHECK(node_status_path("/k8s/clusters/c-1", "a b") == "/k8s/clusters/c-1/api/v1/nodes/a%20b/status");
 }

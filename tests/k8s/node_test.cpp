@@ -38,6 +38,10 @@ TEST_CASE("kubeadm/flannel node (kubectl get -o json item)", "[k8s][node]") {
     CHECK(node->annotations.at("flannel.alpha.coreos.com/backend-type") == "vxlan");
     CHECK(node->address(Family::kIpv4) == ip("10.210.40.172"));
     CHECK_FALSE(node->address(Family::kIpv6));
+    // flannel's PATCH left its mark; the kubelet's conditions are not modelled.
+    REQUIRE(node->network_unavailable);
+    CHECK(node->network_unavailable->status == "False");
+    CHECK(node->network_unavailable->reason == "FlannelIsUp");
     CHECK(node->pod_cidr(Family::kIpv4) == pfx("10.244.0.0/24"));
     CHECK_FALSE(node->pod_cidr(Family::kIpv6));
 }

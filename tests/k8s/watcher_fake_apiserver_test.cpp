@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "k8s-client/config.hpp"
+#include "k8s-client/node_status.hpp"
 #include "k8s-client/object_source.hpp"
 #include "k8s_test_support.hpp"
 
@@ -334,6 +335,80 @@ TEST_CASE("the node watcher against the fake-apiserver binary: watch, faults, re
         CHECK(rec.names() == std::vector<std::string>{"n1", "n5"});
     }
 
+    watcher->stop();
+    server.kill();
+}
+
+TEST_CASE("NetworkUnavailable=False by a strategic-merge PATCH of nodes/status, retried, kubelet's conditions kept",
+          "[k8s][node-status][fake-apiserver]") {
+    std::signal(SIGPIPE, SIG_IGN);
+    t::TempDir dir;
+    json n1 = json::parse(node_json("n1", "10.244.1.0/24", "172.18.0.11"));
+    n1["status"]["conditions"] = json::array({
+        {{"type", "Ready"}, {"status", "True"}, {"reason", "KubeletReady"}},
+        {{"type", "NetworkUnavailable"}, {"status", "True"}, {"reason", "NoRouteCreated"}},
+    });
+    dir.write("nodes.json", json{{"kind", "NodeList"}, {"items", json::array({n1})}}.dump());
+    FakeApiServerProcess server{dir};
+    REQUIRE(server.start(0) > 0);
+    auto cfg = load_kubeconfig(dir.file("certs/kubeconfig"));
+    REQUIRE(cfg);
+    WatchOptions opts;
+    opts.backoff_initial = 20ms;
+    opts.backoff_max = 200ms;
+    t::LogCapture logs;
+
+    // The node watcher sees the condition (status and reason) change.
+    Recorder rec;
+    auto watcher = make_node_watcher(*cfg, opts);
+    watcher->start(rec.sink());
+    REQUIRE(t::wait_until([&] { return rec.synced() == 1 && server.open_watches() == 1; }, kWait));
+    CHECK(rec.nodes().at("n1").network_unavailable == Node::Condition{"True", "NoRouteCreated"});
+
+    auto conditions = [&server] {
+        auto r = server.request("GET", "/api/v1/nodes/n1/status");
+        if (!r || r->status != 200) return json::array();
+        return json::parse(r->body)["status"].value("conditions", json::array());
+    };
+    auto condition = [&](const std::string& type) {
+        for (const auto& c : conditions())
+            if (c.value("type", "") == type) return c;
+        return json::object();
+    };
+
+    {
+        NodeStatusWriter writer{*cfg, opts};
+        // Two failures first: the writer backs off and retries until the server accepts.
+        REQUIRE(server.faults(R"({"fail_next":2,"status":500})").value("fail_next", 0) == 2);
+        const auto from = rec.size();
+        writer.set_network_available("n1");
+        REQUIRE(t::wait_until([&] { return condition("NetworkUnavailable").value("status", "") == "False"; }, kWait));
+        const json c = condition("NetworkUnavailable");
+        CHECK(c.value("reason", "") == kNetworkReadyReason);
+        CHECK(c.value("message", "") == "kroute is running on this node");
+        CHECK(c.value("lastTransitionTime", "").size() == std::string{"2024-05-01T10:00:00Z"}.size());
+        // Only that condition was replaced: the kubelet's Ready is untouched.
+        CHECK(condition("Ready").value("reason", "") == "KubeletReady");
+        CHECK(conditions().size() == 2);
+        // (the test's own GETs may take one of the injected failures)
+        CHECK(server.count("PATCH /api/v1/nodes/n1/status -> 500") >= 1);
+        CHECK(server.count("PATCH /api/v1/nodes/n1/status -> 200") == 1);
+        REQUIRE(t::wait_until([&] { return rec.has(from, NodeEvent::Type::kModified, "n1"); }, kWait));
+        CHECK(rec.nodes().at("n1").network_unavailable == Node::Condition{"False", kNetworkReadyReason});
+
+        // Forbidden (no nodes/status patch in the ClusterRole): said once, with the rule, retried.
+        REQUIRE(server.faults(R"({"fail_next":3,"status":403})").value("fail_next", 0) == 3);
+        writer.set_network_available("n1");
+        REQUIRE(t::wait_until([&] { return server.count("PATCH /api/v1/nodes/n1/status -> 200") == 2; }, kWait));
+        CHECK(server.count("PATCH /api/v1/nodes/n1/status -> 403") >= 1);
+        CHECK(logs.count("resources [\"nodes/status\"], verbs [\"patch\"]") == 1);
+
+        // A node that does not exist: 404, logged, not retried.
+        writer.set_network_available("ghost");
+        REQUIRE(t::wait_until([&] { return logs.count("node ghost not found") == 1; }, kWait));
+        std::this_thread::sleep_for(300ms);  // more than the backoff: a retry would show
+        CHECK(server.count("PATCH /api/v1/nodes/ghost/status") == 1);
+    }
     watcher->stop();
     server.kill();
 }
