@@ -67,7 +67,8 @@ kubectl_api() {
     HOME="$KR_DIR/home" ip netns exec api "${KUBECTL:-kubectl}" --kubeconfig "$KR_DIR/api/kubeconfig" "$@"
 }
 
-# register_node N: what kubelet does (a Node with its InternalIP, no podCIDR), then what
+# register_node N: what kubelet does (a Node with its InternalIP, no podCIDR, its Ready condition,
+# and NetworkUnavailable=True as on clouds whose route controller the CNI replaces), then what
 # kube-controller-manager --allocate-node-cidrs does (spec.podCIDR(s) patched in).
 register_node() {
     local n=$1
@@ -84,6 +85,13 @@ status:
     address: $(node_ip "$n")
   - type: Hostname
     address: node$n
+  conditions:
+  - type: Ready
+    status: "True"
+    reason: KubeletReady
+  - type: NetworkUnavailable
+    status: "True"
+    reason: NoRouteCreated
 YAML
     kubectl_api apply --validate=false -f "$KR_DIR/node$n.yaml" >/dev/null
     kubectl_api patch node "node$n" --type=merge \

@@ -80,6 +80,14 @@ for n in $nodes; do
     [[ $(ip netns exec "node$n" curl -sf "http://$(node_ip "$n"):20244/healthz") == OK ]] || kr_fail "node$n /healthz"
 done
 
+step "every node's NetworkUnavailable condition is False, set by kroute, the other conditions kept"
+network_ready() {
+    kubectl_api get node "node$1" -o json |
+        jq -e '([.status.conditions[] | select(.type=="NetworkUnavailable" and .status=="False" and .reason=="KrouteIsUp")] | length == 1)
+               and ([.status.conditions[] | select(.type=="Ready" and .reason=="KubeletReady")] | length == 1)' >/dev/null
+}
+for n in $nodes; do wait_for 20 "node$n NetworkUnavailable=False" network_ready "$n"; done
+
 step "pods ping across nodes with their own source address"
 for n in $nodes; do pod_up "$n" 1; done
 for n in $nodes; do
