@@ -144,6 +144,7 @@ Expected<std::unique_ptr<httplib::ClientImpl>, std::string> ApiTransport::make_c
     cli->set_write_timeout(kConnectTimeout);
     cli->set_url_encode(false);  // the request paths encode their values themselves
     cli->set_keep_alive(false);
+    cli->set_tcp_nodelay(true);  // as Go's net/http: a request is not held back by Nagle
     return cli;
 }
 
