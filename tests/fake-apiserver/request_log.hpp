@@ -16,7 +16,7 @@ namespace kroute::fake_apiserver {
 struct RequestRecord {
     std::string method;
     std::string path;
-    std::vector<std::pair<std::string, std::string>> query;    // decoded, in request order
+    std::vector<std::pair<std::string, std::string>> query;    // decoded
     std::vector<std::pair<std::string, std::string>> headers;  // names as sent
     std::string body;
 };
