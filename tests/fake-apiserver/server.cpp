@@ -372,6 +372,18 @@ void FakeApiServer::install_routes() {
         send_json(res, 200, discovery_v1_resources());
     });
 
+    // Every namespace exists: kubectl asks for the namespace after a NotFound, to say whether the
+    // object or its namespace is missing. Not listed in discovery, not listable.
+    h.Get(R"(/api/v1/namespaces/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        const std::string ns = req.matches[1].str();
+        send_json(res, 200,
+                  {{"kind", "Namespace"},
+                   {"apiVersion", "v1"},
+                   {"metadata", {{"name", ns}, {"labels", {{"kubernetes.io/metadata.name", ns}}}}},
+                   {"spec", {{"finalizers", {"kubernetes"}}}},
+                   {"status", {{"phase", "Active"}}}});
+    });
     install_resource_routes(Resource::kNodes, "/api/v1/nodes", "", R"(/api/v1/nodes/([^/]+))");
     install_resource_routes(Resource::kServices, "/api/v1/services", R"(/api/v1/namespaces/([^/]+)/services)",
                             R"(/api/v1/namespaces/([^/]+)/services/([^/]+))");

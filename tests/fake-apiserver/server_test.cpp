@@ -369,6 +369,7 @@ TEST_CASE("services and endpointslices over HTTP, namespaced and across namespac
     CHECK(v1["resources"][3]["name"] == "services/status");
     CHECK(body_of(c->Get("/apis/discovery.k8s.io/v1"))["resources"][0]["name"] == "endpointslices");
     CHECK(body_of(c->Get("/apis/discovery.k8s.io"))["preferredVersion"]["version"] == "v1");
+    CHECK(body_of(c->Get("/api/v1/namespaces/any-name"))["status"]["phase"] == "Active");
 
     auto created = c->Post("/api/v1/namespaces/demo/services", R"({"metadata":{"name":"web"},"spec":{"ports":[{"port":80}]}})",
                            "application/json");
