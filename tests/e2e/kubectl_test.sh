@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proves that a real kubectl works against tests/fake-apiserver: discovery, list, paging, watch,
 # client- and server-side apply, the three patch types, the status subresource, cordon (protobuf
-# Accept header), delete, NotFound and Unauthorized errors.
+# Accept header), delete, NotFound and Unauthorized errors; for Services and EndpointSlices in a
+# namespace and across namespaces (-A): get, get -w, apply, patch, delete, label selection.
 #
 #   tests/e2e/kubectl_test.sh                 # kubectl from PATH, build/bin/fake-apiserver
 #   KUBECTL=/path/to/kubectl FAKE_APISERVER=/path/to/fake-apiserver tests/e2e/kubectl_test.sh
@@ -60,8 +61,24 @@ cat >"$work/nodes.json" <<'JSON'
                              {"type": "NetworkUnavailable", "status": "True", "reason": "NoRouteCreated"}]}}
 ]}
 JSON
+cat >"$work/services.json" <<'JSON'
+{"kind": "List", "items": [
+  {"metadata": {"name": "web", "namespace": "demo"},
+   "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
+  {"metadata": {"name": "dns", "namespace": "kube-system"},
+   "spec": {"clusterIP": "10.96.0.53", "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]}}
+]}
+JSON
+cat >"$work/endpointslices.json" <<'JSON'
+[{"metadata": {"name": "web-abcde", "namespace": "demo", "labels": {"kubernetes.io/service-name": "web"}},
+  "addressType": "IPv4", "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": true}}],
+  "ports": [{"name": "http", "port": 8080}]},
+ {"metadata": {"name": "dns-fghij", "namespace": "kube-system", "labels": {"kubernetes.io/service-name": "dns"}},
+  "addressType": "IPv4", "endpoints": [{"addresses": ["10.244.2.7"]}], "ports": [{"name": "dns", "port": 53}]}]
+JSON
 "$FAKE_APISERVER" --listen 127.0.0.1 --port 0 --token "$token" --cert-dir "$work/certs" \
-    --nodes "$work/nodes.json" </dev/null >"$work/server.out" 2>"$work/server.err" &
+    --nodes "$work/nodes.json" --services "$work/services.json" --endpointslices "$work/endpointslices.json" \
+    </dev/null >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 for _ in $(seq 100); do
     grep -q '^ready ' "$work/server.out" && break
@@ -188,6 +205,126 @@ fi
 out=$(k cordon node-01 2>&1) || fail "cordon: $out"
 expect_eq "cordon" "$(k get node node-01 -o jsonpath='{.spec.unschedulable}')" "true"
 pass "cordon (typed client, protobuf-first Accept) works"
+
+# --- services and endpointslices ---------------------------------------------------------------
+fresh_home
+expect_eq "get services -n demo" "$(k get services -n demo -o name)" "service/web"
+expect_eq "get svc -A" "$(k get svc -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name} {end}')" \
+    "demo/web kube-system/dns "
+expect_eq "allocated clusterIP" "$(k get svc web -n demo -o jsonpath='{.spec.clusterIP}')" "10.96.0.10"
+expect_eq "fixed clusterIP" "$(k get svc dns -n kube-system -o jsonpath='{.spec.clusterIPs[0]}')" "10.96.0.53"
+expect_eq "get endpointslices --all-namespaces" \
+    "$(k get endpointslices --all-namespaces -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name} {end}')" \
+    "demo/web-abcde kube-system/dns-fghij "
+expect_eq "service-name label" "$(k get endpointslices -A -l kubernetes.io/service-name=dns -o name)" \
+    "endpointslice.discovery.k8s.io/dns-fghij"
+expect_eq "field selector on namespace" "$(k get svc -A --field-selector metadata.namespace=demo -o name)" "service/web"
+if out=$(k get svc nosuch -n demo 2>&1); then fail "get svc nosuch succeeded: $out"; fi
+expect_match "svc NotFound" "$out" 'Error from server \(NotFound\): services "nosuch" not found'
+if out=$(k get endpointslice nosuch -n demo 2>&1); then fail "get endpointslice nosuch succeeded: $out"; fi
+expect_match "endpointslice NotFound" "$out" \
+    'Error from server \(NotFound\): endpointslices.discovery.k8s.io "nosuch" not found'
+pass "get services and endpointslices: by namespace, -A, label and field selectors, NotFound"
+
+svc_yaml() {
+    cat >"$work/svc.yaml" <<YAML
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: demo
+  labels:
+    tier: "$1"
+spec:
+  selector:
+    app: api
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+YAML
+}
+svc_yaml a
+out=$(k apply -f "$work/svc.yaml" --validate=false 2>&1) || fail "apply service (create): $out"
+expect_match "apply service (create)" "$out" 'service/api created'
+ip=$(k get svc api -n demo -o jsonpath='{.spec.clusterIP}')
+expect_match "apply service: clusterIP" "$ip" '^10\.96\.0\.[0-9]+$'
+svc_yaml b
+out=$(k apply -f "$work/svc.yaml" --validate=false 2>&1) || fail "apply service (update): $out"
+expect_match "apply service (update)" "$out" 'service/api configured'
+expect_eq "apply service: label" "$(k get svc api -n demo -o jsonpath='{.metadata.labels.tier}')" "b"
+expect_eq "apply service: clusterIP kept" "$(k get svc api -n demo -o jsonpath='{.spec.clusterIP}')" "$ip"
+cat >"$work/slice.yaml" <<YAML
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: api-xyz
+  namespace: demo
+  labels:
+    kubernetes.io/service-name: api
+addressType: IPv4
+endpoints:
+- addresses: [10.244.3.9]
+ports:
+- name: http
+  port: 8080
+YAML
+out=$(k apply -f "$work/slice.yaml" --validate=false 2>&1) || fail "apply endpointslice: $out"
+expect_match "apply endpointslice" "$out" 'endpointslice.discovery.k8s.io/api-xyz created'
+sed -i 's/10.244.3.9/10.244.3.10/' "$work/slice.yaml"
+out=$(k apply -f "$work/slice.yaml" --validate=false 2>&1) || fail "apply endpointslice (update): $out"
+expect_eq "apply endpointslice (update)" "$(k get endpointslice api-xyz -n demo -o jsonpath='{.endpoints[*].addresses[*]}')" \
+    "10.244.3.10"
+pass "apply --validate=false creates and updates a Service and an EndpointSlice"
+
+fresh_home
+before=$(open_watches)
+k get svc -A -w --output-watch-events >"$work/svcwatch.out" 2>"$work/svcwatch.err" &
+watch_pid=$!
+for _ in $(seq 100); do
+    [[ "$(open_watches)" -gt "$before" ]] && break
+    sleep 0.1
+done
+[[ "$(open_watches)" -gt "$before" ]] || fail "kubectl get svc -A -w never opened a watch: $(cat "$work/svcwatch.err")"
+out=$(k patch svc web -n demo -p '{"metadata":{"labels":{"watched":"yes"}}}' 2>&1) || fail "patch svc: $out"
+expect_match "patch svc" "$out" 'service/web patched'
+out=$(k patch endpointslice web-abcde -n demo --type=merge -p '{"endpoints":[{"addresses":["10.244.1.6"]}]}' 2>&1) ||
+    fail "patch endpointslice: $out"
+expect_eq "patch endpointslice" "$(k get endpointslice web-abcde -n demo -o jsonpath='{.endpoints[*].addresses[*]}')" \
+    "10.244.1.6"
+out=$(k delete svc dns -n kube-system 2>&1) || fail "delete svc: $out"
+expect_match "delete svc" "$out" 'service "dns" deleted'
+for _ in $(seq 100); do
+    grep -Eq '^MODIFIED +demo +web ' "$work/svcwatch.out" && grep -Eq '^DELETED +kube-system +dns ' "$work/svcwatch.out" &&
+        break
+    sleep 0.1
+done
+kill "$watch_pid" 2>/dev/null || true
+wait "$watch_pid" 2>/dev/null || true
+watch_pid=""
+watched=$(cat "$work/svcwatch.out")
+expect_match "svc watch: initial list" "$watched" '^ADDED +demo +api '
+expect_match "svc watch: label change" "$watched" '^MODIFIED +demo +web '
+expect_match "svc watch: deletion" "$watched" '^DELETED +kube-system +dns '
+
+k get endpointslices -n demo -w --output-watch-events >"$work/epswatch.out" 2>"$work/epswatch.err" &
+watch_pid=$!
+for _ in $(seq 100); do
+    grep -Eq '^ADDED +api-xyz ' "$work/epswatch.out" && break
+    sleep 0.1
+done
+out=$(k delete endpointslice api-xyz -n demo 2>&1) || fail "delete endpointslice: $out"
+expect_match "delete endpointslice" "$out" 'endpointslice.discovery.k8s.io "api-xyz" deleted'
+for _ in $(seq 100); do
+    grep -Eq '^DELETED +api-xyz ' "$work/epswatch.out" && break
+    sleep 0.1
+done
+kill "$watch_pid" 2>/dev/null || true
+wait "$watch_pid" 2>/dev/null || true
+watch_pid=""
+expect_match "endpointslice watch: deletion" "$(cat "$work/epswatch.out")" '^DELETED +api-xyz '
+if out=$(k get svc dns -n kube-system 2>&1); then fail "svc dns still there after delete: $out"; fi
+pass "get -w (-A and -n) prints ADDED/MODIFIED/DELETED; patch and delete of services and endpointslices"
 
 # --- delete and errors ------------------------------------------------------------------------
 fresh_home

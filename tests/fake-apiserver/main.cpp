@@ -1,5 +1,7 @@
-// fake-apiserver: a Kubernetes API server for Nodes only, for kroute's tests and demo.
+// fake-apiserver: a Kubernetes API server for Nodes, Services and EndpointSlices, for kroute's
+// tests and demo.
 //   fake-apiserver --listen ADDR --port N --token TOKEN --cert-dir DIR [--nodes FILE]
+//                  [--services FILE] [--endpointslices FILE] [--service-cluster-ip-range CIDR]
 //                  [--compaction-window N] [--bookmark-interval S] [--watch-timeout S] [--quiet]
 // Writes DIR/ca.crt, DIR/kubeconfig and DIR/port, then prints "ready port=N url=https://ADDR:N".
 // SIGTERM/SIGINT stop it (watches end cleanly) within a few seconds.
@@ -21,12 +23,18 @@ int main(int argc, char** argv) {
     long watch_timeout_s = 1800;
     bool quiet = false;
 
-    CLI::App app{"Fake Kubernetes API server (Nodes only) for kroute's tests"};
+    CLI::App app{"Fake Kubernetes API server (Nodes, Services, EndpointSlices) for kroute's tests"};
     app.add_option("--listen", opts.listen, "address to listen on")->capture_default_str();
     app.add_option("--port", opts.port, "port; 0 picks a free one")->capture_default_str()->check(CLI::Range(0, 65535));
     app.add_option("--token", opts.token, "bearer token every request must carry")->required();
     app.add_option("--cert-dir", opts.cert_dir, "where ca.crt, kubeconfig and port are written")->required();
     app.add_option("--nodes", opts.nodes_file, "initial Nodes: NodeList, List or array JSON");
+    app.add_option("--services", opts.services_file, "initial Services: ServiceList, List or array JSON");
+    app.add_option("--endpointslices", opts.endpointslices_file,
+                   "initial EndpointSlices: EndpointSliceList, List or array JSON");
+    app.add_option("--service-cluster-ip-range", opts.service_cluster_ip_range,
+                   "IPv4 CIDR Services without spec.clusterIP get one from (lowest free from the 10th address)")
+        ->capture_default_str();
     app.add_option("--compaction-window", opts.compaction_window,
                    "events kept for watch replay; older resourceVersions get 410 Expired")
         ->capture_default_str()

@@ -10,24 +10,27 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-// Node's list patch strategies (k8s.io/api/core/v1 types.go `patchStrategy:"merge"` tags).
-// An empty merge key means a list of scalars merged as a set.
+// The list patch strategies of Node and Service (k8s.io/api/core/v1 types.go
+// `patchStrategy:"merge"` tags); EndpointSlice's lists are atomic. Paths do not collide between
+// the kinds (a Node has no spec.ports, an EndpointSlice's ports are top-level). An empty merge key
+// means a list of scalars merged as a set.
 struct ListStrategy {
     std::string_view path;
     std::string_view merge_key;
 };
-constexpr std::array<ListStrategy, 5> kNodeMergeLists{{
+constexpr std::array<ListStrategy, 6> kMergeLists{{
     {"metadata.ownerReferences", "uid"},
     {"metadata.finalizers", ""},
     {"status.conditions", "type"},
     {"status.addresses", "type"},
     {"status.volumesAttached", "name"},
+    {"spec.ports", "port"},
 }};
 
 constexpr int kMaxDepth = 64;  // outside input: bound the recursion
 
 const ListStrategy* list_strategy(std::string_view path) {
-    for (const auto& s : kNodeMergeLists) {
+    for (const auto& s : kMergeLists) {
         if (s.path == path) return &s;
     }
     return nullptr;

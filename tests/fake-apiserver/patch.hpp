@@ -1,9 +1,9 @@
-// The four PATCH flavours kubectl and client-go send, applied to a Node as JSON. Pure.
+// The four PATCH flavours kubectl and client-go send, applied to an object as JSON. Pure.
 //
 // - JSON patch (RFC 6902) and JSON merge patch (RFC 7386): nlohmann's implementations.
-// - Strategic merge patch (k8s.io/apimachinery/pkg/util/strategicpatch) with the Node's patch
-//   strategies hard-coded instead of read from Go struct tags: maps merge, `null` deletes a key,
-//   lists listed in kNodeMergeLists merge by their key, other lists are replaced. Directives
+// - Strategic merge patch (k8s.io/apimachinery/pkg/util/strategicpatch) with Node's and Service's
+//   patch strategies hard-coded instead of read from Go struct tags: maps merge, `null` deletes a
+//   key, lists listed in kMergeLists merge by their key, other lists are replaced. Directives
 //   understood: `$patch: replace|delete` (in maps and list items), `$retainKeys`,
 //   `$deleteFromPrimitiveList/<field>`; `$setElementOrder/<field>` is accepted and ignored.
 //   Deliberate deviation: the real Node schema merges spec.podCIDRs as a set (the apiserver then

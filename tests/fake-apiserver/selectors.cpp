@@ -102,28 +102,32 @@ bool holds(const Requirement& r, const std::string* value) {
     return false;
 }
 
-// The value of a supported node field label, as the apiserver's NodeToSelectableFields renders it.
 const json* member(const json& j, const char* key) {
     if (!j.is_object()) return nullptr;
     auto it = j.find(key);
     return it == j.end() ? nullptr : &*it;
 }
 
-std::string field_value(const json& node, const std::string& key) {
-    if (key == "metadata.name") {
-        const json* md = member(node, "metadata");
-        const json* name = md ? member(*md, "name") : nullptr;
-        return name && name->is_string() ? name->get<std::string>() : "";
-    }
-    const json* spec = member(node, "spec");
+std::string string_at(const json& obj, const char* outer, const char* inner) {
+    const json* o = member(obj, outer);
+    const json* v = o ? member(*o, inner) : nullptr;
+    return v && v->is_string() ? v->get<std::string>() : "";
+}
+
+// The value of a supported field label, as the registries' GetAttrs render it.
+std::string field_value(const json& object, const std::string& key) {
+    if (key == "metadata.name") return string_at(object, "metadata", "name");
+    if (key == "metadata.namespace") return string_at(object, "metadata", "namespace");
+    const json* spec = member(object, "spec");
     const json* u = spec ? member(*spec, "unschedulable") : nullptr;
     return u && u->is_boolean() && u->get<bool>() ? "true" : "false";
 }
 
 }  // namespace
 
-Expected<NodeFilter, ApiError> NodeFilter::parse(std::string_view field_selector, std::string_view label_selector) {
-    NodeFilter f;
+Expected<Filter, ApiError> Filter::parse(const ResourceInfo& resource, std::string_view field_selector,
+                                         std::string_view label_selector) {
+    Filter f;
     if (!trim(field_selector).empty()) {
         for (auto term : split_terms(field_selector)) {
             Requirement r;
@@ -131,7 +135,8 @@ Expected<NodeFilter, ApiError> NodeFilter::parse(std::string_view field_selector
                 return unexpected(bad_request("invalid selector: '" + std::string(field_selector) +
                                               "'; can't understand '" + std::string(term) + "'"));
             }
-            if (r.key != "metadata.name" && r.key != "spec.unschedulable") {
+            const auto& labels = resource.field_labels;
+            if (std::find(labels.begin(), labels.end(), r.key) == labels.end()) {
                 return unexpected(bad_request("field label not supported: " + r.key));
             }
             f.fields_.push_back(std::move(r));
@@ -147,13 +152,13 @@ Expected<NodeFilter, ApiError> NodeFilter::parse(std::string_view field_selector
     return f;
 }
 
-bool NodeFilter::matches(const json& node) const {
-    if (!node.is_object()) return false;
+bool Filter::matches(const json& object) const {
+    if (!object.is_object()) return false;
     for (const auto& r : fields_) {
-        const auto v = field_value(node, r.key);
+        const auto v = field_value(object, r.key);
         if (!holds(r, &v)) return false;
     }
-    const json* md = member(node, "metadata");
+    const json* md = member(object, "metadata");
     const json* labels = md ? member(*md, "labels") : nullptr;
     if (labels && !labels->is_object()) labels = nullptr;
     for (const auto& r : labels_) {

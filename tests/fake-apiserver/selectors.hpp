@@ -1,7 +1,7 @@
-// fieldSelector and labelSelector as the apiserver parses them for Nodes
-// (apimachinery pkg/fields and pkg/labels). Node field selectors: metadata.name,
-// spec.unschedulable. Label selectors: key, !key, key=v, key==v, key!=v,
-// key in (a,b), key notin (a,b). Pure.
+// fieldSelector and labelSelector as the apiserver parses them (apimachinery pkg/fields and
+// pkg/labels). Field selectors: the resource's field labels (ResourceInfo::field_labels:
+// metadata.name everywhere, spec.unschedulable on Nodes, metadata.namespace on namespaced kinds).
+// Label selectors: key, !key, key=v, key==v, key!=v, key in (a,b), key notin (a,b). Pure.
 #pragma once
 
 #include <string>
@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/expected.hpp"
+#include "tests/fake-apiserver/resources.hpp"
 #include "tests/fake-apiserver/status.hpp"
 
 namespace kroute::fake_apiserver {
@@ -22,12 +23,12 @@ struct Requirement {
     std::vector<std::string> values;
 };
 
-class NodeFilter {
+class Filter {
 public:
-    // Parses both selectors; an error is the 400 BadRequest the apiserver sends.
-    [[nodiscard]] static Expected<NodeFilter, ApiError> parse(std::string_view field_selector,
-                                                              std::string_view label_selector);
-    [[nodiscard]] bool matches(const Json& node) const;
+    // Parses both selectors for resource `r`; an error is the 400 BadRequest the apiserver sends.
+    [[nodiscard]] static Expected<Filter, ApiError> parse(const ResourceInfo& r, std::string_view field_selector,
+                                                          std::string_view label_selector);
+    [[nodiscard]] bool matches(const Json& object) const;
     [[nodiscard]] bool empty() const noexcept { return fields_.empty() && labels_.empty(); }
 
 private:

@@ -34,7 +34,7 @@ TEST_CASE("field and label selectors select like the apiserver", "[fake-apiserve
         {"metadata.name=node-02", "zone=a", true},
     }));
     CAPTURE(field, label);
-    auto f = NodeFilter::parse(field, label);
+    auto f = Filter::parse(info(Resource::kNodes), field, label);
     REQUIRE(f);
     CHECK(f->matches(kNode) == expected);
     CHECK(f->empty() == (field.empty() && label.empty()));
@@ -49,14 +49,14 @@ TEST_CASE("unsupported selectors are 400 BadRequest", "[fake-apiserver][selector
         {"", "=x"},
     }));
     CAPTURE(field, label);
-    auto f = NodeFilter::parse(field, label);
+    auto f = Filter::parse(info(Resource::kNodes), field, label);
     REQUIRE_FALSE(f);
     CHECK(f.error().code == 400);
     CHECK(f.error().reason == "BadRequest");
 }
 
 TEST_CASE("selectors never throw on malformed objects", "[fake-apiserver][selectors]") {
-    auto f = NodeFilter::parse("metadata.name=x", "a=b");
+    auto f = Filter::parse(info(Resource::kNodes), "metadata.name=x", "a=b");
     REQUIRE(f);
     CHECK_FALSE(f->matches(Json::parse(R"({"metadata":3})")));
     CHECK_FALSE(f->matches(Json::parse(R"({"metadata":{"name":"x","labels":[1]}})")));

@@ -21,9 +21,11 @@ using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
 struct FakeApiServer::WatchState {
-    NodeFilter filter;
+    Scope scope;
+    Filter filter;
     std::uint64_t cursor = 0;
-    std::vector<json> pending;       // sent first: replayed or synthetic events, or the 410/504 ERROR
+    // Wire text sent first: replayed or synthetic events, the 410/504 ERROR, injected text.
+    std::vector<std::string> pending;
     bool end_after_pending = false;  // the 410/504 case: ERROR, then end of stream
     bool bookmarks = false;
     Clock::time_point deadline;
@@ -98,45 +100,77 @@ Expected<std::string, std::string> read_file(const std::filesystem::path& path) 
     return ss.str();
 }
 
-json discovery_resources() {
+json api_resource(std::string_view name, std::string_view singular, bool namespaced, std::string_view kind,
+                  std::initializer_list<const char*> verbs) {
+    return {{"name", name}, {"singularName", singular}, {"namespaced", namespaced}, {"kind", kind}, {"verbs", verbs}};
+}
+
+const std::initializer_list<const char*> kObjectVerbs{"create", "delete", "get", "list", "patch", "update", "watch"};
+const std::initializer_list<const char*> kStatusVerbs{"get", "patch", "update"};
+
+json core_v1_resources() {
+    json nodes = api_resource("nodes", "node", false, "Node", kObjectVerbs);
+    nodes["shortNames"] = {"no"};
+    json services = api_resource("services", "service", true, "Service", kObjectVerbs);
+    services["shortNames"] = {"svc"};
+    services["categories"] = {"all"};
     return {{"kind", "APIResourceList"},
             {"groupVersion", "v1"},
+            {"resources", json::array({std::move(nodes), api_resource("nodes/status", "", false, "Node", kStatusVerbs),
+                                       std::move(services),
+                                       api_resource("services/status", "", true, "Service", kStatusVerbs)})}};
+}
+
+json discovery_group() {
+    const json version = {{"groupVersion", "discovery.k8s.io/v1"}, {"version", "v1"}};
+    return {{"name", "discovery.k8s.io"}, {"versions", json::array({version})}, {"preferredVersion", version}};
+}
+
+json discovery_v1_resources() {
+    return {{"kind", "APIResourceList"},
+            {"apiVersion", "v1"},
+            {"groupVersion", "discovery.k8s.io/v1"},
             {"resources",
-             json::array({{{"name", "nodes"},
-                           {"singularName", "node"},
-                           {"namespaced", false},
-                           {"kind", "Node"},
-                           {"verbs", {"create", "delete", "get", "list", "patch", "update", "watch"}},
-                           {"shortNames", {"no"}}},
-                          {{"name", "nodes/status"},
-                           {"singularName", ""},
-                           {"namespaced", false},
-                           {"kind", "Node"},
-                           {"verbs", {"get", "patch", "update"}}}})}};
+             json::array({api_resource("endpointslices", "endpointslice", true, "EndpointSlice", kObjectVerbs)})}};
+}
+
+// Checked for --token and for a rotated token: both end up in a YAML scalar and a header.
+bool valid_token(const std::string& token) {
+    return !token.empty() && token.find_first_of("\"\\ \r\n") == std::string::npos;
+}
+
+// httplib adds the peer's and its own address to the request headers; they were not sent.
+bool sent_header(const std::string& name) {
+    return name != "REMOTE_ADDR" && name != "REMOTE_PORT" && name != "LOCAL_ADDR" && name != "LOCAL_PORT";
 }
 
 }  // namespace
 
-FakeApiServer::FakeApiServer(ServerOptions opts)
-    : opts_{std::move(opts)}, store_{opts_.compaction_window, now_rfc3339, random_uid} {}
+FakeApiServer::FakeApiServer(ServerOptions opts, ServiceIpRange service_ips)
+    : opts_{std::move(opts)},
+      store_{opts_.compaction_window, std::move(service_ips), now_rfc3339, random_uid},
+      token_{opts_.token} {}
 
 FakeApiServer::~FakeApiServer() { stop(); }
 
 Expected<std::unique_ptr<FakeApiServer>, std::string> FakeApiServer::create(ServerOptions opts) {
-    if (opts.token.empty() || opts.token.find_first_of("\"\\ \n") != std::string::npos) {
+    if (!valid_token(opts.token)) {
         return unexpected(std::string("--token must be non-empty, without quotes, backslashes or spaces"));
     }
-    std::unique_ptr<FakeApiServer> s{new FakeApiServer(std::move(opts))};
+    auto service_ips = ServiceIpRange::parse(opts.service_cluster_ip_range);
+    if (!service_ips) return unexpected(service_ips.error());
+    std::unique_ptr<FakeApiServer> s{new FakeApiServer(std::move(opts), std::move(*service_ips))};
     const ServerOptions& o = s->opts_;
 
-    if (!o.nodes_file.empty()) {
-        std::ifstream in(o.nodes_file);
-        if (!in) return unexpected("cannot read " + o.nodes_file);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        const auto doc = parse_json(ss.str());
-        if (!doc) return unexpected(o.nodes_file + ": not valid JSON");
-        if (auto r = s->store_.seed(*doc); !r) return unexpected(o.nodes_file + ": " + r.error().message);
+    for (const auto& [file, resource] : {std::pair{o.nodes_file, Resource::kNodes},
+                                         std::pair{o.services_file, Resource::kServices},
+                                         std::pair{o.endpointslices_file, Resource::kEndpointSlices}}) {
+        if (file.empty()) continue;
+        auto text = read_file(file);
+        if (!text) return unexpected(text.error());
+        const auto doc = parse_json(*text);
+        if (!doc) return unexpected(file + ": not valid JSON");
+        if (auto r = s->store_.seed(resource, *doc); !r) return unexpected(file + ": " + r.error().message);
     }
 
     // A CA left in the cert dir by an earlier run is reused (only the server certificate is new):
@@ -228,13 +262,29 @@ void FakeApiServer::stop() {
 }
 
 bool FakeApiServer::admit(const httplib::Request& req, httplib::Response& res) {
-    if (req.get_header_value("Authorization") != "Bearer " + opts_.token) {
+    const bool control = req.path.rfind("/fake/", 0) == 0;
+    std::unique_lock lock(mu_);
+    if (!control) {
+        RequestRecord record{req.method, req.path, {req.params.begin(), req.params.end()}, {}, req.body};
+        for (const auto& [name, value] : req.headers) {
+            if (sent_header(name)) record.headers.emplace_back(name, value);
+        }
+        requests_.add(record);
+    }
+    // cpp-httplib gzips application/json when asked, and its gzip of a chunked body holds data
+    // back until the stream ends: a watch would deliver nothing. The apiserver answers watches
+    // uncompressed too. Every handler admits before it answers, and the response is encoded after
+    // the handler returns; the log above keeps the header. Request is a non-const object inside
+    // the server.
+    const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
+    if (req.get_header_value("Authorization") != "Bearer " + token_) {
+        lock.unlock();
         send_error(res, unauthorized());
         return false;
     }
-    if (req.path.rfind("/fake/", 0) == 0) return true;
-    std::unique_lock lock(mu_);
-    if (faults_.fail_next <= 0) return true;
+    if (control || faults_.fail_next <= 0) return true;
+    // fail_match is looked for in the target as sent: path and the still encoded query.
+    if (!faults_.fail_match.empty() && req.target.find(faults_.fail_match) == std::string::npos) return true;
     --faults_.fail_next;
     const int code = faults_.fail_status;
     const auto retry_after = faults_.retry_after;
@@ -254,13 +304,6 @@ bool FakeApiServer::admit(const httplib::Request& req, httplib::Response& res) {
 
 void FakeApiServer::install_routes() {
     auto& h = *http_;
-    h.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
-        // cpp-httplib gzips application/json when asked, and its gzip of a chunked body holds
-        // data back until the stream ends: a watch would deliver nothing. The apiserver answers
-        // watches uncompressed too. Request is a non-const object inside the server.
-        const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
-        return httplib::Server::HandlerResponse::Unhandled;
-    });
     h.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return;  // an error we already answered with a Status
         if (!admit(req, res)) return;
@@ -312,60 +355,41 @@ void FakeApiServer::install_routes() {
     });
     h.Get("/apis", [this](const httplib::Request& req, httplib::Response& res) {
         if (!admit(req, res)) return;
-        send_json(res, 200, {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", json::array()}});
+        send_json(res, 200, {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", json::array({discovery_group()})}});
     });
     h.Get("/api/v1", [this](const httplib::Request& req, httplib::Response& res) {
         if (!admit(req, res)) return;
-        send_json(res, 200, discovery_resources());
+        send_json(res, 200, core_v1_resources());
+    });
+    h.Get("/apis/discovery.k8s.io", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        json group = {{"kind", "APIGroup"}, {"apiVersion", "v1"}};
+        group.update(discovery_group());
+        send_json(res, 200, group);
+    });
+    h.Get("/apis/discovery.k8s.io/v1", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        send_json(res, 200, discovery_v1_resources());
     });
 
-    h.Get("/api/v1/nodes", [this](const httplib::Request& req, httplib::Response& res) {
+    // Every namespace exists: kubectl asks for the namespace after a NotFound, to say whether the
+    // object or its namespace is missing. Not listed in discovery, not listable.
+    h.Get(R"(/api/v1/namespaces/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
         if (!admit(req, res)) return;
-        handle_list_or_watch(req, res);
+        const std::string ns = req.matches[1].str();
+        send_json(res, 200,
+                  {{"kind", "Namespace"},
+                   {"apiVersion", "v1"},
+                   {"metadata", {{"name", ns}, {"labels", {{"kubernetes.io/metadata.name", ns}}}}},
+                   {"spec", {{"finalizers", {"kubernetes"}}}},
+                   {"status", {{"phase", "Active"}}}});
     });
-    h.Post("/api/v1/nodes", [this](const httplib::Request& req, httplib::Response& res) {
-        if (!admit(req, res)) return;
-        std::lock_guard lock(mu_);
-        auto r = store_.create(req.body);
-        if (!r) return send_error(res, r.error());
-        send_json(res, r->code, r->object);
-        changed_.notify_all();
-    });
-
-    for (const auto& [pattern, sub] : {std::pair{std::string(R"(/api/v1/nodes/([^/]+))"), Subresource::kNone},
-                                       std::pair{std::string(R"(/api/v1/nodes/([^/]+)/status)"), Subresource::kStatus}}) {
-        h.Get(pattern, [this](const httplib::Request& req, httplib::Response& res) {
-            if (!admit(req, res)) return;
-            std::lock_guard lock(mu_);
-            auto r = store_.get(req.matches[1].str());
-            if (!r) return send_error(res, r.error());
-            send_json(res, 200, *r);
-        });
-        h.Put(pattern, [this, sub = sub](const httplib::Request& req, httplib::Response& res) {
-            if (!admit(req, res)) return;
-            std::lock_guard lock(mu_);
-            auto r = store_.update(req.matches[1].str(), req.body, sub);
-            if (!r) return send_error(res, r.error());
-            send_json(res, r->code, r->object);
-            changed_.notify_all();
-        });
-        h.Patch(pattern, [this, sub = sub](const httplib::Request& req, httplib::Response& res) {
-            if (!admit(req, res)) return;
-            std::lock_guard lock(mu_);
-            auto r = store_.patch(req.matches[1].str(), req.get_header_value("Content-Type"), req.body, sub);
-            if (!r) return send_error(res, r.error());
-            send_json(res, r->code, r->object);
-            changed_.notify_all();
-        });
-    }
-    h.Delete(R"(/api/v1/nodes/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-        if (!admit(req, res)) return;
-        std::lock_guard lock(mu_);
-        auto r = store_.remove(req.matches[1].str());
-        if (!r) return send_error(res, r.error());
-        send_json(res, 200, *r);
-        changed_.notify_all();
-    });
+    install_resource_routes(Resource::kNodes, "/api/v1/nodes", "", R"(/api/v1/nodes/([^/]+))");
+    install_resource_routes(Resource::kServices, "/api/v1/services", R"(/api/v1/namespaces/([^/]+)/services)",
+                            R"(/api/v1/namespaces/([^/]+)/services/([^/]+))");
+    install_resource_routes(Resource::kEndpointSlices, "/apis/discovery.k8s.io/v1/endpointslices",
+                            R"(/apis/discovery.k8s.io/v1/namespaces/([^/]+)/endpointslices)",
+                            R"(/apis/discovery.k8s.io/v1/namespaces/([^/]+)/endpointslices/([^/]+))");
 
     h.Get("/fake/faults", [this](const httplib::Request& req, httplib::Response& res) {
         if (!admit(req, res)) return;
@@ -376,21 +400,96 @@ void FakeApiServer::install_routes() {
         if (!admit(req, res)) return;
         handle_faults(req, res);
     });
+    h.Get("/fake/requests", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        std::lock_guard lock(mu_);
+        res.set_content(to_wire(requests_.to_json()), "application/json");
+    });
 }
 
-void FakeApiServer::handle_list_or_watch(const httplib::Request& req, httplib::Response& res) {
-    if (flag_true(req, "watch")) return handle_watch(req, res);
+void FakeApiServer::install_resource_routes(Resource r, const std::string& all, const std::string& collection,
+                                            const std::string& item) {
+    auto& h = *http_;
+    const ResourceInfo& ri = info(r);
+    // The scope of a matched path: the namespace is the first capture of a namespaced path.
+    const auto scope_of = [r, namespaced = ri.namespaced](const httplib::Request& req) {
+        return Scope{r, namespaced ? req.matches[1].str() : std::string()};
+    };
+    const auto name_of = [](const httplib::Request& req) { return req.matches[req.matches.size() - 1].str(); };
+    const auto create = [this, scope_of](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        std::lock_guard lock(mu_);
+        auto c = store_.create(scope_of(req), req.body);
+        if (!c) return send_error(res, c.error());
+        send_json(res, c->code, c->object);
+        changed_.notify_all();
+    };
+
+    h.Get(all, [this, r](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        handle_list_or_watch(Scope{r, ""}, req, res);
+    });
+    if (collection.empty()) {
+        h.Post(all, create);
+    } else {
+        h.Get(collection, [this, scope_of](const httplib::Request& req, httplib::Response& res) {
+            if (!admit(req, res)) return;
+            handle_list_or_watch(scope_of(req), req, res);
+        });
+        h.Post(collection, create);
+    }
+
+    std::vector<std::pair<std::string, Subresource>> items{{item, Subresource::kNone}};
+    if (ri.has_status) items.emplace_back(item + "/status", Subresource::kStatus);
+    for (const auto& [pattern, sub] : items) {
+        h.Get(pattern, [this, scope_of, name_of](const httplib::Request& req, httplib::Response& res) {
+            if (!admit(req, res)) return;
+            std::lock_guard lock(mu_);
+            auto g = store_.get(scope_of(req), name_of(req));
+            if (!g) return send_error(res, g.error());
+            send_json(res, 200, *g);
+        });
+        h.Put(pattern, [this, scope_of, name_of, sub = sub](const httplib::Request& req, httplib::Response& res) {
+            if (!admit(req, res)) return;
+            std::lock_guard lock(mu_);
+            auto u = store_.update(scope_of(req), name_of(req), req.body, sub);
+            if (!u) return send_error(res, u.error());
+            send_json(res, u->code, u->object);
+            changed_.notify_all();
+        });
+        h.Patch(pattern, [this, scope_of, name_of, sub = sub](const httplib::Request& req, httplib::Response& res) {
+            if (!admit(req, res)) return;
+            std::lock_guard lock(mu_);
+            auto p = store_.patch(scope_of(req), name_of(req), req.get_header_value("Content-Type"), req.body, sub);
+            if (!p) return send_error(res, p.error());
+            send_json(res, p->code, p->object);
+            changed_.notify_all();
+        });
+    }
+    h.Delete(item, [this, scope_of, name_of](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        std::lock_guard lock(mu_);
+        auto d = store_.remove(scope_of(req), name_of(req));
+        if (!d) return send_error(res, d.error());
+        send_json(res, 200, *d);
+        changed_.notify_all();
+    });
+}
+
+void FakeApiServer::handle_list_or_watch(const Scope& scope, const httplib::Request& req, httplib::Response& res) {
+    if (flag_true(req, "watch")) return handle_watch(scope, req, res);
     ListOptions o{req.get_param_value("limit"), req.get_param_value("continue"),
                   req.get_param_value("resourceVersion"), req.get_param_value("fieldSelector"),
                   req.get_param_value("labelSelector")};
     std::lock_guard lock(mu_);
-    auto r = store_.list(o);
+    auto r = store_.list(scope, o);
     if (!r) return send_error(res, r.error());
     send_json(res, 200, *r);
 }
 
-void FakeApiServer::handle_watch(const httplib::Request& req, httplib::Response& res) {
-    auto filter = NodeFilter::parse(req.get_param_value("fieldSelector"), req.get_param_value("labelSelector"));
+void FakeApiServer::handle_watch(const Scope& scope, const httplib::Request& req, httplib::Response& res) {
+    auto filter = Filter::parse(info(scope.resource), req.get_param_value("fieldSelector"),
+                                req.get_param_value("labelSelector"));
     if (!filter) return send_error(res, filter.error());
     auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.default_watch_timeout);
     if (const auto t = req.get_param_value("timeoutSeconds"); !t.empty()) {
@@ -401,6 +500,7 @@ void FakeApiServer::handle_watch(const httplib::Request& req, httplib::Response&
     }
 
     auto w = std::make_shared<WatchState>();
+    w->scope = scope;
     w->filter = std::move(*filter);
     w->bookmarks = flag_true(req, "allowWatchBookmarks");
     const auto now = Clock::now();
@@ -410,31 +510,39 @@ void FakeApiServer::handle_watch(const httplib::Request& req, httplib::Response&
         std::lock_guard lock(mu_);
         WatchOptions o{req.get_param_value("resourceVersion"), req.get_param_value("fieldSelector"),
                        req.get_param_value("labelSelector"), flag_true(req, "sendInitialEvents")};
-        auto start = store_.start_watch(o, w->filter);
+        auto start = store_.start_watch(scope, o, w->filter);
         const bool stream_error = !start && (start.error().code == 410 || start.error().code == 504);
         if (!start && !stream_error) return send_error(res, start.error());
         if (start) {
-            w->pending = std::move(start->events);
+            for (const auto& e : start->events) w->pending.push_back(to_wire(e) + "\n");
             w->cursor = start->cursor;
         } else {
             // Too old (410) or from the future (504): HTTP 200, one ERROR event carrying the
             // Status, then end of stream, as the watch cache answers once the request is admitted.
-            w->pending.push_back(NodeStore::error_event(start.error()));
+            w->pending.push_back(to_wire(Store::error_event(start.error())) + "\n");
             w->end_after_pending = true;
         }
         w->epoch = faults_.drop_epoch;
+        watches_.insert(w.get());
     }
     ++open_watches_;
     res.status = 200;
     res.set_header("Cache-Control", "no-cache, private");
+    // The releaser runs when the response goes, whether or not the provider ever ran.
     res.set_chunked_content_provider(
         "application/json", [this, w](std::size_t, httplib::DataSink& sink) { return pump_watch(*w, sink); },
-        [this](bool) { --open_watches_; });
+        [this, w](bool) {
+            std::lock_guard lock(mu_);
+            watches_.erase(w.get());
+            --open_watches_;
+        });
 }
 
 bool FakeApiServer::pump_watch(WatchState& w, httplib::DataSink& sink) {
-    std::vector<json> out;
+    std::vector<std::string> out;  // wire text: one compact JSON event per line, as json.Encoder writes
     bool end = false;
+    std::size_t split = 0;
+    bool coalesce = false;
     {
         std::unique_lock lock(mu_);
         // Every pass either returns events, ends the stream, or waits with a deadline no later
@@ -447,7 +555,9 @@ bool FakeApiServer::pump_watch(WatchState& w, httplib::DataSink& sink) {
             const auto now = Clock::now();
             if (now >= w.deadline) {
                 // The apiserver sends a last bookmark shortly before the deadline (cache_watcher.go).
-                if (w.bookmarks && !w.end_after_pending) out.push_back(NodeStore::bookmark(w.cursor));
+                if (w.bookmarks && !w.end_after_pending) {
+                    out.push_back(to_wire(Store::bookmark(w.scope.resource, w.cursor)) + "\n");
+                }
                 end = true;
                 break;
             }
@@ -461,27 +571,40 @@ bool FakeApiServer::pump_watch(WatchState& w, httplib::DataSink& sink) {
                 end = w.end_after_pending;
                 break;
             }
-            auto events = store_.events_since(w.cursor, w.filter);
+            auto events = store_.events_since(w.scope, w.cursor, w.filter);
             if (!events) {
-                out.push_back(NodeStore::error_event(events.error()));
+                out.push_back(to_wire(Store::error_event(events.error())) + "\n");
                 end = true;
                 break;
             }
             if (!events->empty()) {
-                out = std::move(*events);
+                for (const auto& e : *events) out.push_back(to_wire(e) + "\n");
                 break;
             }
             if (w.bookmarks && now >= w.next_bookmark) {
-                out.push_back(NodeStore::bookmark(w.cursor));
+                out.push_back(to_wire(Store::bookmark(w.scope.resource, w.cursor)) + "\n");
                 w.next_bookmark = now + opts_.bookmark_interval;
                 break;
             }
             changed_.wait_until(lock, w.bookmarks ? std::min(w.deadline, w.next_bookmark) : w.deadline);
         }
+        split = faults_.chunk_split;
+        coalesce = faults_.chunk_coalesce;
     }
-    for (const auto& e : out) {
-        const std::string line = to_wire(e) + "\n";  // one compact JSON event per line, as json.Encoder writes
-        if (!sink.write(line.data(), line.size())) return false;
+    // Each sink.write is one HTTP chunk. By default that is one event (or one injected text);
+    // the chunking faults reproduce what a real apiserver's flushes and the proxies between may
+    // do: several events in one chunk, or an event torn at any byte.
+    if (split > 0 || coalesce) {
+        std::string all;
+        for (const auto& piece : out) all += piece;
+        const std::size_t step = split > 0 ? split : std::max<std::size_t>(all.size(), 1);
+        for (std::size_t off = 0; off < all.size(); off += step) {
+            if (!sink.write(all.data() + off, std::min(step, all.size() - off))) return false;
+        }
+    } else {
+        for (const auto& piece : out) {
+            if (!sink.write(piece.data(), piece.size())) return false;
+        }
     }
     if (end) sink.done();
     return true;
@@ -495,12 +618,18 @@ std::string FakeApiServer::fault_report() const {
     json r = {{"fail_next", faults_.fail_next},
               {"status", faults_.fail_status},
               {"retry_after", faults_.retry_after ? json(*faults_.retry_after) : json()},
+              {"fail_match", faults_.fail_match},
               {"stall_remaining_ms", stall_ms},
               {"drop_epoch", faults_.drop_epoch},
+              {"chunk_split", faults_.chunk_split},
+              {"chunk_coalesce", faults_.chunk_coalesce},
               {"open_watches", open_watches_.load()},
               {"resource_version", std::to_string(store_.resource_version())},
               {"compacted_resource_version", std::to_string(store_.compacted_rv())},
-              {"nodes", store_.size()}};
+              {"nodes", store_.size(Resource::kNodes)},
+              {"services", store_.size(Resource::kServices)},
+              {"endpointslices", store_.size(Resource::kEndpointSlices)},
+              {"requests_logged", requests_.size()}};
     return to_wire(r);
 }
 
@@ -509,31 +638,60 @@ void FakeApiServer::handle_faults(const httplib::Request& req, httplib::Response
     if (!body.is_object()) return send_error(res, bad_request("faults: expected a JSON object"));
     // Validate everything before changing anything.
     for (const auto& [key, value] : body.items()) {
-        const bool is_bool_key = key == "drop_watches" || key == "compact" || key == "reset";
-        const bool is_int_key = key == "fail_next" || key == "status" || key == "retry_after" || key == "stall_watches_ms";
-        if (!is_bool_key && !is_int_key) return send_error(res, bad_request("faults: unknown key " + key));
+        const bool is_bool_key = key == "drop_watches" || key == "compact" || key == "reset" ||
+                                 key == "chunk_coalesce" || key == "clear_requests";
+        const bool is_int_key = key == "fail_next" || key == "status" || key == "retry_after" ||
+                                key == "stall_watches_ms" || key == "chunk_split";
+        const bool is_string_key = key == "inject_watch" || key == "resource" || key == "token" || key == "fail_match";
+        if (!is_bool_key && !is_int_key && !is_string_key) return send_error(res, bad_request("faults: unknown key " + key));
         if (is_bool_key && !value.is_boolean()) return send_error(res, bad_request("faults: " + key + " must be a boolean"));
         if (is_int_key && (!value.is_number_integer() || value.get<long long>() < 0 || value.get<long long>() > 86'400'000)) {
             return send_error(res, bad_request("faults: " + key + " must be a non-negative integer"));
         }
+        if (is_string_key && !value.is_string()) return send_error(res, bad_request("faults: " + key + " must be a string"));
     }
     if (auto s = body.find("status"); s != body.end() && (s->get<int>() < 400 || s->get<int>() > 599)) {
         return send_error(res, bad_request("faults: status must be 400..599"));
     }
+    if (body.contains("fail_match") && !body.contains("fail_next")) {
+        return send_error(res, bad_request("faults: fail_match goes with fail_next"));
+    }
+    if (body.contains("resource") && !body.contains("inject_watch")) {
+        return send_error(res, bad_request("faults: resource goes with inject_watch"));
+    }
+    const auto target = resource_named(body.value("resource", "nodes"));
+    if (!target) return send_error(res, bad_request("faults: resource must be nodes, services or endpointslices"));
+    if (auto t = body.find("token"); t != body.end() && !valid_token(t->get<std::string>())) {
+        return send_error(res, bad_request("faults: token must be non-empty, without quotes, backslashes or spaces"));
+    }
     std::string report;
     {
         std::lock_guard lock(mu_);
-        if (body.value("reset", false)) faults_ = FaultState{0, 500, std::nullopt, {}, faults_.drop_epoch};
+        if (body.value("reset", false)) {
+            FaultState cleared;
+            cleared.drop_epoch = faults_.drop_epoch;
+            faults_ = cleared;
+        }
         if (body.value("drop_watches", false)) ++faults_.drop_epoch;
         if (body.value("compact", false)) store_.compact();
+        if (body.value("clear_requests", false)) requests_.clear();
         if (auto v = body.find("fail_next"); v != body.end()) {
             faults_.fail_next = v->get<int>();
             faults_.fail_status = body.value("status", 500);
             faults_.retry_after = body.contains("retry_after") ? std::optional<int>(body["retry_after"].get<int>())
                                                                : std::nullopt;
+            faults_.fail_match = body.value("fail_match", "");
         }
         if (auto v = body.find("stall_watches_ms"); v != body.end()) {
             faults_.stall_until = Clock::now() + std::chrono::milliseconds{v->get<long long>()};
+        }
+        if (auto v = body.find("chunk_split"); v != body.end()) faults_.chunk_split = v->get<std::size_t>();
+        if (auto v = body.find("chunk_coalesce"); v != body.end()) faults_.chunk_coalesce = v->get<bool>();
+        if (auto v = body.find("token"); v != body.end()) token_ = v->get<std::string>();
+        if (auto v = body.find("inject_watch"); v != body.end()) {
+            for (WatchState* w : watches_) {
+                if (w->scope.resource == *target) w->pending.push_back(v->get<std::string>());
+            }
         }
         report = fault_report();
     }

@@ -110,7 +110,7 @@ TEST_CASE("discovery and errors are JSON", "[fake-apiserver][server]") {
     Running r;
     auto c = r.client();
     CHECK(body_of(c->Get("/api"))["kind"] == "APIVersions");
-    CHECK(body_of(c->Get("/apis"))["groups"].empty());
+    CHECK(body_of(c->Get("/apis"))["groups"][0]["name"] == "discovery.k8s.io");
     auto v1 = body_of(c->Get("/api/v1"));
     CHECK(v1["resources"][0]["name"] == "nodes");
     CHECK(v1["resources"][1]["name"] == "nodes/status");
@@ -333,4 +333,200 @@ TEST_CASE("a restarted server reuses the CA in its cert dir", "[fake-apiserver][
         CHECK(std::filesystem::exists(dir / "ca.key"));
     }
     std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// A watch on its own thread that records each chunk as it arrives.
+struct ChunkedWatch {
+    std::vector<std::string> chunks;
+    std::thread thread;
+    ChunkedWatch(const Running& r, std::string path) {
+        thread = std::thread([this, &r, path = std::move(path)] {
+            auto c = r.client();
+            c->Get(path.c_str(), [this](const char* d, std::size_t n) {
+                chunks.emplace_back(d, n);
+                return true;
+            });
+        });
+    }
+    std::string joined() {
+        thread.join();
+        std::string all;
+        for (const auto& c : chunks) all += c;
+        return all;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("services and endpointslices over HTTP, namespaced and across namespaces", "[fake-apiserver][server]") {
+    Running r;
+    auto c = r.client();
+    auto v1 = body_of(c->Get("/api/v1"));
+    CHECK(v1["resources"][2]["name"] == "services");
+    CHECK(v1["resources"][2]["namespaced"] == true);
+    CHECK(v1["resources"][3]["name"] == "services/status");
+    CHECK(body_of(c->Get("/apis/discovery.k8s.io/v1"))["resources"][0]["name"] == "endpointslices");
+    CHECK(body_of(c->Get("/apis/discovery.k8s.io"))["preferredVersion"]["version"] == "v1");
+    CHECK(body_of(c->Get("/api/v1/namespaces/any-name"))["status"]["phase"] == "Active");
+
+    auto created = c->Post("/api/v1/namespaces/demo/services", R"({"metadata":{"name":"web"},"spec":{"ports":[{"port":80}]}})",
+                           "application/json");
+    REQUIRE(created);
+    CHECK(created->status == 201);
+    CHECK(body_of(created)["spec"]["clusterIP"] == "10.96.0.10");
+    auto wrong_ns = c->Post("/api/v1/namespaces/demo/services",
+                            R"({"metadata":{"name":"x","namespace":"other"},"spec":{"ports":[{"port":80}]}})",
+                            "application/json");
+    REQUIRE(wrong_ns);
+    CHECK(wrong_ns->status == 400);
+    CHECK(c->Post("/api/v1/namespaces/demo/endpointslices", "{}", "application/json")->status == 404);  // wrong group
+    auto slice = c->Post("/apis/discovery.k8s.io/v1/namespaces/demo/endpointslices",
+                         R"({"metadata":{"name":"web-1","labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4",)"
+                         R"("endpoints":[{"addresses":["10.244.1.5"]}]})",
+                         "application/json");
+    REQUIRE(slice);
+    CHECK(slice->status == 201);
+
+    CHECK(body_of(c->Get("/api/v1/services"))["items"].size() == 1);
+    CHECK(body_of(c->Get("/api/v1/namespaces/other/services"))["items"].empty());
+    CHECK(body_of(c->Get("/api/v1/namespaces/demo/services/web/status"))["status"]["loadBalancer"] == Json::object());
+    CHECK(body_of(c->Get("/apis/discovery.k8s.io/v1/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dweb"))
+              ["items"][0]["metadata"]["name"] == "web-1");
+    CHECK(c->Get("/apis/discovery.k8s.io/v1/namespaces/demo/endpointslices/web-1/status")->status == 404);
+    auto missing = c->Get("/apis/discovery.k8s.io/v1/namespaces/demo/endpointslices/nosuch");
+    REQUIRE(missing);
+    CHECK(body_of(missing)["message"] == "endpointslices.discovery.k8s.io \"nosuch\" not found");
+
+    const std::string rv = body_of(c->Get("/api/v1/services"))["metadata"]["resourceVersion"];
+    ChunkedWatch w(r, "/api/v1/namespaces/demo/services?watch=true&timeoutSeconds=2&resourceVersion=" + rv);
+    REQUIRE(r.wait_watches(1));
+    REQUIRE(c->Post("/api/v1/namespaces/other/services", R"({"metadata":{"name":"elsewhere"},"spec":{"ports":[{"port":1}]}})",
+                    "application/json"));
+    REQUIRE(c->Patch("/api/v1/namespaces/demo/services/web", R"({"metadata":{"labels":{"a":"b"}}})",
+                     "application/merge-patch+json"));
+    auto deleted = c->Delete("/api/v1/namespaces/demo/services/web");
+    REQUIRE(deleted);
+    CHECK(body_of(deleted)["kind"] == "Service");
+    const auto events = lines(w.joined());
+    REQUIRE(events.size() == 2);
+    CHECK(events[0]["type"] == "MODIFIED");
+    CHECK(events[1]["type"] == "DELETED");
+    CHECK(events[1]["object"]["kind"] == "Service");
+}
+
+TEST_CASE("faults: inject_watch writes text into the watches of one resource", "[fake-apiserver][server]") {
+    Running r;
+    auto c = r.client();
+    ChunkedWatch services(r, "/api/v1/services?watch=true&timeoutSeconds=2");
+    ChunkedWatch nodes(r, "/api/v1/nodes?watch=true&timeoutSeconds=2&resourceVersion=2");
+    REQUIRE(r.wait_watches(2));
+    auto set = c->Post("/fake/faults", R"({"inject_watch":"{\"type\":\"ADDED\",\"object\":{\"kind\":","resource":"services"})",
+                       "application/json");
+    REQUIRE(set);
+    CHECK(set->status == 200);
+    REQUIRE(c->Post("/fake/faults", R"({"inject_watch":"garbage\n"})", "application/json"));
+    services.thread.join();
+    REQUIRE(services.chunks.size() == 1);
+    CHECK(services.chunks[0] == R"({"type":"ADDED","object":{"kind":)");
+    CHECK(nodes.joined() == "garbage\n");
+    CHECK(c->Post("/fake/faults", R"({"inject_watch":"x","resource":"pods"})", "application/json")->status == 400);
+    CHECK(c->Post("/fake/faults", R"({"resource":"nodes"})", "application/json")->status == 400);
+}
+
+TEST_CASE("faults: chunk_split tears events, chunk_coalesce joins them", "[fake-apiserver][server]") {
+    Running r;
+    auto c = r.client();
+    SECTION("chunk_split: N bytes a chunk regardless of events") {
+        const auto n = GENERATE(1, 7);
+        REQUIRE(c->Post("/fake/faults", R"({"chunk_split":)" + std::to_string(n) + "}", "application/json"));
+        ChunkedWatch w(r, "/api/v1/nodes?watch=true&timeoutSeconds=1");
+        REQUIRE(r.wait_watches(1));
+        REQUIRE(c->Post("/api/v1/nodes", R"({"metadata":{"name":"n-\"quoted\""}})", "application/json"));
+        REQUIRE(c->Post("/api/v1/nodes", R"({"metadata":{"name":"n2","labels":{"a":"\u00e9"}}})", "application/json"));
+        const auto all = w.joined();
+        CHECK(w.chunks.size() > 2);
+        for (const auto& chunk : w.chunks) CHECK(chunk.size() <= static_cast<std::size_t>(n));
+        const auto events = lines(all);
+        REQUIRE(events.size() == 2);  // the seed node and n2 (the quoted name is refused)
+        CHECK(events[0]["object"]["metadata"]["name"] == "seed-1");
+        CHECK(events[1]["object"]["metadata"]["labels"]["a"] == "\u00e9");
+    }
+    SECTION("chunk_coalesce: the events one pass picks up in one chunk") {
+        REQUIRE(c->Post("/fake/faults", R"({"chunk_coalesce":true,"stall_watches_ms":60000})", "application/json"));
+        ChunkedWatch w(r, "/api/v1/nodes?watch=true&timeoutSeconds=2&resourceVersion=2");
+        REQUIRE(r.wait_watches(1));
+        REQUIRE(c->Post("/api/v1/nodes", R"({"metadata":{"name":"a"}})", "application/json"));
+        REQUIRE(c->Post("/api/v1/nodes", R"({"metadata":{"name":"b"}})", "application/json"));
+        REQUIRE(c->Post("/fake/faults", R"({"stall_watches_ms":0})", "application/json"));
+        const auto all = w.joined();
+        REQUIRE(w.chunks.size() == 1);
+        CHECK(lines(all).size() == 2);
+    }
+    SECTION("0 and false restore one event per chunk") {
+        REQUIRE(c->Post("/fake/faults", R"({"chunk_split":7,"chunk_coalesce":true})", "application/json"));
+        auto report = body_of(c->Post("/fake/faults", R"({"chunk_split":0,"chunk_coalesce":false})", "application/json"));
+        CHECK(report["chunk_split"] == 0);
+        CHECK(report["chunk_coalesce"] == false);
+        ChunkedWatch w(r, "/api/v1/nodes?watch=true&timeoutSeconds=1");
+        const auto all = w.joined();
+        REQUIRE(w.chunks.size() == 1);
+        CHECK(lines(all).size() == 1);
+    }
+}
+
+TEST_CASE("faults: token rotation and fail_match", "[fake-apiserver][server]") {
+    Running r;
+    auto c = r.client();
+    SECTION("the old token is refused once a new one is set") {
+        REQUIRE(c->Post("/fake/faults", R"({"token":"rotated"})", "application/json")->status == 200);
+        CHECK(c->Get("/api/v1/nodes")->status == 401);
+        CHECK(r.client("rotated")->Get("/api/v1/nodes")->status == 200);
+        CHECK(r.client("rotated")->Post("/fake/faults", R"({"token":"bad token"})", "application/json")->status == 400);
+    }
+    SECTION("fail_match fails only the requests whose target holds it") {
+        REQUIRE(c->Post("/fake/faults", R"({"fail_next":1,"status":410,"fail_match":"continue="})", "application/json"));
+        auto page = body_of(c->Get("/api/v1/nodes?limit=1"));
+        CHECK(c->Get("/api/v1/nodes")->status == 200);
+        REQUIRE(c->Post("/api/v1/nodes", R"({"metadata":{"name":"n2"}})", "application/json"));
+        auto p1 = body_of(c->Get("/api/v1/nodes?limit=1"));
+        auto p2 = c->Get(("/api/v1/nodes?limit=1&continue=" + p1["metadata"]["continue"].get<std::string>()).c_str());
+        REQUIRE(p2);
+        CHECK(p2->status == 410);
+        CHECK(body_of(p2)["reason"] == "Expired");
+        CHECK(body_of(c->Get("/fake/faults"))["fail_next"] == 0);
+
+        REQUIRE(c->Post("/fake/faults", R"({"fail_next":1,"fail_match":"watch=true"})", "application/json"));
+        CHECK(c->Get("/api/v1/nodes")->status == 200);
+        CHECK(c->Get("/api/v1/nodes?watch=true&timeoutSeconds=1")->status == 500);
+        CHECK(c->Post("/fake/faults", R"({"fail_match":"x"})", "application/json")->status == 400);
+    }
+}
+
+TEST_CASE("the request log records API requests, not /fake/ ones", "[fake-apiserver][server]") {
+    Running r;
+    auto c = r.client();
+    REQUIRE(c->Get("/api/v1/nodes?limit=500&fieldSelector=metadata.name%3Dseed-1", {{"Accept", "application/json"}}));
+    REQUIRE(c->Patch("/api/v1/nodes/seed-1?fieldManager=kubectl-patch", R"({"spec":{"unschedulable":true}})",
+                     "application/strategic-merge-patch+json"));
+    REQUIRE(r.client("wrong")->Get("/api/v1/nodes"));
+    auto log = body_of(c->Get("/fake/requests"));
+    REQUIRE(log.size() == 3);
+    CHECK(log[0]["method"] == "GET");
+    CHECK(log[0]["path"] == "/api/v1/nodes");
+    CHECK(log[0]["query"].size() == 2);
+    CHECK(log[0]["query"]["limit"] == "500");
+    CHECK(log[0]["query"]["fieldSelector"] == "metadata.name=seed-1");
+    CHECK(log[0]["headers"]["authorization"] == std::string("Bearer ") + kToken);
+    CHECK(log[0]["headers"]["accept"] == "application/json");
+    CHECK_FALSE(log[0]["headers"].contains("remote_addr"));
+    CHECK(log[1]["method"] == "PATCH");
+    CHECK(log[1]["content_type"] == "application/strategic-merge-patch+json");
+    CHECK(log[1]["body"] == R"({"spec":{"unschedulable":true}})");
+    CHECK(log[1]["query"]["fieldManager"] == "kubectl-patch");
+    CHECK(log[2]["headers"]["authorization"] == "Bearer wrong");
+
+    REQUIRE(c->Post("/fake/faults", R"({"clear_requests":true})", "application/json"));
+    CHECK(body_of(c->Get("/fake/requests")).empty());
 }

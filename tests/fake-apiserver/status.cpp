@@ -31,12 +31,27 @@ json status_json(const ApiError& e) {
     return s;
 }
 
-json success_status(std::string_view name, std::string_view uid) {
+namespace {
+// apimachinery StatusDetails: {name, group (omitted for the core group), kind: the resource}.
+json details_for(const ResourceInfo& r, std::string_view name) {
+    json d = {{"name", name}};
+    if (!r.group.empty()) d["group"] = r.group;
+    d["kind"] = r.plural;
+    return d;
+}
+std::string quoted(const ResourceInfo& r, std::string_view name) {
+    return r.qualified_resource() + " \"" + std::string(name) + "\"";
+}
+}  // namespace
+
+json success_status(const ResourceInfo& r, std::string_view name, std::string_view uid) {
+    json details = details_for(r, name);
+    details["uid"] = uid;
     return {{"kind", "Status"},
             {"apiVersion", "v1"},
             {"metadata", json::object()},
             {"status", "Success"},
-            {"details", {{"name", name}, {"kind", "nodes"}, {"uid", uid}}}};
+            {"details", std::move(details)}};
 }
 
 std::string reason_for_code(int code) {
@@ -57,35 +72,30 @@ std::string reason_for_code(int code) {
     }
 }
 
-namespace {
-json node_details(std::string_view name) { return {{"name", name}, {"kind", "nodes"}}; }
-std::string quoted(std::string_view name) { return "nodes \"" + std::string(name) + "\""; }
-}  // namespace
-
-ApiError not_found(std::string_view name) {
-    return {404, "NotFound", quoted(name) + " not found", node_details(name)};
+ApiError not_found(const ResourceInfo& r, std::string_view name) {
+    return {404, "NotFound", quoted(r, name) + " not found", details_for(r, name)};
 }
 
-ApiError already_exists(std::string_view name) {
-    return {409, "AlreadyExists", quoted(name) + " already exists", node_details(name)};
+ApiError already_exists(const ResourceInfo& r, std::string_view name) {
+    return {409, "AlreadyExists", quoted(r, name) + " already exists", details_for(r, name)};
 }
 
-ApiError conflict(std::string_view name) {
+ApiError conflict(const ResourceInfo& r, std::string_view name) {
     return {409, "Conflict",
-            "Operation cannot be fulfilled on " + quoted(name) +
+            "Operation cannot be fulfilled on " + quoted(r, name) +
                 ": the object has been modified; please apply your changes to the latest version and try again",
-            node_details(name)};
+            details_for(r, name)};
 }
 
-ApiError invalid(std::string_view name, std::string_view field, std::string_view detail) {
-    // apimachinery errors.NewInvalid: `Node "x" is invalid: field: detail`.
-    json details = {{"name", name},
-                    {"kind", "Node"},
-                    {"causes", json::array({{{"reason", "FieldValueInvalid"},
-                                             {"message", std::string(detail)},
-                                             {"field", field}}})}};
+ApiError invalid(const ResourceInfo& r, std::string_view name, std::string_view field, std::string_view detail) {
+    // apimachinery errors.NewInvalid: `EndpointSlice.discovery.k8s.io "x" is invalid: field: detail`.
+    json details = {{"name", name}};
+    if (!r.group.empty()) details["group"] = r.group;
+    details["kind"] = r.kind;
+    details["causes"] = json::array({{{"reason", "FieldValueInvalid"}, {"message", std::string(detail)}, {"field", field}}});
     return {422, "Invalid",
-            "Node \"" + std::string(name) + "\" is invalid: " + std::string(field) + ": " + std::string(detail),
+            r.qualified_kind() + " \"" + std::string(name) + "\" is invalid: " + std::string(field) + ": " +
+                std::string(detail),
             std::move(details)};
 }
 

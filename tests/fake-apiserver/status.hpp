@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/fake-apiserver/resources.hpp"
+
 namespace kroute::fake_apiserver {
 
 // Insertion-ordered, so that objects print as the apiserver prints them (kind, apiVersion, metadata first).
@@ -32,16 +34,18 @@ struct ApiError {
 
 // The Status body: {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",...}.
 [[nodiscard]] Json status_json(const ApiError& e);
-// {"kind":"Status",...,"status":"Success","details":{name,kind,uid}} as DELETE answers.
-[[nodiscard]] Json success_status(std::string_view name, std::string_view uid);
+// {"kind":"Status",...,"status":"Success","details":{name,group,kind,uid}} as DELETE answers.
+[[nodiscard]] Json success_status(const ResourceInfo& r, std::string_view name, std::string_view uid);
 
 // The reason a real apiserver gives to a bare HTTP code (used by fault injection).
 [[nodiscard]] std::string reason_for_code(int code);
 
-[[nodiscard]] ApiError not_found(std::string_view name);
-[[nodiscard]] ApiError already_exists(std::string_view name);
-[[nodiscard]] ApiError conflict(std::string_view name);
-[[nodiscard]] ApiError invalid(std::string_view name, std::string_view field, std::string_view detail);
+// Named as the apiserver names them: `nodes "x"`, `endpointslices.discovery.k8s.io "x"`.
+[[nodiscard]] ApiError not_found(const ResourceInfo& r, std::string_view name);
+[[nodiscard]] ApiError already_exists(const ResourceInfo& r, std::string_view name);
+[[nodiscard]] ApiError conflict(const ResourceInfo& r, std::string_view name);
+[[nodiscard]] ApiError invalid(const ResourceInfo& r, std::string_view name, std::string_view field,
+                               std::string_view detail);
 [[nodiscard]] ApiError bad_request(std::string message);
 [[nodiscard]] ApiError expired(std::string message);
 [[nodiscard]] ApiError unauthorized();

@@ -6,7 +6,7 @@ using namespace kroute::fake_apiserver;
 
 TEST_CASE("NotFound Status is byte-identical to the apiserver's", "[fake-apiserver][status]") {
     // Shape as served by kube-apiserver for GET /api/v1/nodes/nosuch.
-    CHECK(status_json(not_found("nosuch")).dump() ==
+    CHECK(status_json(not_found(info(Resource::kNodes), "nosuch")).dump() ==
           R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"nodes \"nosuch\" not found",)"
           R"("reason":"NotFound","details":{"name":"nosuch","kind":"nodes"},"code":404})");
 }
@@ -15,23 +15,23 @@ TEST_CASE("Status objects omit empty details and carry code and reason", "[fake-
     CHECK(status_json(unauthorized()).dump() ==
           R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized",)"
           R"("reason":"Unauthorized","code":401})");
-    const auto e = status_json(already_exists("n1"));
+    const auto e = status_json(already_exists(info(Resource::kNodes), "n1"));
     CHECK(e["code"] == 409);
     CHECK(e["reason"] == "AlreadyExists");
     CHECK(e["message"] == "nodes \"n1\" already exists");
-    CHECK(status_json(conflict("n1"))["reason"] == "Conflict");
+    CHECK(status_json(conflict(info(Resource::kNodes), "n1"))["reason"] == "Conflict");
     CHECK(status_json(expired("too old"))["code"] == 410);
 }
 
 TEST_CASE("Invalid carries the field cause", "[fake-apiserver][status]") {
-    const auto e = status_json(invalid("n1", "metadata.name", "field is immutable"));
+    const auto e = status_json(invalid(info(Resource::kNodes), "n1", "metadata.name", "field is immutable"));
     CHECK(e["code"] == 422);
     CHECK(e["message"] == "Node \"n1\" is invalid: metadata.name: field is immutable");
     CHECK(e["details"]["causes"][0]["field"] == "metadata.name");
 }
 
 TEST_CASE("success_status names the deleted node", "[fake-apiserver][status]") {
-    const auto s = success_status("n1", "u-1");
+    const auto s = success_status(info(Resource::kNodes), "n1", "u-1");
     CHECK(s["status"] == "Success");
     CHECK(s["details"]["name"] == "n1");
     CHECK(s["details"]["uid"] == "u-1");
@@ -66,7 +66,7 @@ TEST_CASE("parse_json rejects invalid and too deeply nested input", "[fake-apise
 }
 
 TEST_CASE("to_wire replaces invalid UTF-8 instead of throwing", "[fake-apiserver][status]") {
-    const auto e = not_found("bad\xff");
+    const auto e = not_found(info(Resource::kNodes), "bad\xff");
     std::string out;
     CHECK_NOTHROW(out = to_wire(status_json(e)));
     CHECK(out.find(R"(nodes \"bad)") != std::string::npos);
