@@ -204,6 +204,9 @@ Expected<std::unique_ptr<FakeApiServer>, std::string> FakeApiServer::create(Serv
     // Idle keep-alive connections hold a worker until this expires: keep stop() prompt.
     s->http_->set_keep_alive_timeout(2);
     s->http_->set_payload_max_length(3 * 1024 * 1024);  // the apiserver's request body limit (3 MiB)
+    // Go's net/http sets TCP_NODELAY on every connection: a watch event goes out at once instead of
+    // waiting, under Nagle, for the ACK of the previous chunk (40 ms of delayed ACK).
+    s->http_->set_tcp_nodelay(true);
     s->install_routes();
 
     if (o.port == 0) {
