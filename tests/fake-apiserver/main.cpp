@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     app.add_option("--endpointslices", opts.endpointslices_file,
                    "initial EndpointSlices: EndpointSliceList, List or array JSON");
     app.add_option("--service-cluster-ip-range", opts.service_cluster_ip_range,
-                   "IPv4 CIDR Services without spec.clusterIP get one from (lowest free from the 10th address)")
+                   "CIDR, or two of different families (dual-stack, primary first), Services get their ClusterIPs from (lowest free from the 10th address)")
         ->capture_default_str();
     app.add_option("--compaction-window", opts.compaction_window,
                    "events kept for watch replay; older resourceVersions get 410 Expired")

@@ -146,7 +146,7 @@ bool sent_header(const std::string& name) {
 
 }  // namespace
 
-FakeApiServer::FakeApiServer(ServerOptions opts, ServiceIpRange service_ips)
+FakeApiServer::FakeApiServer(ServerOptions opts, ServiceIpRanges service_ips)
     : opts_{std::move(opts)},
       store_{opts_.compaction_window, std::move(service_ips), now_rfc3339, random_uid},
       token_{opts_.token} {}
@@ -157,7 +157,7 @@ Expected<std::unique_ptr<FakeApiServer>, std::string> FakeApiServer::create(Serv
     if (!valid_token(opts.token)) {
         return unexpected(std::string("--token must be non-empty, without quotes, backslashes or spaces"));
     }
-    auto service_ips = ServiceIpRange::parse(opts.service_cluster_ip_range);
+    auto service_ips = ServiceIpRanges::parse(opts.service_cluster_ip_range);
     if (!service_ips) return unexpected(service_ips.error());
     std::unique_ptr<FakeApiServer> s{new FakeApiServer(std::move(opts), std::move(*service_ips))};
     const ServerOptions& o = s->opts_;

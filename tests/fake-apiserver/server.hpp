@@ -81,7 +81,7 @@ public:
 
 private:
     struct WatchState;
-    FakeApiServer(ServerOptions opts, ServiceIpRange service_ips);
+    FakeApiServer(ServerOptions opts, ServiceIpRanges service_ips);
 
     void install_routes();
     // The list/watch, collection and item routes of one resource. `all` lists and watches across

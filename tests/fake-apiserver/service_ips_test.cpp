@@ -29,8 +29,45 @@ TEST_CASE("the ClusterIP range allocates from the 10th address", "[fake-apiserve
 }
 
 TEST_CASE("bad ClusterIP ranges are refused", "[fake-apiserver][service-ips]") {
-    for (const char* bad : {"", "10.96.0.0", "10.96.0.1/12", "10.96.0.0/29", "10.96.0.0/x", "fd00::/108", "0.0.0.0/0"}) {
+    for (const char* bad : {"", "10.96.0.0", "10.96.0.1/12", "10.96.0.0/29", "10.96.0.0/x", "fd00::/125", "fd00::1/112", "0.0.0.0/0"}) {
         CAPTURE(bad);
         CHECK_FALSE(ServiceIpRange::parse(bad));
     }
+}
+
+TEST_CASE("an IPv6 range allocates the same way, without walking 2^64 addresses", "[fake-apiserver][service-ips]") {
+    auto r = ServiceIpRange::parse("fd00:10:96::/64");
+    REQUIRE(r);
+    CHECK(std::string{r->family()} == "IPv6");
+    std::set<std::string> used{"fd00:10:96::a", "fd00:10:96::b"};
+    const auto is_used = [&](const std::string& ip) { return used.contains(ip); };
+    CHECK(r->first_free(is_used) == "fd00:10:96::c");
+    CHECK(r->contains("fd00:10:96::ffff:ffff:ffff:fffe"));
+    CHECK_FALSE(r->contains("fd00:10:96::"));
+    CHECK_FALSE(r->contains("fd00:10:97::1"));
+    CHECK_FALSE(r->contains("10.96.0.1"));
+    // Everything used: gives up after max_tries, then the low addresses.
+    CHECK(r->first_free([](const std::string&) { return true; }, 1000) == std::nullopt);
+}
+
+TEST_CASE("dual-stack ranges: two CIDRs of different families, primary first", "[fake-apiserver][service-ips]") {
+    auto dual = ServiceIpRanges::parse("fd00:10:96::/112,10.96.0.0/12");
+    REQUIRE(dual);
+    CHECK(dual->dual_stack());
+    CHECK(std::string{dual->primary().family()} == "IPv6");
+    REQUIRE(dual->of("IPv4"));
+    CHECK(dual->of("IPv4")->cidr() == "10.96.0.0/12");
+    CHECK(dual->holding("10.96.3.4") == dual->of("IPv4"));
+    CHECK(dual->holding("192.0.2.1") == nullptr);
+    CHECK(dual->cidrs() == "fd00:10:96::/112,10.96.0.0/12");
+    auto single = ServiceIpRanges::parse("10.96.0.0/12");
+    REQUIRE(single);
+    CHECK_FALSE(single->dual_stack());
+    CHECK(single->of("IPv6") == nullptr);
+    CHECK_FALSE(ServiceIpRanges::parse("10.96.0.0/12,10.0.0.0/16"));
+    CHECK_FALSE(ServiceIpRanges::parse("10.96.0.0/12,fd00::/112,fd01::/112"));
+    CHECK_FALSE(ServiceIpRanges::parse("10.96.0.0/12,"));
+    CHECK(ip_family_of("fd00::1") == "IPv6");
+    CHECK(ip_family_of("10.0.0.1") == "IPv4");
+    CHECK_FALSE(ip_family_of("None"));
 }

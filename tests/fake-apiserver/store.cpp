@@ -126,7 +126,7 @@ json with_type_meta(Resource r, const json& stored) {
     return out;
 }
 
-Store::Store(std::size_t compaction_window, ServiceIpRange service_ips, Now now, NewUid new_uid)
+Store::Store(std::size_t compaction_window, ServiceIpRanges service_ips, Now now, NewUid new_uid)
     : window_{compaction_window},
       service_ips_{std::move(service_ips)},
       now_{std::move(now)},
@@ -221,59 +221,146 @@ Expected<void, ApiError> Store::prepare_service(json& svc, const json* old) cons
     }
     if (type == "ExternalName") return {};
 
-    // patchAllocatedValues: an update that leaves out the allocated ClusterIP keeps it.
+    // patchAllocatedValues: an update that leaves out the allocated ClusterIPs keeps them, and the
+    // families they were allocated for.
+    std::vector<std::string> old_ips;
     if (old) {
         const json* old_spec = member(*old, "spec");
-        for (const char* field : {"clusterIP", "clusterIPs"}) {
+        for (const char* field : {"clusterIP", "clusterIPs", "ipFamilies"}) {
             const json* was = old_spec ? member(*old_spec, field) : nullptr;
             if (was && (!spec.contains(field) || spec[field] == "" || spec[field].is_null())) spec[field] = *was;
         }
+        if (const json* was = old_spec ? member(*old_spec, "clusterIPs") : nullptr; was && was->is_array())
+            for (const auto& ip : *was)
+                if (ip.is_string()) old_ips.push_back(ip.get<std::string>());
     }
-    if ((!spec.contains("clusterIP") || spec["clusterIP"] == "") && spec.contains("clusterIPs") &&
-        spec["clusterIPs"].is_array() && !spec["clusterIPs"].empty()) {
-        spec["clusterIP"] = spec["clusterIPs"][0];
-    }
-    std::string ip = spec.contains("clusterIP") && spec["clusterIP"].is_string() ? spec["clusterIP"].get<std::string>()
-                                                                                 : "";
-    const std::string old_ip = old ? string_at(*old, "spec", "clusterIP") : "";
-    if (old && !old_ip.empty() && ip != old_ip) {
-        return unexpected(invalid(r, name, "spec.clusterIPs[0]",
-                                  "Invalid value: []string{\"" + ip + "\"}: may not change once set"));
-    }
-    const auto in_use = [&](const std::string& candidate) {
-        const auto& services = objects(Resource::kServices);
-        return std::any_of(services.begin(), services.end(),
-                           [&](const auto& kv) { return string_at(kv.second, "spec", "clusterIP") == candidate; });
-    };
-    if (ip.empty()) {
-        auto free = service_ips_.first_free(in_use);
-        if (!free) {
-            return unexpected(ApiError{500, "InternalError",
-                                       "Internal error occurred: failed to allocate a serviceIP: range is full",
-                                       json::object()});
+    const std::string old_ip = old_ips.empty() ? std::string{} : old_ips.front();
+    if (!old_ip.empty()) {
+        for (const json* given : {member(spec, "clusterIP"), member(spec, "clusterIPs")}) {
+            const json* first = given && given->is_array() ? (given->empty() ? nullptr : &(*given)[0]) : given;
+            if (first && first->is_string() && *first != "" && *first != old_ip)
+                return unexpected(invalid(r, name, "spec.clusterIPs[0]",
+                                          "Invalid value: []string{\"" + first->get<std::string>() +
+                                              "\"}: may not change once set"));
         }
-        ip = *free;
-        spec["clusterIP"] = ip;
-    } else if (ip != "None" && ip != old_ip) {
-        const std::string failed = "Invalid value: []string{\"" + ip + "\"}: failed to allocate IP " + ip + ": ";
-        if (!service_ips_.contains(ip)) {
+    }
+    // clusterIP is clusterIPs[0]; either may be given.
+    std::vector<std::string> ips;
+    if (const json* list = member(spec, "clusterIPs"); list && list->is_array() && !list->empty()) {
+        for (const auto& ip : *list) {
+            if (!ip.is_string()) return unexpected(bad_request("spec.clusterIPs must hold strings"));
+            ips.push_back(ip.get<std::string>());
+        }
+        if (spec.contains("clusterIP") && spec["clusterIP"].is_string() && spec["clusterIP"] != "" &&
+            spec["clusterIP"] != ips[0]) {
             return unexpected(invalid(r, name, "spec.clusterIPs",
-                                      failed + "provided IP is not in the valid range. The range of valid IPs is " +
-                                          service_ips_.cidr()));
+                                      "Invalid value: " + to_wire(spec["clusterIPs"]) +
+                                          ": first value must match `clusterIP`"));
         }
-        if (in_use(ip)) return unexpected(invalid(r, name, "spec.clusterIPs", failed + "provided IP is already allocated"));
+    } else if (spec.contains("clusterIP") && spec["clusterIP"].is_string() && spec["clusterIP"] != "") {
+        ips.push_back(spec["clusterIP"].get<std::string>());
     }
-    if (!spec.contains("clusterIPs") || !spec["clusterIPs"].is_array() || spec["clusterIPs"].empty()) {
-        spec["clusterIPs"] = json::array({ip});
-    } else if (spec["clusterIPs"][0] != ip) {
-        return unexpected(invalid(r, name, "spec.clusterIPs",
-                                  "Invalid value: " + to_wire(spec["clusterIPs"]) +
-                                      ": first value must match `clusterIP`"));
+
+    // ipFamilyPolicy and ipFamilies (the dual-stack rules of the Service REST strategy).
+    const std::string policy = spec.contains("ipFamilyPolicy") && spec["ipFamilyPolicy"].is_string()
+                                   ? spec["ipFamilyPolicy"].get<std::string>()
+                                   : "SingleStack";
+    if (!one_of(json(policy), {"SingleStack", "PreferDualStack", "RequireDualStack"})) {
+        return unexpected(invalid(r, name, "spec.ipFamilyPolicy",
+                                  "Unsupported value: \"" + policy +
+                                      "\": supported values: \"PreferDualStack\", \"RequireDualStack\", \"SingleStack\""));
     }
+    if (policy == "RequireDualStack" && !service_ips_.dual_stack()) {
+        return unexpected(invalid(r, name, "spec.ipFamilyPolicy",
+                                  "Invalid value: \"RequireDualStack\": this cluster is not configured for dual-stack services"));
+    }
+    const bool headless = !ips.empty() && ips.front() == "None";
+    if (headless && ips.size() > 1)
+        return unexpected(invalid(r, name, "spec.clusterIPs", "Invalid value: " + to_wire(spec["clusterIPs"]) +
+                                                                 ": a headless Service has exactly one value, \"None\""));
+    std::vector<std::string> families;
+    if (const json* f = member(spec, "ipFamilies"); f && f->is_array()) {
+        for (std::size_t i = 0; i < f->size(); ++i) {
+            const json& fam = (*f)[i];
+            const std::string field = "spec.ipFamilies[" + std::to_string(i) + "]";
+            if (!one_of(fam, {"IPv4", "IPv6"}))
+                return unexpected(invalid(r, name, field, "Unsupported value: " + to_wire(fam) +
+                                                              ": supported values: \"IPv4\", \"IPv6\""));
+            const std::string value = fam.get<std::string>();
+            if (std::find(families.begin(), families.end(), value) != families.end())
+                return unexpected(invalid(r, name, field, "Duplicate value: \"" + value + "\""));
+            if (service_ips_.of(value) == nullptr)
+                return unexpected(invalid(r, name, field, "Invalid value: \"" + value + "\": not configured on this cluster"));
+            families.push_back(value);
+        }
+    }
+    if (!headless) {
+        std::vector<std::string> ip_families;
+        for (std::size_t i = 0; i < ips.size(); ++i) {
+            const std::string field = "spec.clusterIPs[" + std::to_string(i) + "]";
+            auto fam = ip_family_of(ips[i]);
+            if (!fam) return unexpected(invalid(r, name, field, "Invalid value: \"" + ips[i] + "\": must be a valid IP address"));
+            if (std::find(ip_families.begin(), ip_families.end(), *fam) != ip_families.end())
+                return unexpected(invalid(r, name, "spec.clusterIPs", "Invalid value: " + to_wire(spec["clusterIPs"]) +
+                                                                         ": may specify no more than one IP for each IP family"));
+            if (i < families.size() && families[i] != *fam)
+                return unexpected(invalid(r, name, field, "Invalid value: \"" + ips[i] + "\": expected an " + families[i] +
+                                                              " address, as spec.ipFamilies[" + std::to_string(i) + "] says"));
+            ip_families.push_back(*fam);
+        }
+        if (families.size() < ip_families.size()) families = ip_families;
+    }
+    if (families.empty()) families.push_back(service_ips_.primary().family());
+    if (policy != "SingleStack" && service_ips_.dual_stack() && families.size() == 1)
+        families.push_back(std::string_view{families.front()} == "IPv4" ? "IPv6" : "IPv4");
+    if (policy == "SingleStack" && families.size() > 1) {
+        return unexpected(invalid(r, name, "spec.ipFamilyPolicy",
+                                  "Invalid value: \"SingleStack\": must be 'RequireDualStack' or 'PreferDualStack' when "
+                                  "multiple IP families are specified"));
+    }
+
+    // Allocation: given addresses must be free and in their family's range; missing ones are
+    // allocated from it.
+    const auto in_use = [&](const std::string& candidate) {
+        for (const auto& [key, other] : objects(Resource::kServices)) {
+            const json* other_spec = member(other, "spec");
+            const json* list = other_spec ? member(*other_spec, "clusterIPs") : nullptr;
+            if (list && list->is_array() && std::find(list->begin(), list->end(), json(candidate)) != list->end()) return true;
+        }
+        return false;
+    };
+    if (!headless) {
+        for (std::size_t i = 0; i < families.size(); ++i) {
+            const ServiceIpRange& range = *service_ips_.of(families[i]);
+            if (i < ips.size()) {
+                if (std::find(old_ips.begin(), old_ips.end(), ips[i]) != old_ips.end()) continue;  // its own
+                const std::string failed =
+                    "Invalid value: []string{\"" + ips[i] + "\"}: failed to allocate IP " + ips[i] + ": ";
+                if (!range.contains(ips[i])) {
+                    return unexpected(invalid(r, name, "spec.clusterIPs",
+                                              failed + "provided IP is not in the valid range. The range of valid IPs is " +
+                                                  range.cidr()));
+                }
+                if (in_use(ips[i]))
+                    return unexpected(invalid(r, name, "spec.clusterIPs", failed + "provided IP is already allocated"));
+                continue;
+            }
+            auto free = range.first_free(in_use);
+            if (!free) {
+                return unexpected(ApiError{500, "InternalError",
+                                           "Internal error occurred: failed to allocate a serviceIP: range is full",
+                                           json::object()});
+            }
+            ips.push_back(*free);
+        }
+    }
+    spec["clusterIP"] = ips.front();
+    spec["clusterIPs"] = ips;
+    spec["ipFamilies"] = families;
+    spec["ipFamilyPolicy"] = policy;
+    const std::string ip = ips.front();
     const bool has_ports = spec.contains("ports") && spec["ports"].is_array() && !spec["ports"].empty();
     if (!has_ports && ip != "None") return unexpected(invalid(r, name, "spec.ports", "Required value"));
-    if (!spec.contains("ipFamilies")) spec["ipFamilies"] = json::array({"IPv4"});
-    if (!spec.contains("ipFamilyPolicy")) spec["ipFamilyPolicy"] = "SingleStack";
     if (!spec.contains("internalTrafficPolicy")) spec["internalTrafficPolicy"] = "Cluster";
     if ((type == "NodePort" || type == "LoadBalancer") && !spec.contains("externalTrafficPolicy")) {
         spec["externalTrafficPolicy"] = "Cluster";

@@ -69,7 +69,7 @@ public:
     using Now = std::function<std::string()>;      // RFC 3339 UTC, e.g. "2024-05-01T10:00:00Z"
     using NewUid = std::function<std::string()>;
 
-    Store(std::size_t compaction_window, ServiceIpRange service_ips, Now now, NewUid new_uid);
+    Store(std::size_t compaction_window, ServiceIpRanges service_ips, Now now, NewUid new_uid);
 
     // Loads initial objects of one resource (its List kind, a List or a JSON array) without
     // recording events. Namespaced objects without metadata.namespace go to "default", as
@@ -144,7 +144,7 @@ private:
     void record(Resource r, EventType type, const Json& object, Json previous);
 
     std::size_t window_;
-    ServiceIpRange service_ips_;
+    ServiceIpRanges service_ips_;
     Now now_;
     NewUid new_uid_;
     std::uint64_t rv_ = 1;

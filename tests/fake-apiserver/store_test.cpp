@@ -14,7 +14,7 @@ const Scope kNodes{};
 
 Store make_store(std::size_t window = 100) {
     auto uid = std::make_shared<int>(0);
-    return Store{window, *ServiceIpRange::parse("10.96.0.0/12"), [] { return std::string("2024-05-01T10:00:00Z"); },
+    return Store{window, *ServiceIpRanges::parse("10.96.0.0/12"), [] { return std::string("2024-05-01T10:00:00Z"); },
                      [uid] { return "uid-" + std::to_string(++*uid); }};
 }
 
@@ -697,4 +697,77 @@ TEST_CASE("bookmarks carry a zero-valued object of the watched kind", "[fake-api
           R"({"type":"BOOKMARK","object":{"kind":"EndpointSlice","apiVersion":"discovery.k8s.io/v1","metadata":)"
           R"({"resourceVersion":"7","creationTimestamp":null,"annotations":{"k8s.io/initial-events-end":"true"}},)"
           R"("addressType":"","endpoints":null,"ports":null}})");
+}
+
+TEST_CASE("dual-stack Services: ipFamilyPolicy, ipFamilies and a ClusterIP per family", "[fake-apiserver][store][services]") {
+    auto uid = std::make_shared<int>(0);
+    Store dual{100, *ServiceIpRanges::parse("10.96.0.0/12,fd00:10:96::/112"),
+               [] { return std::string("2024-05-01T10:00:00Z"); }, [uid] { return "uid-" + std::to_string(++*uid); }};
+    auto spec_of = [&dual](const std::string& body) {
+        Json b = Json::parse(body);
+        b["metadata"]["namespace"] = "default";
+        auto c = dual.create(services("default"), b.dump());
+        REQUIRE(c);
+        return c->object["spec"];
+    };
+    auto error_of = [&dual](const std::string& body) {
+        auto c = dual.create(services("default"), body);
+        REQUIRE_FALSE(c);
+        CHECK(c.error().code == 422);
+        return c.error().message;
+    };
+
+    // SingleStack (the default): the primary family only.
+    Json single = spec_of(service("one"));
+    CHECK(single["clusterIPs"] == Json::array({"10.96.0.10"}));
+    CHECK(single["ipFamilies"] == Json::array({"IPv4"}));
+    CHECK(single["ipFamilyPolicy"] == "SingleStack");
+    // PreferDualStack: both, primary first.
+    Json both = spec_of(service("two", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"PreferDualStack"})"));
+    CHECK(both["clusterIPs"] == Json::array({"10.96.0.11", "fd00:10:96::a"}));
+    CHECK(both["clusterIP"] == "10.96.0.11");
+    CHECK(both["ipFamilies"] == Json::array({"IPv4", "IPv6"}));
+    // ipFamilies order wins: IPv6 first.
+    Json v6first = spec_of(service("three", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"RequireDualStack","ipFamilies":["IPv6","IPv4"]})"));
+    CHECK(v6first["clusterIPs"] == Json::array({"fd00:10:96::b", "10.96.0.12"}));
+    // Given addresses: families follow them; the missing family is allocated.
+    Json given = spec_of(service("four", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"PreferDualStack","clusterIPs":["fd00:10:96::5c1"]})"));
+    CHECK(given["clusterIPs"] == Json::array({"fd00:10:96::5c1", "10.96.0.13"}));
+    CHECK(given["ipFamilies"] == Json::array({"IPv6", "IPv4"}));
+    // Headless: "None", families still defaulted.
+    Json headless = spec_of(service("five", R"(,"spec":{"clusterIP":"None","ipFamilyPolicy":"PreferDualStack"})"));
+    CHECK(headless["clusterIPs"] == Json::array({"None"}));
+    CHECK(headless["ipFamilies"] == Json::array({"IPv4", "IPv6"}));
+
+    CHECK_THAT(error_of(service("bad1", R"(,"spec":{"ports":[{"port":80}],"clusterIPs":["10.96.0.50","fd00:10:96::50"]})")),
+               Catch::Contains("must be 'RequireDualStack' or 'PreferDualStack'"));
+    CHECK_THAT(error_of(service("bad2", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"PreferDualStack","clusterIPs":["10.96.0.50","10.96.0.51"]})")),
+               Catch::Contains("no more than one IP for each IP family"));
+    CHECK_THAT(error_of(service("bad3", R"(,"spec":{"ports":[{"port":80}],"clusterIPs":["fd00:99::1"]})")),
+               Catch::Contains("The range of valid IPs is fd00:10:96::/112"));
+    CHECK_THAT(error_of(service("bad4", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"Sometimes"})")),
+               Catch::Contains("Unsupported value: \"Sometimes\""));
+    CHECK_THAT(error_of(service("bad5", R"(,"spec":{"ports":[{"port":80}],"ipFamilies":["IPv4"],"clusterIPs":["fd00:10:96::60"]})")),
+               Catch::Contains("expected an IPv4 address"));
+    CHECK_THAT(error_of(service("bad6", R"(,"spec":{"ports":[{"port":80}],"clusterIPs":["fd00:10:96::a"]})")),
+               Catch::Contains("provided IP is already allocated"));
+
+    // An update may add the second family by raising the policy, not change the first.
+    Json up = Json::parse(service("one", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"PreferDualStack"})"));
+    up["metadata"]["namespace"] = "default";
+    auto raised = dual.update(services("default"), "one", up.dump(), Subresource::kNone);
+    REQUIRE(raised);
+    CHECK(raised->object["spec"]["clusterIPs"] == Json::array({"10.96.0.10", "fd00:10:96::c"}));
+
+    // A single-stack cluster refuses RequireDualStack and the other family, takes PreferDualStack as one.
+    Store v4 = make_store();
+    auto req = v4.create(services("default"), service("r", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"RequireDualStack"})"));
+    REQUIRE_FALSE(req);
+    CHECK_THAT(req.error().message, Catch::Contains("not configured for dual-stack services"));
+    auto fam = v4.create(services("default"), service("f", R"(,"spec":{"ports":[{"port":80}],"ipFamilies":["IPv6"]})"));
+    REQUIRE_FALSE(fam);
+    CHECK_THAT(fam.error().message, Catch::Contains("\"IPv6\": not configured on this cluster"));
+    auto prefer = v4.create(services("default"), service("p", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"PreferDualStack"})"));
+    REQUIRE(prefer);
+    CHECK(prefer->object["spec"]["clusterIPs"] == Json::array({"10.96.0.10"}));
 }

@@ -3,203 +3,20 @@
 // through the server's HTTP API arriving as NodeEvents, and the server's injected faults (dropped
 // watches, compaction, failing requests, a restart). The server's request log (its stderr, in a
 // file) shows which requests the watcher made. Every wait polls a condition with a deadline.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <httplib.h>
-
 #include <catch2/catch.hpp>
 
-#include <map>
-#include <mutex>
-#include <vector>
-
+#include "fake_apiserver_process.hpp"
 #include "k8s-client/config.hpp"
 #include "k8s-client/node_status.hpp"
-#include "k8s-client/object_source.hpp"
-#include "k8s_test_support.hpp"
-
-extern char** environ;
 
 using namespace kroute::k8s;
 using namespace std::chrono_literals;
 using nlohmann::json;
 namespace t = kroute::k8s::test;
-
-namespace {
-
-constexpr const char* kToken = "watcher-test-token";
-constexpr auto kWait = 20s;  // generous: the machine is shared
-
-// One fake-apiserver process; stdout (the ready line) truncated per start, stderr (the request
-// log) appended across restarts.
-class FakeApiServerProcess {
-public:
-    explicit FakeApiServerProcess(const t::TempDir& dir) : dir_{dir} {}
-    ~FakeApiServerProcess() { kill(); }
-    FakeApiServerProcess(const FakeApiServerProcess&) = delete;
-    FakeApiServerProcess& operator=(const FakeApiServerProcess&) = delete;
-
-    // Starts the binary and waits for its ready line; the port it reports, or 0.
-    int start(int port) {
-        const std::string out = dir_.file("stdout");
-        const std::string port_s = std::to_string(port);
-        const std::string cert_dir = dir_.file("certs");
-        const std::string nodes = dir_.file("nodes.json");
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        posix_spawn_file_actions_addopen(&fa, 2, log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-        std::vector<std::string> args{KROUTE_FAKE_APISERVER, "--listen", "127.0.0.1", "--port", port_s, "--token",
-                                      kToken, "--cert-dir", cert_dir, "--nodes", nodes, "--threads", "16"};
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        const int rc = posix_spawn(&pid_, KROUTE_FAKE_APISERVER, &fa, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (rc != 0) {
-            pid_ = -1;
-            return 0;
-        }
-        int got = 0;
-        t::wait_until(
-            [&] {
-                const auto text = t::read_text(out);
-                if (const auto at = text.find("ready port="); at != std::string::npos && text.find('\n', at) != std::string::npos)
-                    got = std::atoi(text.c_str() + at + std::string_view{"ready port="}.size());
-                return got != 0 || ::waitpid(pid_, nullptr, WNOHANG) == pid_;  // or it died
-            },
-            kWait);
-        port_ = got;
-        return got;
-    }
-
-    void kill() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-    }
-
-    [[nodiscard]] std::string log_path() const { return dir_.file("requests.log"); }
-    [[nodiscard]] std::vector<std::string> log_lines() const {
-        std::vector<std::string> out;
-        std::istringstream in{t::read_text(log_path())};
-        for (std::string line; std::getline(in, line);) out.push_back(line);
-        return out;
-    }
-    // LIST requests the server answered (watches are logged only when they end).
-    [[nodiscard]] std::size_t lists() const {
-        std::size_t n = 0;
-        for (const auto& l : log_lines())
-            if (l.find("GET /api/v1/nodes") != std::string::npos && l.find("watch=true") == std::string::npos) ++n;
-        return n;
-    }
-    [[nodiscard]] std::size_t count(const std::string& needle) const {
-        std::size_t n = 0;
-        for (const auto& l : log_lines())
-            if (l.find(needle) != std::string::npos) ++n;
-        return n;
-    }
-
-    [[nodiscard]] httplib::Result request(const std::string& method, const std::string& path, const std::string& body = {},
-                                          const char* content_type = "application/json") const {
-        httplib::SSLClient c{"127.0.0.1", port_};
-        c.set_ca_cert_path(dir_.file("certs/ca.crt").c_str());
-        c.enable_server_certificate_verification(true);
-        c.set_bearer_token_auth(kToken);
-        c.set_read_timeout(10, 0);
-        if (method == "POST") return c.Post(path.c_str(), body, content_type);
-        if (method == "PATCH") return c.Patch(path.c_str(), body, content_type);
-        if (method == "DELETE") return c.Delete(path.c_str());
-        return c.Get(path.c_str());
-    }
-    [[nodiscard]] json faults(const std::string& body = {}) const {
-        auto r = body.empty() ? request("GET", "/fake/faults") : request("POST", "/fake/faults", body);
-        if (!r || r->status != 200) return json::object();
-        auto j = json::parse(r->body, nullptr, false);
-        return j.is_object() ? j : json::object();
-    }
-    [[nodiscard]] int open_watches() const {
-        const auto f = faults();
-        return f.value("open_watches", -1);
-    }
-
-private:
-    const t::TempDir& dir_;
-    pid_t pid_ = -1;
-    int port_ = 0;
-};
-
-// What the sink received, and the node set it implies.
-class Recorder {
-public:
-    NodeEventSink sink() {
-        return [this](NodeEvent ev) {
-            std::lock_guard lock{mu_};
-            if (ev.type == NodeEvent::Type::kSynced) {
-                ++synced_;
-            } else if (ev.type == NodeEvent::Type::kDeleted) {
-                nodes_.erase(ev.object.name);
-            } else {
-                nodes_[ev.object.name] = ev.object;
-            }
-            events_.push_back(std::move(ev));
-        };
-    }
-    [[nodiscard]] int synced() const {
-        std::lock_guard lock{mu_};
-        return synced_;
-    }
-    [[nodiscard]] std::size_t size() const {
-        std::lock_guard lock{mu_};
-        return events_.size();
-    }
-    // True when an event of `type` for `name` came at index >= `from`.
-    [[nodiscard]] bool has(std::size_t from, NodeEvent::Type type, const std::string& name) const {
-        std::lock_guard lock{mu_};
-        for (std::size_t i = from; i < events_.size(); ++i)
-            if (events_[i].type == type && events_[i].object.name == name) return true;
-        return false;
-    }
-    [[nodiscard]] std::map<std::string, Node> nodes() const {
-        std::lock_guard lock{mu_};
-        return nodes_;
-    }
-    [[nodiscard]] std::string label(const std::string& node, const std::string& key) const {
-        std::lock_guard lock{mu_};
-        auto n = nodes_.find(node);
-        if (n == nodes_.end()) return "<no node>";
-        auto l = n->second.labels.find(key);
-        return l == n->second.labels.end() ? "<no label>" : l->second;
-    }
-    [[nodiscard]] std::vector<std::string> names() const {
-        std::vector<std::string> out;
-        for (const auto& [name, node] : nodes()) out.push_back(name);
-        return out;
-    }
-
-private:
-    mutable std::mutex mu_;
-    std::vector<NodeEvent> events_;
-    std::map<std::string, Node> nodes_;
-    int synced_ = 0;
-};
-
-std::string node_json(const std::string& name, const std::string& cidr, const std::string& ip) {
-    return json{{"apiVersion", "v1"},
-                {"kind", "Node"},
-                {"metadata", {{"name", name}, {"labels", {{"gen", "1"}}}}},
-                {"spec", {{"podCIDR", cidr}, {"podCIDRs", json::array({cidr})}}},
-                {"status", {{"addresses", json::array({{{"type", "InternalIP"}, {"address", ip}}})}}}}
-        .dump();
-}
-
-}  // namespace
+using t::FakeApiServerProcess;
+using t::kWait;
+using t::node_json;
+using Recorder = t::Recorder<Node>;
 
 TEST_CASE("the node watcher against the fake-apiserver binary: watch, faults, restart", "[k8s][watcher][fake-apiserver]") {
     std::signal(SIGPIPE, SIG_IGN);  // a write to the killed server is an error, not our death
@@ -242,7 +59,7 @@ TEST_CASE("the node watcher against the fake-apiserver binary: watch, faults, re
         auto r = server.request("POST", "/api/v1/nodes", node_json("n2", "10.244.2.0/24", "172.18.0.12"));
         REQUIRE(r);
         CHECK(r->status == 201);
-        REQUIRE(t::wait_until([&] { return rec.has(from, NodeEvent::Type::kAdded, "n2"); }, kWait));
+        REQUIRE(t::wait_until([&] { return rec.has(from, EventType::kAdded, "n2"); }, kWait));
         CHECK(rec.nodes().at("n2").pod_cidr(kroute::Family::kIpv4)->to_string() == "10.244.2.0/24");
 
         from = rec.size();
@@ -250,14 +67,14 @@ TEST_CASE("the node watcher against the fake-apiserver binary: watch, faults, re
                            "application/merge-patch+json");
         REQUIRE(r);
         CHECK(r->status == 200);
-        REQUIRE(t::wait_until([&] { return rec.has(from, NodeEvent::Type::kModified, "n1"); }, kWait));
+        REQUIRE(t::wait_until([&] { return rec.has(from, EventType::kModified, "n1"); }, kWait));
         CHECK(rec.nodes().at("n1").pod_cidr(kroute::Family::kIpv4)->to_string() == "10.244.9.0/24");
 
         from = rec.size();
         r = server.request("DELETE", "/api/v1/nodes/n2");
         REQUIRE(r);
         CHECK(r->status == 200);
-        REQUIRE(t::wait_until([&] { return rec.has(from, NodeEvent::Type::kDeleted, "n2"); }, kWait));
+        REQUIRE(t::wait_until([&] { return rec.has(from, EventType::kDeleted, "n2"); }, kWait));
         CHECK(rec.names() == std::vector<std::string>{"n1"});
         CHECK(server.lists() == 1);  // all of it through the one watch
         CHECK(rec.synced() == 1);
@@ -268,7 +85,7 @@ TEST_CASE("the node watcher against the fake-apiserver binary: watch, faults, re
         // resourceVersion (n3's, from an event, not the list's); no relist.
         auto from = rec.size();
         REQUIRE(server.request("POST", "/api/v1/nodes", node_json("n3", "10.244.3.0/24", "172.18.0.13")));
-        REQUIRE(t::wait_until([&] { return rec.has(from, NodeEvent::Type::kAdded, "n3"); }, kWait));
+        REQUIRE(t::wait_until([&] { return rec.has(from, EventType::kAdded, "n3"); }, kWait));
         const std::string rv_before_drop = server.faults().value("resource_version", "");
         REQUIRE_FALSE(rv_before_drop.empty());
         const auto watches_ended = server.count("watch=true");
@@ -278,7 +95,7 @@ TEST_CASE("the node watcher against the fake-apiserver binary: watch, faults, re
         from = rec.size();
         REQUIRE(server.request("PATCH", "/api/v1/nodes/n3", R"({"metadata":{"labels":{"gen":"2"}}})",
                                "application/merge-patch+json"));
-        REQUIRE(t::wait_until([&] { return rec.has(from, NodeEvent::Type::kModified, "n3"); }, kWait));
+        REQUIRE(t::wait_until([&] { return rec.has(from, EventType::kModified, "n3"); }, kWait));
         CHECK(rec.label("n3", "gen") == "2");
         CHECK(server.lists() == 1);
         CHECK(rec.synced() == 1);
@@ -303,7 +120,7 @@ TEST_CASE("the node watcher against the fake-apiserver binary: watch, faults, re
         from = rec.size();
         REQUIRE(server.request("PATCH", "/api/v1/nodes/n3", R"({"metadata":{"labels":{"gen":"3"}}})",
                                "application/merge-patch+json"));
-        REQUIRE(t::wait_until([&] { return rec.has(from, NodeEvent::Type::kModified, "n3"); }, kWait));
+        REQUIRE(t::wait_until([&] { return rec.has(from, EventType::kModified, "n3"); }, kWait));
         CHECK(rec.label("n3", "gen") == "3");
         CHECK(rec.synced() == 2);
 
@@ -315,7 +132,7 @@ TEST_CASE("the node watcher against the fake-apiserver binary: watch, faults, re
                               kWait));
         from = rec.size();
         REQUIRE(server.request("POST", "/api/v1/nodes", node_json("n4", "10.244.4.0/24", "172.18.0.14")));
-        REQUIRE(t::wait_until([&] { return rec.has(from, NodeEvent::Type::kAdded, "n4"); }, kWait));
+        REQUIRE(t::wait_until([&] { return rec.has(from, EventType::kAdded, "n4"); }, kWait));
         CHECK(rec.names() == std::vector<std::string>{"n1", "n3", "n4"});
 
         // A restart on the same port with the same cert dir: the CA is the same, so the watcher's
@@ -331,7 +148,7 @@ TEST_CASE("the node watcher against the fake-apiserver binary: watch, faults, re
         REQUIRE(t::wait_until([&] { return server.open_watches() == 1; }, kWait));
         from = rec.size();
         REQUIRE(server.request("POST", "/api/v1/nodes", node_json("n5", "10.244.5.0/24", "172.18.0.15")));
-        REQUIRE(t::wait_until([&] { return rec.has(from, NodeEvent::Type::kAdded, "n5"); }, kWait));
+        REQUIRE(t::wait_until([&] { return rec.has(from, EventType::kAdded, "n5"); }, kWait));
         CHECK(rec.names() == std::vector<std::string>{"n1", "n5"});
     }
 
@@ -393,8 +210,21 @@ TEST_CASE("NetworkUnavailable=False by a strategic-merge PATCH of nodes/status, 
         // (the test's own GETs may take one of the injected failures)
         CHECK(server.count("PATCH /api/v1/nodes/n1/status -> 500") >= 1);
         CHECK(server.count("PATCH /api/v1/nodes/n1/status -> 200") == 1);
-        REQUIRE(t::wait_until([&] { return rec.has(from, NodeEvent::Type::kModified, "n1"); }, kWait));
+        REQUIRE(t::wait_until([&] { return rec.has(from, EventType::kModified, "n1"); }, kWait));
         CHECK(rec.nodes().at("n1").network_unavailable == Node::Condition{"False", kNetworkReadyReason});
+        // The request as flannel and Calico send it (k8s-api.md §6), from the server's log.
+        json patch;
+        for (const auto& r : server.requests())
+            if (r.value("method", "") == "PATCH" && r.value("path", "") == "/api/v1/nodes/n1/status") patch = r;
+        REQUIRE(patch.is_object());
+        CHECK(patch["content_type"] == "application/strategic-merge-patch+json");
+        CHECK(patch["headers"].value("accept", "") == "application/json");
+        CHECK(patch["headers"].value("authorization", "") == std::string{"Bearer "} + t::kToken);
+        CHECK(patch["query"].empty());
+        const json sent = json::parse(patch.value("body", "{}"));
+        REQUIRE(sent["status"]["conditions"].size() == 1);
+        CHECK(sent["status"]["conditions"][0].value("type", "") == "NetworkUnavailable");
+        CHECK(sent.size() == 1);  // nothing but status.conditions
 
         // Forbidden (no nodes/status patch in the ClusterRole): said once, with the rule, retried.
         REQUIRE(server.faults(R"({"fail_next":3,"status":403})").value("fail_next", 0) == 3);
