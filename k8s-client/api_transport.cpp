@@ -158,53 +158,8 @@ httplib::Headers request_headers(const std::string& token) {
 
 }  // namespace
 
-ApiResponse ApiTransport::get(const std::string& path, std::chrono::seconds read_timeout,
-                              const std::function<bool(std::string_view)>& on_ok_chunk) {
-    ApiResponse out;
-    if (interrupted_) {
-        out.transport_error = "canceled";
-        return out;
-    }
-    auto cli = make_client(read_timeout);
-    if (!cli) {
-        out.transport_error = std::move(cli).error();
-        return out;
-    }
-    const auto headers = request_headers(url_.https ? tokens_.token(Clock::now()) : std::string{});
-    set_active(cli->get());
-    auto res = (*cli)->Get(
-        path, headers,
-        [&out](const httplib::Response& r) {
-            out.status = r.status;
-            if (r.has_header("Retry-After")) out.retry_after = r.get_header_value("Retry-After");
-            return true;
-        },
-        [&](const char* data, std::size_t len) {
-            if (interrupted_) return false;
-            if (out.status == 200) {
-                if (on_ok_chunk) return on_ok_chunk(std::string_view{data, len});
-                if (out.body.size() + len > kMaxBody) return false;
-            } else if (out.body.size() >= kMaxErrorBody) {
-                return true;
-            }
-            out.body.append(data, len);
-            return true;
-        });
-    set_active(nullptr);
-    out.transport_ok = static_cast<bool>(res);
-    if (!res) {
-        out.transport_error = describe(res.error());
-        if (res.error() == httplib::Error::SSLServerVerification || res.error() == httplib::Error::SSLConnection) {
-            out.transport_error += " (" + openssl_error() + ")";
-            reload_ca();
-        }
-    }
-    if (out.status == 401) invalidate_token();  // a rotated token: re-read the file right away
-    return out;
-}
-
-ApiResponse ApiTransport::patch(const std::string& path, std::string_view content_type, const std::string& body,
-                                std::chrono::seconds timeout) {
+template <class Send>
+ApiResponse ApiTransport::exchange(std::chrono::seconds timeout, Send send) {
     ApiResponse out;
     if (interrupted_) {
         out.transport_error = "canceled";
@@ -217,7 +172,7 @@ ApiResponse ApiTransport::patch(const std::string& path, std::string_view conten
     }
     const auto headers = request_headers(url_.https ? tokens_.token(Clock::now()) : std::string{});
     set_active(cli->get());
-    auto res = (*cli)->Patch(path, headers, body, std::string{content_type});
+    httplib::Result res = send(**cli, headers, out);
     set_active(nullptr);
     out.transport_ok = static_cast<bool>(res);
     if (!res) {
@@ -228,11 +183,44 @@ ApiResponse ApiTransport::patch(const std::string& path, std::string_view conten
         }
         return out;
     }
-    out.status = res->status;
-    if (res->has_header("Retry-After")) out.retry_after = res->get_header_value("Retry-After");
-    out.body = res->body.size() > kMaxErrorBody ? res->body.substr(0, kMaxErrorBody) : res->body;
-    if (out.status == 401) invalidate_token();
+    if (out.status == 0) {  // not streamed: the whole answer is in `res`
+        out.status = res->status;
+        if (res->has_header("Retry-After")) out.retry_after = res->get_header_value("Retry-After");
+        out.body = res->body.size() > kMaxErrorBody ? res->body.substr(0, kMaxErrorBody) : res->body;
+    }
+    if (out.status == 401) invalidate_token();  // a rotated token: re-read the file right away
     return out;
+}
+
+ApiResponse ApiTransport::get(const std::string& path, std::chrono::seconds read_timeout,
+                              const std::function<bool(std::string_view)>& on_ok_chunk) {
+    return exchange(read_timeout, [&](httplib::ClientImpl& cli, const httplib::Headers& headers, ApiResponse& out) {
+        return cli.Get(
+            path, headers,
+            [&out](const httplib::Response& r) {
+                out.status = r.status;
+                if (r.has_header("Retry-After")) out.retry_after = r.get_header_value("Retry-After");
+                return true;
+            },
+            [&](const char* data, std::size_t len) {
+                if (interrupted_) return false;
+                if (out.status == 200) {
+                    if (on_ok_chunk) return on_ok_chunk(std::string_view{data, len});
+                    if (out.body.size() + len > kMaxBody) return false;
+                } else if (out.body.size() >= kMaxErrorBody) {
+                    return true;
+                }
+                out.body.append(data, len);
+                return true;
+            });
+    });
+}
+
+ApiResponse ApiTransport::patch(const std::string& path, std::string_view content_type, const std::string& body,
+                                std::chrono::seconds timeout) {
+    return exchange(timeout, [&](httplib::ClientImpl& cli, const httplib::Headers& headers, ApiResponse&) {
+        return cli.Patch(path, headers, body, std::string{content_type});
+    });
 }
 
 // The cluster CA may have been rotated under us: take the file's current content if it changed.

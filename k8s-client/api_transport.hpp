@@ -63,6 +63,10 @@ private:
     ApiTransport(ClientConfig cfg, ServerUrl url);
     struct Tls;
 
+    // What every request shares: the client, the headers, interruption, transport errors, a 401.
+    // `send(client, headers, response)` makes the call; a streaming one fills the status itself.
+    template <class Send>
+    [[nodiscard]] ApiResponse exchange(std::chrono::seconds timeout, Send send);
     [[nodiscard]] Expected<std::unique_ptr<httplib::ClientImpl>, std::string> make_client(std::chrono::seconds read_timeout);
     [[nodiscard]] Expected<std::unique_ptr<httplib::ClientImpl>, std::string> make_tls_client();
     void reload_ca();

@@ -101,10 +101,6 @@ Expected<ListResult<EndpointSlice>, std::string> parse_endpoint_slice_list(const
 
 std::string object_key(const EndpointSlice& s) { return s.ns + "/" + s.name; }
 
-bool same_content(const EndpointSlice& a, const EndpointSlice& b) {
-    EndpointSlice x = a;
-    x.resource_version = b.resource_version;
-    return x == b;
-}
+bool same_content(const EndpointSlice& a, const EndpointSlice& b) { return equal_but_resource_version(a, b); }
 
 }  // namespace kroute::k8s

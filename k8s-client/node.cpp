@@ -185,10 +185,6 @@ Expected<ListResult<Node>, std::string> parse_node_list(const nlohmann::json& li
 
 std::string object_key(const Node& n) { return n.name; }
 
-bool same_content(const Node& a, const Node& b) {
-    return a.name == b.name && a.uid == b.uid && a.pod_cidrs == b.pod_cidrs && a.internal_ips == b.internal_ips &&
-           a.external_ips == b.external_ips && a.labels == b.labels && a.annotations == b.annotations &&
-           a.network_unavailable == b.network_unavailable;
-}
+bool same_content(const Node& a, const Node& b) { return equal_but_resource_version(a, b); }
 
 }  // namespace kroute::k8s

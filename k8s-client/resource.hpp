@@ -51,6 +51,14 @@ struct ListEnvelope {
 // An item of a `List` names its kind; it must be `kind`'s. Items of a `<Kind>List` carry none.
 [[nodiscard]] Expected<void, std::string> check_item_kind(const nlohmann::json& item, const ResourceKind& kind);
 
+// Equal in everything but metadata.resourceVersion, for models whose == compares every field.
+template <class T>
+[[nodiscard]] bool equal_but_resource_version(const T& a, const T& b) {
+    T x = a;
+    x.resource_version = b.resource_version;
+    return x == b;
+}
+
 // A list of `kind`, each item parsed by `parse` (json -> Expected<T, std::string>): items that fail
 // are skipped, each with an error naming its index.
 template <class T, class Parse>

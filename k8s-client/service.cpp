@@ -114,10 +114,6 @@ Expected<ListResult<Service>, std::string> parse_service_list(const nlohmann::js
 
 std::string object_key(const Service& s) { return s.ns + "/" + s.name; }
 
-bool same_content(const Service& a, const Service& b) {
-    Service x = a;
-    x.resource_version = b.resource_version;
-    return x == b;
-}
+bool same_content(const Service& a, const Service& b) { return equal_but_resource_version(a, b); }
 
 }  // namespace kroute::k8s
