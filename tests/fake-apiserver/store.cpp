@@ -318,7 +318,7 @@ Expected<void, ApiError> Store::prepare_service(json& svc, const json* old) cons
             families.push_back(value);
         }
     }
-    if (old && !headless) {
+    if (old) {
         std::vector<std::string> old_families;
         if (const json* f = member(*old, "spec") ? member((*old)["spec"], "ipFamilies") : nullptr; f && f->is_array())
             for (const auto& fam : *f)

@@ -789,6 +789,10 @@ TEST_CASE("dual-stack Services: ipFamilyPolicy, ipFamilies and a ClusterIP per f
     REQUIRE(patched);
     CHECK(patched->object["spec"]["clusterIPs"] == Json::array({"None"}));
     CHECK(patched->object["spec"]["ipFamilies"] == Json::array({"IPv4", "IPv6"}));
+    auto headless_down = dual.patch(services("default"), "eight", "application/merge-patch+json",
+                                    R"({"spec":{"ipFamilyPolicy":"SingleStack"}})", Subresource::kNone);
+    REQUIRE(headless_down);
+    CHECK(headless_down->object["spec"]["ipFamilies"] == Json::array({"IPv4"}));
     // clusterIPs[0] is immutable, in either field.
     auto moved = dual.patch(services("default"), "two", "application/merge-patch+json",
                             R"({"spec":{"clusterIPs":["10.96.0.99","fd00:10:96::a"]}})", Subresource::kNone);
