@@ -1,7 +1,7 @@
 // fake-apiserver: a Kubernetes API server for Nodes, Services and EndpointSlices, for kroute's
 // tests and demo.
 //   fake-apiserver --listen ADDR --port N --token TOKEN --cert-dir DIR [--nodes FILE]
-//                  [--services FILE] [--endpointslices FILE] [--service-cluster-ip-range CIDR]
+//                  [--services FILE] [--endpointslices FILE] [--service-cluster-ip-range CIDR[,CIDR]]
 //                  [--compaction-window N] [--bookmark-interval S] [--watch-timeout S] [--quiet]
 // Writes DIR/ca.crt, DIR/kubeconfig and DIR/port, then prints "ready port=N url=https://ADDR:N".
 // SIGTERM/SIGINT stop it (watches end cleanly) within a few seconds.

@@ -173,6 +173,9 @@ TEST_CASE("a watch streams events as they happen and ends at timeoutSeconds", "[
     CHECK(events[0]["type"] == "ADDED");
     CHECK(events[1]["type"] == "MODIFIED");
     CHECK(events[1]["object"]["metadata"]["labels"]["a"] == "b");
+    // The server counts the watch closed when httplib releases the response, just after the last
+    // chunk the client has already read: wait for it (bounded) rather than race it.
+    for (int i = 0; i < 200 && r.server->open_watches() != 0; ++i) std::this_thread::sleep_for(10ms);
     CHECK(r.server->open_watches() == 0);
 }
 
@@ -529,4 +532,42 @@ TEST_CASE("the request log records API requests, not /fake/ ones", "[fake-apiser
 
     REQUIRE(c->Post("/fake/faults", R"({"clear_requests":true})", "application/json"));
     CHECK(body_of(c->Get("/fake/requests")).empty());
+}
+
+TEST_CASE("--service-cluster-ip-range: the mixed fixture needs the dual-stack range", "[fake-apiserver][server]") {
+    const std::string fixture = KROUTE_TEST_DATA_DIR "/k8s/service-list-mixed.json";
+    SECTION("single-stack (the default): refused at start, naming the file and the rule") {
+        const auto dir = temp_dir();
+        ServerOptions o;
+        o.token = kToken;
+        o.cert_dir = dir.string();
+        o.services_file = fixture;
+        auto s = FakeApiServer::create(o);
+        REQUIRE_FALSE(s);
+        CHECK(s.error() == fixture + ": Service \"web\" is invalid: spec.ipFamilies[0]: Invalid value: \"IPv6\": not "
+                                     "configured on this cluster");
+        o.service_cluster_ip_range = "10.96.0.0/12,10.0.0.0/16";
+        auto same_family = FakeApiServer::create(o);
+        REQUIRE_FALSE(same_family);
+        CHECK_THAT(same_family.error(), Catch::Contains("one CIDR of each family"));
+        std::filesystem::remove_all(dir);
+    }
+    SECTION("dual-stack: seeded as given, new Services get both families") {
+        ServerOptions o;
+        o.services_file = fixture;
+        o.service_cluster_ip_range = "10.96.0.0/12,fd00:10:96::/112";
+        Running r{o};
+        auto c = r.client();
+        Json web = body_of(c->Get("/api/v1/namespaces/shop/services/web"));
+        CHECK(web["spec"]["clusterIPs"] == Json::array({"fd00:10:96::5c1", "10.96.44.7"}));
+        CHECK(web["spec"]["clusterIP"] == "fd00:10:96::5c1");
+        auto created = c->Post("/api/v1/namespaces/shop/services",
+                               R"({"metadata":{"name":"api"},"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"RequireDualStack"}})",
+                               "application/json");
+        REQUIRE(created);
+        CHECK(created->status == 201);
+        Json api = Json::parse(created->body);
+        CHECK(api["spec"]["clusterIPs"] == Json::array({"10.96.0.10", "fd00:10:96::a"}));
+        CHECK(api["spec"]["ipFamilies"] == Json::array({"IPv4", "IPv6"}));
+    }
 }

@@ -48,6 +48,25 @@ TEST_CASE("an IPv6 range allocates the same way, without walking 2^64 addresses"
     CHECK_FALSE(r->contains("10.96.0.1"));
     // Everything used: gives up after max_tries, then the low addresses.
     CHECK(r->first_free([](const std::string&) { return true; }, 1000) == std::nullopt);
+    // Only as far as needed: the number of addresses looked at is the number used, plus one.
+    std::uint64_t looked = 0;
+    CHECK(r->first_free([&looked](const std::string& ip) { ++looked; return ip != "fd00:10:96::3e8"; }) == "fd00:10:96::3e8");
+    CHECK(looked == 0x3e8 - 10 + 1);
+
+    // Past the last one, the 1st to 9th, as for IPv4; the network and last addresses never.
+    auto small = ServiceIpRange::parse("fd00:10:96::/124");
+    REQUIRE(small);
+    std::set<std::string> taken;
+    for (const char* ip : {"fd00:10:96::a", "fd00:10:96::b", "fd00:10:96::c", "fd00:10:96::d", "fd00:10:96::e"}) taken.insert(ip);
+    const auto is_taken = [&](const std::string& ip) { return taken.contains(ip); };
+    CHECK(small->first_free(is_taken) == "fd00:10:96::1");
+    CHECK_FALSE(small->contains("fd00:10:96::f"));
+    for (int i = 1; i < 10; ++i) taken.insert("fd00:10:96::" + std::to_string(i));
+    CHECK_FALSE(small->first_free(is_taken));
+    auto range112 = ServiceIpRange::parse("fd00:10:96::/112");
+    REQUIRE(range112);
+    CHECK(range112->contains("fd00:10:96::fffe"));
+    CHECK_FALSE(range112->contains("fd00:10:96::1:0"));
 }
 
 TEST_CASE("dual-stack ranges: two CIDRs of different families, primary first", "[fake-apiserver][service-ips]") {

@@ -75,6 +75,12 @@ bool valid_label(std::string_view n, bool rfc1035) {
     return std::all_of(n.begin(), n.end(), [](char c) { return lower_alnum(c) || c == '-'; });
 }
 
+std::string subdomain_error(const std::string& value) {
+    return "Invalid value: \"" + value +
+           "\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
+           "must start and end with an alphanumeric character";
+}
+
 std::string name_error(const ResourceInfo& r, const std::string& name) {
     if (r.id == Resource::kServices) {
         return "Invalid value: \"" + name +
@@ -82,9 +88,7 @@ std::string name_error(const ResourceInfo& r, const std::string& name) {
                "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex "
                "used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
     }
-    return "Invalid value: \"" + name +
-           "\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
-           "must start and end with an alphanumeric character";
+    return subdomain_error(name);
 }
 
 std::optional<std::uint64_t> to_u64(std::string_view s) {
@@ -190,7 +194,8 @@ Expected<json, ApiError> Store::parse_object(const Scope& scope, std::string_vie
 }
 
 Expected<void, ApiError> Store::prepare_service(json& svc, const json* old) const {
-    // SetDefaults_Service and the Service REST's ClusterIP allocation, for single-stack IPv4.
+    // SetDefaults_Service, ValidateService and the Service REST's ClusterIP allocation (its
+    // dual-stack rules included).
     const ResourceInfo& r = info(Resource::kServices);
     const std::string name = name_of(svc);
     json& spec = svc["spec"];
@@ -219,7 +224,30 @@ Expected<void, ApiError> Store::prepare_service(json& svc, const json* old) cons
             if (!p.contains("targetPort")) p["targetPort"] = *port;
         }
     }
-    if (type == "ExternalName") return {};
+    if (type == "ExternalName") {
+        // An ExternalName Service is only a DNS CNAME: ValidateService forbids the ClusterIP
+        // fields. dropTypeDependentFields first drops those a Service turned into an ExternalName
+        // one still carries unchanged (a merge patch of spec.type, a PUT of the object read back).
+        const json* old_spec = old ? member(*old, "spec") : nullptr;
+        const bool had_cluster_ip = old_spec && !(member(*old_spec, "type") && (*old_spec)["type"] == "ExternalName");
+        for (const char* field : {"clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"}) {
+            const json* v = member(spec, field);
+            const json* was = had_cluster_ip ? member(*old_spec, field) : nullptr;
+            const bool unset = !v || v->is_null() || *v == "" || (v->is_array() && v->empty());
+            if (unset || (was && same(*v, *was))) {
+                spec.erase(field);
+                continue;
+            }
+            const std::string path = std::string_view{field} == "clusterIP" ? "spec.clusterIPs" : "spec." + std::string(field);
+            return unexpected(invalid(r, name, path, "Forbidden: may not be set for ExternalName services"));
+        }
+        const json* target = member(spec, "externalName");
+        std::string cname = target && target->is_string() ? target->get<std::string>() : "";
+        if (!cname.empty() && cname.back() == '.') cname.pop_back();  // fully qualified
+        if (cname.empty()) return unexpected(invalid(r, name, "spec.externalName", "Required value"));
+        if (!valid_subdomain(cname)) return unexpected(invalid(r, name, "spec.externalName", subdomain_error(cname)));
+        return {};
+    }
 
     // patchAllocatedValues: an update that leaves out the allocated ClusterIPs keeps them, and the
     // families they were allocated for.
@@ -261,19 +289,15 @@ Expected<void, ApiError> Store::prepare_service(json& svc, const json* old) cons
         ips.push_back(spec["clusterIP"].get<std::string>());
     }
 
-    // ipFamilyPolicy and ipFamilies (the dual-stack rules of the Service REST strategy).
-    const std::string policy = spec.contains("ipFamilyPolicy") && spec["ipFamilyPolicy"].is_string()
-                                   ? spec["ipFamilyPolicy"].get<std::string>()
-                                   : "SingleStack";
-    if (!one_of(json(policy), {"SingleStack", "PreferDualStack", "RequireDualStack"})) {
+    // ipFamilyPolicy and ipFamilies (the dual-stack rules of the Service REST's initIPFamilyFields).
+    const json* policy_field = member(spec, "ipFamilyPolicy");
+    const bool policy_given = policy_field && !policy_field->is_null() && *policy_field != "";
+    if (policy_given && !one_of(*policy_field, {"SingleStack", "PreferDualStack", "RequireDualStack"})) {
         return unexpected(invalid(r, name, "spec.ipFamilyPolicy",
-                                  "Unsupported value: \"" + policy +
-                                      "\": supported values: \"PreferDualStack\", \"RequireDualStack\", \"SingleStack\""));
+                                  "Unsupported value: " + to_wire(*policy_field) +
+                                      ": supported values: \"PreferDualStack\", \"RequireDualStack\", \"SingleStack\""));
     }
-    if (policy == "RequireDualStack" && !service_ips_.dual_stack()) {
-        return unexpected(invalid(r, name, "spec.ipFamilyPolicy",
-                                  "Invalid value: \"RequireDualStack\": this cluster is not configured for dual-stack services"));
-    }
+    std::string policy = policy_given ? policy_field->get<std::string>() : "";
     const bool headless = !ips.empty() && ips.front() == "None";
     if (headless && ips.size() > 1)
         return unexpected(invalid(r, name, "spec.clusterIPs", "Invalid value: " + to_wire(spec["clusterIPs"]) +
@@ -294,6 +318,33 @@ Expected<void, ApiError> Store::prepare_service(json& svc, const json* old) cons
             families.push_back(value);
         }
     }
+    if (old) {
+        std::vector<std::string> old_families;
+        if (const json* f = member(*old, "spec") ? member((*old)["spec"], "ipFamilies") : nullptr; f && f->is_array())
+            for (const auto& fam : *f)
+                if (fam.is_string()) old_families.push_back(fam.get<std::string>());
+        if (policy == "SingleStack") {
+            // A downgrade: SingleStack with the fields as they were is clear intent to release the
+            // secondary family (clusterIPs[0] stays, it is immutable).
+            if (ips.size() > 1 && ips == old_ips) ips.resize(1);
+            if (families.size() > 1 && families == old_families) families.resize(1);
+        } else if (ips.size() < old_ips.size() && !ips.empty()) {
+            return unexpected(invalid(r, name, "spec.ipFamilyPolicy",
+                                      "Invalid value: " + (policy_given ? to_wire(*policy_field) : std::string("null")) +
+                                          ": must be 'SingleStack' to release the secondary cluster IP"));
+        } else if (families.size() < old_families.size() && !families.empty()) {
+            return unexpected(invalid(r, name, "spec.ipFamilyPolicy",
+                                      "Invalid value: " + (policy_given ? to_wire(*policy_field) : std::string("null")) +
+                                          ": must be 'SingleStack' to release the secondary IP family"));
+        }
+    }
+    // Without a policy, two families or two addresses can only mean RequireDualStack; anything
+    // else defaults to SingleStack (so that a PUT leaving the policy out never drops an IP).
+    if (!policy_given) policy = families.size() == 2 || ips.size() == 2 ? "RequireDualStack" : "SingleStack";
+    if (policy == "RequireDualStack" && !service_ips_.dual_stack()) {
+        return unexpected(invalid(r, name, "spec.ipFamilyPolicy",
+                                  "Invalid value: \"RequireDualStack\": this cluster is not configured for dual-stack services"));
+    }
     if (!headless) {
         std::vector<std::string> ip_families;
         for (std::size_t i = 0; i < ips.size(); ++i) {
@@ -306,6 +357,11 @@ Expected<void, ApiError> Store::prepare_service(json& svc, const json* old) cons
             if (i < families.size() && families[i] != *fam)
                 return unexpected(invalid(r, name, field, "Invalid value: \"" + ips[i] + "\": expected an " + families[i] +
                                                               " address, as spec.ipFamilies[" + std::to_string(i) + "] says"));
+            // The address names the family; one the cluster has no range for cannot be inferred
+            // (an IPv6 ClusterIP on an IPv4-only cluster).
+            if (i >= families.size() && service_ips_.of(*fam) == nullptr)
+                return unexpected(invalid(r, name, field, "Invalid value: " + to_wire(json(ips)) + ": " + *fam +
+                                                              " is an unsupported IP family"));
             ip_families.push_back(*fam);
         }
         if (families.size() < ip_families.size()) families = ip_families;

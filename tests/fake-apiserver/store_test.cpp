@@ -1,5 +1,7 @@
 #include "tests/fake-apiserver/store.hpp"
 
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -739,8 +741,14 @@ TEST_CASE("dual-stack Services: ipFamilyPolicy, ipFamilies and a ClusterIP per f
     CHECK(headless["clusterIPs"] == Json::array({"None"}));
     CHECK(headless["ipFamilies"] == Json::array({"IPv4", "IPv6"}));
 
-    CHECK_THAT(error_of(service("bad1", R"(,"spec":{"ports":[{"port":80}],"clusterIPs":["10.96.0.50","fd00:10:96::50"]})")),
+    CHECK_THAT(error_of(service("bad1", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"SingleStack","clusterIPs":["10.96.0.50","fd00:10:96::50"]})")),
                Catch::Contains("must be 'RequireDualStack' or 'PreferDualStack'"));
+    CHECK_THAT(error_of(service("bad1b", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"SingleStack","ipFamilies":["IPv4","IPv6"]})")),
+               Catch::Contains("must be 'RequireDualStack' or 'PreferDualStack'"));
+    CHECK_THAT(error_of(service("bad1c", R"(,"spec":{"ports":[{"port":80}],"clusterIP":"10.96.0.50","clusterIPs":["fd00:10:96::50","10.96.0.50"],"ipFamilyPolicy":"PreferDualStack"})")),
+               Catch::Contains("first value must match `clusterIP`"));
+    CHECK_THAT(error_of(service("bad1d", R"(,"spec":{"ports":[{"port":80}],"clusterIPs":["10.96.0.50","fd00:99::50"],"ipFamilyPolicy":"RequireDualStack"})")),
+               Catch::Contains("The range of valid IPs is fd00:10:96::/112"));
     CHECK_THAT(error_of(service("bad2", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"PreferDualStack","clusterIPs":["10.96.0.50","10.96.0.51"]})")),
                Catch::Contains("no more than one IP for each IP family"));
     CHECK_THAT(error_of(service("bad3", R"(,"spec":{"ports":[{"port":80}],"clusterIPs":["fd00:99::1"]})")),
@@ -752,12 +760,75 @@ TEST_CASE("dual-stack Services: ipFamilyPolicy, ipFamilies and a ClusterIP per f
     CHECK_THAT(error_of(service("bad6", R"(,"spec":{"ports":[{"port":80}],"clusterIPs":["fd00:10:96::a"]})")),
                Catch::Contains("provided IP is already allocated"));
 
+    // Without a policy, two addresses or two families can only be RequireDualStack.
+    Json inferred = spec_of(service("six", R"(,"spec":{"ports":[{"port":80}],"clusterIPs":["10.96.0.50","fd00:10:96::50"]})"));
+    CHECK(inferred["ipFamilyPolicy"] == "RequireDualStack");
+    CHECK(inferred["ipFamilies"] == Json::array({"IPv4", "IPv6"}));
+    Json inferred2 = spec_of(service("seven", R"(,"spec":{"ports":[{"port":80}],"ipFamilies":["IPv6","IPv4"]})"));
+    CHECK(inferred2["ipFamilyPolicy"] == "RequireDualStack");
+    CHECK(inferred2["clusterIPs"] == Json::array({"fd00:10:96::c", "10.96.0.14"}));
+    // Headless: families defaulted, still the primary alone under SingleStack.
+    Json headless1 = spec_of(service("eight", R"(,"spec":{"clusterIP":"None"})"));
+    CHECK(headless1["clusterIPs"] == Json::array({"None"}));
+    CHECK(headless1["clusterIP"] == "None");
+    CHECK(headless1["ipFamilies"] == Json::array({"IPv4"}));
+    CHECK_THAT(error_of(service("bad7", R"(,"spec":{"clusterIPs":["None","fd00:10:96::70"],"ipFamilyPolicy":"PreferDualStack"})")),
+               Catch::Contains("a headless Service has exactly one value"));
+
     // An update may add the second family by raising the policy, not change the first.
     Json up = Json::parse(service("one", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"PreferDualStack"})"));
     up["metadata"]["namespace"] = "default";
     auto raised = dual.update(services("default"), "one", up.dump(), Subresource::kNone);
     REQUIRE(raised);
-    CHECK(raised->object["spec"]["clusterIPs"] == Json::array({"10.96.0.10", "fd00:10:96::c"}));
+    CHECK(raised->object["spec"]["clusterIPs"] == Json::array({"10.96.0.10", "fd00:10:96::d"}));
+    CHECK(raised->object["spec"]["clusterIP"] == "10.96.0.10");
+    CHECK(raised->object["spec"]["ipFamilies"] == Json::array({"IPv4", "IPv6"}));
+    // A merge patch to RequireDualStack does the same.
+    auto patched = dual.patch(services("default"), "eight", "application/merge-patch+json",
+                              R"({"spec":{"ipFamilyPolicy":"RequireDualStack"}})", Subresource::kNone);
+    REQUIRE(patched);
+    CHECK(patched->object["spec"]["clusterIPs"] == Json::array({"None"}));
+    CHECK(patched->object["spec"]["ipFamilies"] == Json::array({"IPv4", "IPv6"}));
+    auto headless_down = dual.patch(services("default"), "eight", "application/merge-patch+json",
+                                    R"({"spec":{"ipFamilyPolicy":"SingleStack"}})", Subresource::kNone);
+    REQUIRE(headless_down);
+    CHECK(headless_down->object["spec"]["ipFamilies"] == Json::array({"IPv4"}));
+    // clusterIPs[0] is immutable, in either field.
+    auto moved = dual.patch(services("default"), "two", "application/merge-patch+json",
+                            R"({"spec":{"clusterIPs":["10.96.0.99","fd00:10:96::a"]}})", Subresource::kNone);
+    REQUIRE_FALSE(moved);
+    CHECK_THAT(moved.error().message, Catch::Contains("spec.clusterIPs[0]: Invalid value: []string{\"10.96.0.99\"}: may not change once set"));
+    // A PUT leaving the policy out keeps both addresses (RequireDualStack, as inferred from them).
+    Json put = Json::parse(service("two"));
+    put["metadata"]["namespace"] = "default";
+    auto kept = dual.update(services("default"), "two", put.dump(), Subresource::kNone);
+    REQUIRE(kept);
+    CHECK(kept->object["spec"]["clusterIPs"] == Json::array({"10.96.0.11", "fd00:10:96::a"}));
+    CHECK(kept->object["spec"]["ipFamilyPolicy"] == "RequireDualStack");
+    // Dropping the secondary address takes SingleStack; then its address is free again.
+    auto reduced = dual.patch(services("default"), "two", "application/merge-patch+json",
+                              R"({"spec":{"clusterIPs":["10.96.0.11"]}})", Subresource::kNone);
+    REQUIRE_FALSE(reduced);
+    CHECK_THAT(reduced.error().message, Catch::Contains("must be 'SingleStack' to release the secondary cluster IP"));
+    auto down = dual.patch(services("default"), "two", "application/merge-patch+json",
+                           R"({"spec":{"ipFamilyPolicy":"SingleStack"}})", Subresource::kNone);
+    REQUIRE(down);
+    CHECK(down->object["spec"]["clusterIPs"] == Json::array({"10.96.0.11"}));
+    CHECK(down->object["spec"]["ipFamilies"] == Json::array({"IPv4"}));
+    CHECK(spec_of(service("nine", R"(,"spec":{"ports":[{"port":80}],"ipFamilies":["IPv6"]})"))["clusterIPs"] ==
+          Json::array({"fd00:10:96::a"}));
+
+    // An IPv6 primary: the defaults follow it.
+    Store v6{100, *ServiceIpRanges::parse("fd00:10:96::/112,10.96.0.0/12"), [] { return std::string("2024-05-01T10:00:00Z"); },
+             [uid] { return "uid-" + std::to_string(++*uid); }};
+    auto v6one = v6.create(services("default"), service("a"));
+    REQUIRE(v6one);
+    CHECK(v6one->object["spec"]["clusterIPs"] == Json::array({"fd00:10:96::a"}));
+    CHECK(v6one->object["spec"]["ipFamilies"] == Json::array({"IPv6"}));
+    auto v6two = v6.create(services("default"), service("b", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"PreferDualStack"})"));
+    REQUIRE(v6two);
+    CHECK(v6two->object["spec"]["clusterIPs"] == Json::array({"fd00:10:96::b", "10.96.0.10"}));
+    CHECK(v6two->object["spec"]["ipFamilies"] == Json::array({"IPv6", "IPv4"}));
 
     // A single-stack cluster refuses RequireDualStack and the other family, takes PreferDualStack as one.
     Store v4 = make_store();
@@ -770,4 +841,90 @@ TEST_CASE("dual-stack Services: ipFamilyPolicy, ipFamilies and a ClusterIP per f
     auto prefer = v4.create(services("default"), service("p", R"(,"spec":{"ports":[{"port":80}],"ipFamilyPolicy":"PreferDualStack"})"));
     REQUIRE(prefer);
     CHECK(prefer->object["spec"]["clusterIPs"] == Json::array({"10.96.0.10"}));
+    CHECK(prefer->object["spec"]["ipFamilies"] == Json::array({"IPv4"}));
+    CHECK(prefer->object["spec"]["ipFamilyPolicy"] == "PreferDualStack");
+    // An address of the family the cluster lacks names that family: refused, not allocated from nothing.
+    auto v6ip = v4.create(services("default"), service("v6", R"(,"spec":{"ports":[{"port":80}],"clusterIP":"fd00:10:96::5"})"));
+    REQUIRE_FALSE(v6ip);
+    CHECK(v6ip.error().code == 422);
+    CHECK_THAT(v6ip.error().message, Catch::Contains("spec.clusterIPs[0]: Invalid value: [\"fd00:10:96::5\"]: IPv6 is an unsupported IP family"));
+    auto two = v4.create(services("default"), service("two", R"(,"spec":{"ports":[{"port":80}],"clusterIPs":["10.96.0.20","fd00:10:96::5"]})"));
+    REQUIRE_FALSE(two);
+    CHECK_THAT(two.error().message, Catch::Contains("not configured for dual-stack services"));
+}
+
+TEST_CASE("ExternalName Services get no ClusterIP and no IP families", "[fake-apiserver][store][services]") {
+    auto uid = std::make_shared<int>(0);
+    Store dual{100, *ServiceIpRanges::parse("10.96.0.0/12,fd00:10:96::/112"),
+               [] { return std::string("2024-05-01T10:00:00Z"); }, [uid] { return "uid-" + std::to_string(++*uid); }};
+    auto ext = dual.create(services("default"), R"({"metadata":{"name":"legacy"},"spec":{"type":"ExternalName","externalName":"db.example.com.","clusterIP":""}})");
+    REQUIRE(ext);
+    const Json& spec = ext->object["spec"];
+    for (const char* field : {"clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"}) {
+        CAPTURE(field);
+        CHECK_FALSE(spec.contains(field));
+    }
+    CHECK(dual.create(services("default"), service("web"))->object["spec"]["clusterIP"] == "10.96.0.10");
+
+    const auto refused = [&dual](const std::string& spec_json) {
+        auto c = dual.create(services("default"), R"({"metadata":{"name":"bad"},"spec":)" + spec_json + "}");
+        REQUIRE_FALSE(c);
+        CHECK(c.error().code == 422);
+        return c.error().message;
+    };
+    CHECK(refused(R"({"type":"ExternalName","externalName":"x.example","clusterIP":"10.96.0.30"})") ==
+          "Service \"bad\" is invalid: spec.clusterIPs: Forbidden: may not be set for ExternalName services");
+    CHECK_THAT(refused(R"({"type":"ExternalName","externalName":"x.example","ipFamilies":["IPv4"]})"),
+               Catch::Contains("spec.ipFamilies: Forbidden"));
+    CHECK_THAT(refused(R"({"type":"ExternalName","externalName":"x.example","ipFamilyPolicy":"SingleStack"})"),
+               Catch::Contains("spec.ipFamilyPolicy: Forbidden"));
+    CHECK(refused(R"({"type":"ExternalName"})") == "Service \"bad\" is invalid: spec.externalName: Required value");
+    CHECK_THAT(refused(R"({"type":"ExternalName","externalName":"Not A Name"})"), Catch::Contains("RFC 1123 subdomain"));
+
+    // Turning a Service into an ExternalName one drops its ClusterIPs (freed), and back allocates.
+    auto turned = dual.patch(services("default"), "web", "application/merge-patch+json",
+                             R"({"spec":{"type":"ExternalName","externalName":"web.example.com"}})", Subresource::kNone);
+    REQUIRE(turned);
+    CHECK_FALSE(turned->object["spec"].contains("clusterIP"));
+    CHECK_FALSE(turned->object["spec"].contains("ipFamilies"));
+    CHECK(dual.create(services("default"), service("other"))->object["spec"]["clusterIP"] == "10.96.0.10");
+    auto back = dual.patch(services("default"), "web", "application/merge-patch+json",
+                           R"({"spec":{"type":"ClusterIP","externalName":null,"ipFamilyPolicy":"RequireDualStack"}})",
+                           Subresource::kNone);
+    REQUIRE(back);
+    CHECK(back->object["spec"]["clusterIPs"] == Json::array({"10.96.0.11", "fd00:10:96::a"}));
+}
+
+TEST_CASE("the mixed Service fixture seeds a dual-stack cluster only", "[fake-apiserver][store][services]") {
+    std::ifstream in{KROUTE_TEST_DATA_DIR "/k8s/service-list-mixed.json"};
+    REQUIRE(in);
+    const Json doc = Json::parse(std::string{std::istreambuf_iterator<char>{in}, {}});
+    const auto store_for = [](const char* range) {
+        return Store{100, *ServiceIpRanges::parse(range), [] { return std::string("2024-05-01T10:00:00Z"); },
+                     [] { return std::string("uid"); }};
+    };
+
+    Store dual = store_for("10.96.0.0/12,fd00:10:96::/112");
+    REQUIRE(dual.seed(Resource::kServices, doc));
+    auto web = dual.get(services("shop"), "web");
+    REQUIRE(web);
+    CHECK((*web)["spec"]["clusterIPs"] == Json::array({"fd00:10:96::5c1", "10.96.44.7"}));
+    CHECK((*web)["spec"]["ipFamilies"] == Json::array({"IPv6", "IPv4"}));
+    CHECK((*web)["spec"]["ipFamilyPolicy"] == "PreferDualStack");
+    CHECK((*web)["metadata"]["uid"] == "0c9f7a8e-4a4d-4c39-8f0e-7f3f2b8e1a22");
+    auto db = dual.get(services("shop"), "db");
+    REQUIRE(db);
+    CHECK((*db)["spec"]["clusterIPs"] == Json::array({"None"}));
+    CHECK((*db)["spec"]["ipFamilies"] == Json::array({"IPv4"}));
+    CHECK_FALSE(dual.get(services("shop"), "legacy")->at("spec").contains("clusterIPs"));
+    // The seeds' addresses are taken.
+    auto taken = dual.create(services("shop"), service("copy", R"(,"spec":{"ports":[{"port":80}],"clusterIP":"fd00:10:96::5c1"})"));
+    REQUIRE_FALSE(taken);
+    CHECK_THAT(taken.error().message, Catch::Contains("provided IP is already allocated"));
+
+    Store single = store_for("10.96.0.0/12");
+    auto refused = single.seed(Resource::kServices, doc);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message ==
+          "Service \"web\" is invalid: spec.ipFamilies[0]: Invalid value: \"IPv6\": not configured on this cluster");
 }
