@@ -131,6 +131,8 @@ void Controller::reconcile() {
         node_address_ = address;
     }
 
+    node_address_v6_ = self.address(Family::kIpv6);
+
     if (self.pod_cidrs.empty()) {
         if (!warned_no_cidr_) {
             log->warn("node {} has no podCIDR yet (kube-controller-manager --allocate-node-cidrs, or the "
@@ -293,24 +295,39 @@ void Controller::sync_conflist(const k8s::Node& self) {
 // Always originated: the other nodes need them (kube-router's --advertise-pod-cidr only governs
 // external peers, which the export policy enforces).
 void Controller::sync_originated(const k8s::Node& self) {
-    std::set<Prefix> want;
+    // Each podCIDR goes out with this node's address of its family as next hop: an IPv6 podCIDR
+    // (with --enable-ipv6) needs the node's IPv6 InternalIP; it travels over the same session.
+    std::map<Prefix, IpAddress> want;
+    const auto v6 = options_.enable_ipv6 ? self.address(Family::kIpv6) : std::nullopt;
     if (node_address_) {
-        for (const auto& p : self.pod_cidrs)
-            if (p.family() == Family::kIpv4) want.insert(p);
+        for (const auto& p : self.pod_cidrs) {
+            if (p.family() == Family::kIpv4)
+                want.emplace(p, *node_address_);
+            else if (v6)
+                want.emplace(p, *v6);
+        }
     }
+    if (options_.enable_ipv6 && !v6 && !warned_no_v6_address_ &&
+        std::any_of(self.pod_cidrs.begin(), self.pod_cidrs.end(), [](const Prefix& p) { return p.family() == Family::kIpv6; })) {
+        log::get("bgp")->warn("node {} has an IPv6 podCIDR but no IPv6 InternalIP or ExternalIP: its IPv6 pods are "
+                              "not announced until it has one", node_name_);
+        warned_no_v6_address_ = true;
+    }
+    if (v6) warned_no_v6_address_ = false;
     for (auto it = originated_.begin(); it != originated_.end();) {
-        if (want.count(*it) == 0) {
-            speaker_->withdraw(*it);
-            log::get("bgp")->info("withdrew {}", it->to_string());
+        auto w = want.find(it->first);
+        if (w == want.end() || w->second != it->second) {  // gone, or its next hop changed
+            speaker_->withdraw(it->first);
+            log::get("bgp")->info("withdrew {}", it->first.to_string());
             it = originated_.erase(it);
         } else {
             ++it;
         }
     }
-    for (const auto& p : want) {
-        if (originated_.insert(p).second) {
-            speaker_->originate(p, *node_address_);
-            log::get("bgp")->info("originated {} with next hop {}", p.to_string(), node_address_->to_string());
+    for (const auto& [p, next_hop] : want) {
+        if (originated_.emplace(p, next_hop).second) {
+            speaker_->originate(p, next_hop);
+            log::get("bgp")->info("originated {} with next hop {}", p.to_string(), next_hop.to_string());
         }
     }
 }
@@ -507,9 +524,13 @@ void Controller::sync_peers(const k8s::Node& self) {
 std::optional<std::string> Controller::import_rejection(const Prefix& prefix, const bgp::BestRoute& best) const {
     // IPv6 routes stay in the RIB (kroutectl rib shows them) until dual-stack routing is built.
     if (prefix.family() == Family::kIpv6 && !options_.enable_ipv6) return "IPv6 routing is off (--enable-ipv6)";
-    for (const auto& nh : best.next_hops)
-        if (node_address_ && nh == *node_address_) return "its next hop is this node";
     if (best.next_hops.empty()) return "it has no next hop";
+    for (const auto& nh : best.next_hops) {
+        if (nh == node_address_ || nh == node_address_v6_) return "its next hop is this node";
+        if (nh.family() != prefix.family())
+            // RFC 8950 next hops (an IPv4 route via IPv6) need RTA_VIA routes: not built.
+            return "its next hop " + nh.to_string() + " is of the other address family";
+    }
     return std::nullopt;
 }
 

@@ -110,6 +110,7 @@ private:
     std::unique_ptr<bgp::Speaker> speaker_;
     IpAddress router_id_;
     std::optional<IpAddress> node_address_;
+    std::optional<IpAddress> node_address_v6_;  // the node's IPv6 address, if it has one
 
     std::map<std::string, k8s::Node> nodes_;
     bool synced_ = false;
@@ -119,7 +120,7 @@ private:
     std::vector<Prefix> written_cidrs_;   // what the conflist on disk was rendered for
     int written_mtu_ = 0;
     std::string conflist_error_;
-    std::set<Prefix> originated_;
+    std::map<Prefix, IpAddress> originated_;  // with the next hop it was announced with
     std::map<IpAddress, bgp::PeerConfig> peers_;
     std::map<IpAddress, std::vector<Prefix>> owners_;  // node address -> podCIDRs, as the speaker has them
     std::size_t installed_ = 0;  // routes handed to the RouteSink and not removed since
@@ -134,6 +135,7 @@ private:
     bool warned_no_address_ = false;
     bool warned_mtu_ = false;
     bool warned_v6_off_ = false;
+    bool warned_no_v6_address_ = false;
     asio::steady_timer retry_timer_;
     bool retry_armed_ = false;
     asio::steady_timer sweep_timer_;

@@ -249,7 +249,9 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
         ->check(CLI::Range(1, 255));
     app.add_option("--routes-sync-period", sync_period, "Period of the full kernel route reconciliation")->capture_default_str();
     app.add_flag("--enable-ipv4", o.enable_ipv4, "IPv4 pod routing")->capture_default_str();
-    app.add_flag("--enable-ipv6", o.enable_ipv6, "IPv6 pod routing (not built yet)");
+    app.add_flag("--enable-ipv6", o.enable_ipv6,
+                 "IPv6 pod routing on dual-stack nodes: IPv6 podCIDRs announced with the node's IPv6 address as next hop, IPv6 routes installed")
+        ->capture_default_str();
     app.add_flag("--enable-overlay", enable_overlay, "Tunnel to peers in other subnets (not built yet)");
     app.add_option("--overlay-type", overlay_type, "subnet or full (not built yet)");
     app.add_flag("--enable-pod-egress", enable_pod_egress, "Masquerade pod traffic leaving the cluster (not built yet)");
@@ -283,7 +285,6 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     if (overlay_type != "subnet" && overlay_type != "full")
         return unexpected("--overlay-type: '" + overlay_type + "' is neither subnet nor full");
     if (enable_pod_egress) return not_built("enable-pod-egress", "pod egress masquerade");
-    if (o.enable_ipv6) return not_built("enable-ipv6", "dual-stack");
     if (o.metrics_port != 0) return not_built("metrics-port", "Prometheus metrics");
     if (!o.enable_ipv4) return unexpected("--enable-ipv4=false leaves no address family to route");
 

@@ -5,6 +5,9 @@
 #                 ── veth ── nodeN (eth0 172.18.0.(10+N)/16: kroute; kube-bridge 10.244.N.1/24 made by
 #                                   the CNI bridge plugin) ── veth ── pod_N_M (10.244.N.x)
 #
+# With KR_DUALSTACK=1 every node also has fd00:18::(10+N)/64 on eth0, IPv6 podCIDR
+# fd00:244:N::/64 (after the IPv4 one), and kroute runs with --enable-ipv6.
+#
 # Required variables: KR_BIN (kroute binaries), KR_DIR (a scratch directory of the caller's).
 
 KR_PROTO=${KR_PROTO:-52}
@@ -14,12 +17,17 @@ KR_KROUTE_FLAGS=(--bgp-holdtime 9s --bgp-keepalive-time 3s --bgp-connect-retry-t
                  --route-protocol "$KR_PROTO")
 declare -A KR_PIDS=()   # name -> PID of a daemon we started
 declare -A KR_POD_IP=() # pod_N_M -> its address
+declare -A KR_POD_IP6=() # pod_N_M -> its IPv6 address (KR_DUALSTACK=1)
+KR_DUALSTACK=${KR_DUALSTACK:-0}
+((KR_DUALSTACK)) && KR_KROUTE_FLAGS+=(--enable-ipv6)
 
 kr_log() { printf '%s\n' "$*"; }
 kr_fail() { printf 'FAIL: %s\n' "$*" >&2; return 1; }
 
 node_ip() { echo "172.18.0.$((10 + $1))"; }
 pod_cidr() { echo "10.244.$1.0/24"; }
+node_ip6() { echo "fd00:18::$((10 + $1))"; }
+pod_cidr6() { echo "fd00:244:$1::/64"; }
 
 # wait_for SECONDS DESCRIPTION CMD...: polls CMD every 0.2 s until it succeeds or time runs out.
 wait_for() {
@@ -41,14 +49,15 @@ underlay_up() {
     ip -n sw link set br0 up
 }
 
-# attach NS IP: a namespace with eth0 on the underlay switch.
+# attach NS IP [IP6]: a namespace with eth0 on the underlay switch.
 attach() {
-    local ns=$1 ip=$2
+    local ns=$1 ip=$2 ip6=${3:-}
     ip netns add "$ns"
     ip -n "$ns" link set lo up
     ip -n sw link add "v-$ns" type veth peer name eth0 netns "$ns"
     ip -n sw link set "v-$ns" master br0 up
     ip -n "$ns" addr add "$ip/16" dev eth0
+    [[ -z $ip6 ]] || ip -n "$ns" addr add "$ip6/64" dev eth0 nodad
     ip -n "$ns" link set eth0 up
 }
 
@@ -83,6 +92,7 @@ status:
   addresses:
   - type: InternalIP
     address: $(node_ip "$n")
+$( ((KR_DUALSTACK)) && printf '  - type: InternalIP\n    address: %s\n' "$(node_ip6 "$n")")
   - type: Hostname
     address: node$n
   conditions:
@@ -94,14 +104,16 @@ status:
     reason: NoRouteCreated
 YAML
     kubectl_api apply --validate=false -f "$KR_DIR/node$n.yaml" >/dev/null
+    local cidrs="\"$(pod_cidr "$n")\""
+    ((KR_DUALSTACK)) && cidrs+=",\"$(pod_cidr6 "$n")\""
     kubectl_api patch node "node$n" --type=merge \
-        -p "{\"spec\":{\"podCIDR\":\"$(pod_cidr "$n")\",\"podCIDRs\":[\"$(pod_cidr "$n")\"]}}" >/dev/null
+        -p "{\"spec\":{\"podCIDR\":\"$(pod_cidr "$n")\",\"podCIDRs\":[$cidrs]}}" >/dev/null
 }
 
 # node_up N: the node's namespace and its kroute (which waits for its Node object by itself).
 node_up() {
     local n=$1 dir="$KR_DIR/node$1"
-    attach "node$n" "$(node_ip "$n")"
+    attach "node$n" "$(node_ip "$n")" "$( ((KR_DUALSTACK)) && node_ip6 "$n")"
     mkdir -p "$dir/net.d" "$dir/ipam" "$dir/cni-cache"
     kroute_start "$n"
 }
@@ -129,8 +141,12 @@ pod_up() {
     ip netns exec "node$n" "$KR_BIN/kroute-cni-exec" add --conflist "$dir/net.d/10-kuberouter.conflist" \
         --netns "/run/netns/$pod" --container-id "$pod" --cache-dir "$dir/cni-cache" >"$KR_DIR/$pod.json"
     local ip
-    ip=$(jq -r '.ips[0].address' "$KR_DIR/$pod.json")
+    ip=$(jq -r '[.ips[] | select(.address | contains("."))][0].address' "$KR_DIR/$pod.json")
     KR_POD_IP[$pod]=${ip%/*}
+    if ((KR_DUALSTACK)); then
+        ip=$(jq -r '[.ips[] | select(.address | contains(":"))][0].address' "$KR_DIR/$pod.json")
+        KR_POD_IP6[$pod]=${ip%/*}
+    fi
     # Record the source address of every ping the pod receives (no tcpdump needed).
     ip netns exec "$pod" nft -f - <<NFT
 table inet kroute_seen {
@@ -162,7 +178,20 @@ expected_routes() {
 
 routes_converged() {
     local n=$1 nodes=$2
-    [[ "$(kernel_routes "$n")" == "$(expected_routes "$n" "$nodes")" ]]
+    [[ "$(kernel_routes "$n")" == "$(expected_routes "$n" "$nodes")" ]] || return 1
+    ((KR_DUALSTACK)) || return 0
+    [[ "$(kernel_routes6 "$n")" == "$(expected_routes6 "$n" "$nodes")" ]]
+}
+
+# The same for IPv6 (KR_DUALSTACK=1).
+kernel_routes6() {
+    ip -n "node$1" -6 route show proto "$KR_PROTO" | awk '{print $1, $2, $3}' | sort
+}
+expected_routes6() {
+    local n=$1 j
+    for j in $2; do
+        [[ $j == "$n" ]] || echo "$(pod_cidr6 "$j") via $(node_ip6 "$j")"
+    done | sort
 }
 
 pod_sources() {

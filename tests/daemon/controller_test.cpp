@@ -155,6 +155,72 @@ TEST_CASE("two nodes peer over BGP and each installs the other's podCIDR", "[dae
     }
 }
 
+TEST_CASE("dual-stack: --enable-ipv6 announces the IPv6 podCIDR via the node's IPv6 address, over the IPv4 session",
+          "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1, sink2;
+    auto o1 = options_for(port, dir, "node1");
+    auto o2 = options_for(port, dir, "node2");
+    o1.enable_ipv6 = o2.enable_ipv6 = true;
+    Controller c1(ioc, o1, "node1", sink1);
+    Controller c2(ioc, o2, "node2", sink2);
+    // IPv6 first in spec.podCIDRs, as an IPv6-primary cluster lists them. The speaker listens on
+    // the node's addresses as it starts: node1's IPv6 one must exist here (::1); node2's comes
+    // after its speaker started, so it need not.
+    auto n1 = node("node1", "127.0.0.1", {"fd00:244:1::/64", "10.244.1.0/24"});
+    n1.internal_ips.push_back(*IpAddress::parse("::1"));
+    auto n2 = node("node2", "127.0.0.2", {"10.244.2.0/24"});  // its IPv6 comes later
+    for (auto* c : {&c1, &c2}) {
+        c->handle(event(k8s::NodeEvent::Type::kAdded, n1));
+        c->handle(event(k8s::NodeEvent::Type::kAdded, n2));
+        c->handle(event(k8s::NodeEvent::Type::kSynced));
+    }
+    REQUIRE(run_until(ioc, [&] {
+        return has_route(sink2, "fd00:244:1::/64", "::1") && has_route(sink2, "10.244.1.0/24", "127.0.0.1") &&
+               has_route(sink1, "10.244.2.0/24", "127.0.0.2");
+    }));
+    CHECK(sink1.routes.size() == 1);
+    // Both ranges in the conflist, in the node's order.
+    auto conf = nlohmann::json::parse(read(c1.options().cni_conf_file));
+    CHECK(conf["plugins"][0]["ipam"]["ranges"][0][0]["subnet"] == "fd00:244:1::/64");
+    CHECK(conf["plugins"][0]["ipam"]["ranges"][1][0]["subnet"] == "10.244.1.0/24");
+
+    // node2 gets an IPv6 podCIDR before its IPv6 address: nothing to announce yet; then the address.
+    n2.pod_cidrs.push_back(*Prefix::parse("fd00:244:2::/64"));
+    for (auto* c : {&c1, &c2}) c->handle(event(k8s::NodeEvent::Type::kModified, n2));
+    n2.internal_ips.push_back(*IpAddress::parse("fd00:18::2"));
+    for (auto* c : {&c1, &c2}) c->handle(event(k8s::NodeEvent::Type::kModified, n2));
+    REQUIRE(run_until(ioc, [&] { return has_route(sink1, "fd00:244:2::/64", "fd00:18::2"); }));
+    // Its IPv6 address moves: the route follows.
+    n2.internal_ips.back() = *IpAddress::parse("fd00:18::22");
+    for (auto* c : {&c1, &c2}) c->handle(event(k8s::NodeEvent::Type::kModified, n2));
+    REQUIRE(run_until(ioc, [&] { return has_route(sink1, "fd00:244:2::/64", "fd00:18::22"); }));
+    CHECK(sink1.routes.size() == 2);
+}
+
+TEST_CASE("without --enable-ipv6 IPv6 podCIDRs stay out of BGP and the kernel", "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1, sink2;
+    Controller c1(ioc, options_for(port, dir, "node1"), "node1", sink1);
+    Controller c2(ioc, options_for(port, dir, "node2"), "node2", sink2);
+    auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24", "fd00:244:1::/64"});
+    n1.internal_ips.push_back(*IpAddress::parse("::1"));
+    auto n2 = node("node2", "127.0.0.2", {"10.244.2.0/24"});
+    for (auto* c : {&c1, &c2}) {
+        c->handle(event(k8s::NodeEvent::Type::kAdded, n1));
+        c->handle(event(k8s::NodeEvent::Type::kAdded, n2));
+        c->handle(event(k8s::NodeEvent::Type::kSynced));
+    }
+    REQUIRE(run_until(ioc, [&] { return has_route(sink2, "10.244.1.0/24", "127.0.0.1"); }));
+    ioc.restart();
+    ioc.run_for(300ms);
+    CHECK(sink2.routes.size() == 1);
+}
+
 TEST_CASE("a node may not announce another's podCIDR nor the service range", "[daemon][controller]") {
     asio::io_context ioc;
     TempDir dir;
