@@ -121,6 +121,13 @@ step "a route deleted behind kroute's back comes back"
 ip -n node1 route del "$(pod_cidr 2)"
 wait_for 5 "node1's route to node2 back" routes_converged 1 "$nodes"
 
+step "a link flap flushes node1's routes; they are back once the link is up"
+ip -n node1 link set eth0 down
+[[ -z $(kernel_routes 1) ]] || kr_fail "the kernel kept routes through a down link: $(kernel_routes 1)"
+ip -n node1 link set eth0 up
+wait_for 5 "node1's routes back after the flap" routes_converged 1 "$nodes"
+for n in 2 3; do routes_converged "$n" "$nodes" || kr_fail "node$n lost routes over node1's flap"; done
+
 step "node4 joins through the API server and leaves when deleted"
 node_up 4
 register_node 4
