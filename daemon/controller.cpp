@@ -157,7 +157,24 @@ void Controller::reconcile() {
         sync_peers(self);
     }
     check_stale_sweep();
+    sync_host_rules(self);
     sync_network_condition(self);
+}
+
+void Controller::sync_host_rules(const k8s::Node& self) {
+    if (plumbing_ == nullptr || self.pod_cidrs.empty()) return;
+    HostRulesSpec spec;
+    for (const auto& p : self.pod_cidrs)
+        if (p.family() == Family::kIpv4 || options_.enable_ipv6) spec.pod_cidrs.push_back(p);
+    spec.cluster_cidrs = cluster_cidrs();
+    for (const auto& [name, node] : nodes_) {
+        spec.node_addresses.insert(spec.node_addresses.end(), node.internal_ips.begin(), node.internal_ips.end());
+        spec.node_addresses.insert(spec.node_addresses.end(), node.external_ips.begin(), node.external_ips.end());
+    }
+    std::sort(spec.node_addresses.begin(), spec.node_addresses.end());
+    spec.node_addresses.erase(std::unique(spec.node_addresses.begin(), spec.node_addresses.end()), spec.node_addresses.end());
+    spec.pod_egress = options_.enable_pod_egress;
+    plumbing_->set_rules(spec);  // the writer drops a spec equal to the last
 }
 
 void Controller::warn_no_pod_cidr_for_good() {

@@ -19,6 +19,7 @@
 #include "common/asio.hpp"
 #include "daemon/options.hpp"
 #include "daemon/platform/fib.hpp"
+#include "daemon/platform/host_rules.hpp"
 #include "k8s-client/object_source.hpp"
 
 namespace kroute::daemon {
@@ -33,6 +34,13 @@ public:
     // Routes of kroute's protocol were in the kernel when kroute started: an earlier run's
     // forwarding state, kept (graceful restart, RFC 4724 §4.1).
     [[nodiscard]] virtual bool found_routes_at_start() const { return false; }
+};
+
+// Where the controller's packet filter rules go: HostRulesWriter, or nowhere (--no-fib).
+class HostPlumbing {
+public:
+    virtual ~HostPlumbing() = default;
+    virtual void set_rules(const HostRulesSpec& spec) = 0;
 };
 
 struct ControllerStatus {
@@ -63,6 +71,8 @@ public:
     // known, conflist written, speaker running) while its NetworkUnavailable condition is not
     // kroute's False; again if someone sets it back.
     void on_network_ready(std::function<void(const std::string&)> cb) { network_ready_ = std::move(cb); }
+    // The node's FORWARD and egress rules follow its podCIDRs, the cluster's and the nodes' addresses.
+    void set_host_plumbing(HostPlumbing* plumbing) { plumbing_ = plumbing; }
     // Stops BGP (Cease to every peer); on_done once the NOTIFICATIONs are out.
     void shutdown(std::function<void()> on_done);
 
@@ -86,6 +96,7 @@ private:
     void sync_peers(const k8s::Node& self);
     void sync_ownership();
     void sync_network_condition(const k8s::Node& self);
+    void sync_host_rules(const k8s::Node& self);
     void warn_no_pod_cidr_for_good();
     // The default policies (see docs/user-guide.md, "What kroute accepts and announces").
     [[nodiscard]] std::shared_ptr<const bgp::Policy> import_policy(bool external) const;
@@ -131,6 +142,7 @@ private:
     bool warned_no_cidr_ = false;
     asio::steady_timer no_cidr_timer_;
     std::function<void(const std::string&)> network_ready_;
+    HostPlumbing* plumbing_ = nullptr;
     bool network_ready_sent_ = false;  // asked, and kroute's False not seen on the node yet
     bool warned_no_address_ = false;
     bool warned_mtu_ = false;

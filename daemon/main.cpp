@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 
@@ -13,6 +14,8 @@
 #include "daemon/health_server.hpp"
 #include "daemon/options.hpp"
 #include "daemon/platform/fib.hpp"
+#include "daemon/platform/host_rules.hpp"
+#include "daemon/platform/netlink_route_table.hpp"
 #include "k8s-client/config.hpp"
 #include "k8s-client/node_status.hpp"
 #include "k8s-client/object_source.hpp"
@@ -42,9 +45,57 @@ public:
     void enable_stale_sweep() override {}
 };
 
+class RulesSink final : public HostPlumbing {
+public:
+    explicit RulesSink(HostRulesWriter& writer) : writer_{writer} {}
+    void set_rules(const HostRulesSpec& spec) override { writer_.set(spec); }
+
+private:
+    HostRulesWriter& writer_;
+};
+
+// --cleanup-config: what kroute made on this node goes, and nothing else: its routes (by their
+// protocol), its packet filter chains and their jumps, its CNI conflist.
+int cleanup(const Options& options) {
+    auto log = log::get("main");
+    int rc = 0;
+    if (auto table = NetlinkRouteTable::open(static_cast<std::uint8_t>(options.route_protocol), 254); !table) {
+        log->error("cleanup: cannot open the routing table: {}", table.error().message());
+        rc = 1;
+    } else if (auto routes = table->dump(); !routes) {
+        log->error("cleanup: cannot read the routing table: {}", routes.error().message());
+        rc = 1;
+    } else {
+        std::vector<RouteOp> ops;
+        for (const auto& r : *routes)
+            if (r.protocol == options.route_protocol) ops.push_back({RouteOpKind::kRemove, r.route});
+        std::size_t failed = 0;
+        for (const auto& e : table->apply(ops))
+            if (e) ++failed;
+        log->info("cleanup: removed {} routes of protocol {}{}", ops.size() - failed, options.route_protocol,
+                  failed != 0 ? fmt::format(" ({} could not be removed)", failed) : std::string{});
+        if (failed != 0) rc = 1;
+    }
+    if (auto r = HostRules::cleanup(); !r) {
+        log->error("cleanup: packet filter rules: {}", r.error());
+        rc = 1;
+    } else {
+        log->info("cleanup: removed kroute's packet filter chains");
+    }
+    std::error_code ec;
+    if (std::filesystem::remove(options.cni_conf_file, ec))
+        log->info("cleanup: removed {}", options.cni_conf_file);
+    else if (ec) {
+        log->error("cleanup: cannot remove {}: {}", options.cni_conf_file, ec.message());
+        rc = 1;
+    }
+    return rc;
+}
+
 int run(const Options& options) {
     log::set_verbosity(options.verbosity);
     auto log = log::get("main");
+    if (options.cleanup_config) return cleanup(options);
     const std::string name = node_name(options);
     if (name.empty()) {
         log->error("cannot tell this node's name: set --hostname-override or NODE_NAME");
@@ -100,7 +151,21 @@ int run(const Options& options) {
         sink = std::make_unique<FibSink>(*fib);
     }
 
+    std::unique_ptr<HostRulesWriter> rules_writer;
+    std::unique_ptr<RulesSink> rules_sink;
+    if (!options.no_fib) {
+        if (auto rules = HostRules::detect(); !rules) {
+            log->error("no packet filter rules: {}; pods may not be forwarded where FORWARD drops, and get no egress "
+                       "masquerade", rules.error());
+        } else {
+            rules_writer = std::make_unique<HostRulesWriter>(*rules, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                         options.routes_sync_period));
+            rules_sink = std::make_unique<RulesSink>(*rules_writer);
+        }
+    }
+
     Controller controller(ioc, options, name, *sink);
+    if (rules_sink) controller.set_host_plumbing(rules_sink.get());
     if (status_writer)
         controller.on_network_ready([&status_writer](const std::string& node) { status_writer->set_network_available(node); });
 
@@ -150,6 +215,7 @@ int run(const Options& options) {
     ioc.run();
     source->stop();
     if (status_writer) status_writer->stop();
+    if (rules_writer) rules_writer->stop();
     health.stop();
     if (fib) fib->stop();
     log->info("kroute stopped");

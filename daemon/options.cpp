@@ -177,7 +177,7 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     std::string peer_passwords_file, peer_import_reject, overlay_type = "subnet";
     std::vector<std::string> peer_max_prefixes;
     std::string max_prefix_restart = "60s", gr_time = "90s", gr_deferral = "6m", bfd_rx = "300ms", bfd_tx = "300ms";
-    bool enable_overlay = false, enable_pod_egress = false;
+    bool enable_overlay = false;
     bool advertise_cluster_ip = false, advertise_external_ip = false, advertise_lb_ip = false;
 
     // Kubernetes
@@ -254,7 +254,11 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
         ->capture_default_str();
     app.add_flag("--enable-overlay", enable_overlay, "Tunnel to peers in other subnets (not built yet)");
     app.add_option("--overlay-type", overlay_type, "subnet or full (not built yet)");
-    app.add_flag("--enable-pod-egress", enable_pod_egress, "Masquerade pod traffic leaving the cluster (not built yet)");
+    app.add_flag("--enable-pod-egress", o.enable_pod_egress,
+                 "MASQUERADE pod traffic to anything but the cluster's pod CIDRs and the nodes' addresses")
+        ->capture_default_str();
+    app.add_flag("--cleanup-config", o.cleanup_config,
+                 "Remove kroute's routes, packet filter rules and CNI conflist from this node, then exit");
     app.add_option("--service-cluster-ip-range", service_range, "Service CIDRs: never accepted from peers")->capture_default_str();
     app.add_option("--cluster-cidr", cluster_cidr, "Pod CIDRs of the cluster (default: the union of the nodes' podCIDRs)");
 
@@ -284,7 +288,6 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     if (enable_overlay) return not_built("enable-overlay", "VXLAN overlay");
     if (overlay_type != "subnet" && overlay_type != "full")
         return unexpected("--overlay-type: '" + overlay_type + "' is neither subnet nor full");
-    if (enable_pod_egress) return not_built("enable-pod-egress", "pod egress masquerade");
     if (o.metrics_port != 0) return not_built("metrics-port", "Prometheus metrics");
     if (!o.enable_ipv4) return unexpected("--enable-ipv4=false leaves no address family to route");
 
@@ -449,6 +452,7 @@ std::vector<std::pair<std::string, std::string>> describe(const Options& o) {
         {"auto-mtu", b(o.auto_mtu)},
         {"mtu", std::to_string(o.mtu)},
         {"no-fib", b(o.no_fib)},
+        {"enable-pod-egress", b(o.enable_pod_egress)},
         {"route-protocol", std::to_string(o.route_protocol)},
         {"routes-sync-period", format_duration(o.routes_sync_period)},
         {"enable-ipv4", b(o.enable_ipv4)},

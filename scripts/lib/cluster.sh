@@ -71,6 +71,19 @@ apiserver_up() {
     wait_for 20 "the API server to answer" kubectl_api get nodes
 }
 
+# outside_up: a host beyond the cluster on the underlay (172.18.0.250), recording the source of every
+# ping it receives: pod egress must reach it masqueraded to the node's address.
+KR_OUTSIDE_IP=172.18.0.250
+outside_up() {
+    attach outside "$KR_OUTSIDE_IP"
+    ip netns exec outside nft -f - <<'NFT'
+table inet kroute_seen {
+    set sources { type ipv4_addr; flags dynamic; }
+    chain input { type filter hook input priority 0; icmp type echo-request add @sources { ip saddr }; }
+}
+NFT
+}
+
 # kubectl as an operator would use it, from the control-plane namespace.
 kubectl_api() {
     HOME="$KR_DIR/home" ip netns exec api "${KUBECTL:-kubectl}" --kubeconfig "$KR_DIR/api/kubeconfig" "$@"
@@ -114,6 +127,9 @@ YAML
 node_up() {
     local n=$1 dir="$KR_DIR/node$1"
     attach "node$n" "$(node_ip "$n")" "$( ((KR_DUALSTACK)) && node_ip6 "$n")"
+    # As on hosts with Docker or a hardened firewall: only kroute's own ACCEPT rules let pods through.
+    ip netns exec "node$n" iptables -P FORWARD DROP
+    ((KR_DUALSTACK)) && ip netns exec "node$n" ip6tables -P FORWARD DROP
     mkdir -p "$dir/net.d" "$dir/ipam" "$dir/cni-cache"
     kroute_start "$n"
 }

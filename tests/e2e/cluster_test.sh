@@ -107,6 +107,22 @@ for n in $nodes; do
     for s in $seen; do [[ $s == 10.244.* ]] || kr_fail "pod_${n}_1 saw NATed source $s"; done
 done
 
+step "FORWARD drops on every node: kroute's own rules let pods through, first in FORWARD"
+for n in $nodes; do
+    ip netns exec "node$n" iptables -S FORWARD | grep -qx -- '-P FORWARD DROP' || kr_fail "node$n FORWARD policy not DROP"
+    [[ $(ip netns exec "node$n" iptables -S FORWARD | sed -n 2p) == "-A FORWARD -m comment --comment kroute -j KROUTE-FORWARD" ]] ||
+        kr_fail "node$n: kroute's jump is not first in FORWARD: $(ip netns exec "node$n" iptables -S FORWARD)"
+done
+
+step "pod egress to a host outside the cluster is masqueraded to the node's address; pod to pod is not"
+outside_up
+for n in $nodes; do
+    ip netns exec "pod_${n}_1" ping -c1 -W2 -q "$KR_OUTSIDE_IP" >/dev/null || kr_fail "pod_${n}_1 -> outside"
+done
+seen=$(pod_sources outside | sort | tr '\n' ' ')
+[[ $seen == "$(for n in $nodes; do node_ip "$n"; done | sort | tr '\n' ' ')" ]] ||
+    kr_fail "outside saw [$seen], not the three nodes' addresses"
+
 step "the source check can fail: a MASQUERADE on node2 shows up as node2's address"
 ip netns exec node2 nft -f - <<'NFT'
 table ip kroute_e2e_nat {
@@ -164,5 +180,16 @@ step "kroute restarted on node2: the mesh heals, and its kernel routes were left
 [[ -n "$(kernel_routes 2)" ]] || kr_fail "kroute removed node2's routes on exit"
 kroute_start 2
 for n in $nodes; do wait_for 60 "node$n converged after node2 restarted" routes_converged "$n" "$nodes"; done
+
+step "--cleanup-config removes kroute's routes, rules and conflist, and nothing else"
+stop_daemon node1
+ip netns exec node1 "$KR_BIN/kroute" --cleanup-config --route-protocol "$KR_PROTO" \
+    --cni-conf-file "$KR_DIR/node1/net.d/10-kuberouter.conflist" >"$KR_DIR/cleanup.log" 2>&1 ||
+    kr_fail "cleanup failed: $(cat "$KR_DIR/cleanup.log")"
+[[ -z $(kernel_routes 1) ]] || kr_fail "routes left after cleanup: $(kernel_routes 1)"
+! ip netns exec node1 iptables-save | grep -q KROUTE || kr_fail "kroute chains left: $(ip netns exec node1 iptables-save | grep KROUTE)"
+ip netns exec node1 iptables -S FORWARD | grep -qx -- '-P FORWARD DROP' || kr_fail "cleanup touched the FORWARD policy"
+[[ ! -e $KR_DIR/node1/net.d/10-kuberouter.conflist ]] || kr_fail "conflist left after cleanup"
+ip -n node1 route show | grep -q "dev eth0 proto kernel" || kr_fail "cleanup removed the kernel's own routes"
 
 echo "PASS cluster_test"
