@@ -11,7 +11,7 @@ packages=(
     # the libFuzzer build (scripts/fuzz.sh)
     clang libclang-rt-14-dev
     # tests and demo
-    iproute2 iputils-ping nftables iptables jq curl util-linux procps openssl
+    iproute2 iputils-ping nftables iptables jq curl util-linux procps openssl socat
     containernetworking-plugins
     # real BGP peers for interop tests
     bird2 frr gobgpd exabgp

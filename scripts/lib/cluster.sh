@@ -151,11 +151,14 @@ kroutectl_on() {
 
 # pod_up N M: a pod namespace wired by the real CNI plugins with the conflist kroute wrote,
 # executed in the node's namespace as kubelet would.
+# A third argument is the pod's portMappings (JSON), as kubelet passes hostPorts to portmap.
 pod_up() {
     local n=$1 m=$2 pod="pod_$1_$2" dir="$KR_DIR/node$1"
+    local ports=()
+    [[ -z ${3:-} ]] || ports=(--port-mappings "$3")
     ip netns add "$pod"
     ip netns exec "node$n" "$KR_BIN/kroute-cni-exec" add --conflist "$dir/net.d/10-kuberouter.conflist" \
-        --netns "/run/netns/$pod" --container-id "$pod" --cache-dir "$dir/cni-cache" >"$KR_DIR/$pod.json"
+        --netns "/run/netns/$pod" --container-id "$pod" --cache-dir "$dir/cni-cache" "${ports[@]}" >"$KR_DIR/$pod.json"
     local ip
     ip=$(jq -r '[.ips[] | select(.address | contains("."))][0].address' "$KR_DIR/$pod.json")
     KR_POD_IP[$pod]=${ip%/*}
@@ -170,6 +173,19 @@ table inet kroute_seen {
     chain input { type filter hook input priority 0; icmp type echo-request add @sources { ip saddr }; }
 }
 NFT
+}
+
+# tcp_echo_up POD PORT: a TCP server in POD that answers each connection with the peer address it
+# sees, then closes (socat, in the background; its PID in KR_PIDS[tcp_POD]).
+tcp_echo_up() {
+    local pod=$1 port=$2
+    ip netns exec "$pod" socat "TCP-LISTEN:$port,reuseaddr,fork" SYSTEM:'echo $SOCAT_PEERADDR' </dev/null >/dev/null 2>&1 &
+    KR_PIDS[tcp_$pod]=$!
+}
+
+# tcp_ask NS ADDR PORT: connects from NS and prints what the server said (the address it saw).
+tcp_ask() {
+    ip netns exec "$1" socat -T 3 - "TCP:$2:$3,connect-timeout=3" </dev/null
 }
 
 pod_down() {

@@ -107,6 +107,23 @@ for n in $nodes; do
     for s in $seen; do [[ $s == 10.244.* ]] || kr_fail "pod_${n}_1 saw NATed source $s"; done
 done
 
+step "TCP to a remote pod sees the client pod's address; a hostPort reaches its pod from another node"
+tcp_echo_up pod_2_1 80
+wait_for 5 "the TCP server in pod_2_1" tcp_ask pod_1_1 "${KR_POD_IP[pod_2_1]}" 80
+[[ $(tcp_ask pod_1_1 "${KR_POD_IP[pod_2_1]}" 80) == "${KR_POD_IP[pod_1_1]}" ]] ||
+    kr_fail "pod_2_1 saw TCP from '$(tcp_ask pod_1_1 "${KR_POD_IP[pod_2_1]}" 80)', not pod_1_1"
+pod_up 3 2 '[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]'
+tcp_echo_up pod_3_2 80
+wait_for 5 "hostPort 8080 on node3" tcp_ask pod_1_1 "$(node_ip 3)" 8080
+# portmap keeps a remote pod's source (it masquerades only hairpin traffic from its own subnet).
+[[ $(tcp_ask pod_1_1 "$(node_ip 3)" 8080) == "${KR_POD_IP[pod_1_1]}" ]] || kr_fail "hostPort: source not pod_1_1's"
+[[ -n $(tcp_ask node2 "$(node_ip 3)" 8080) ]] || kr_fail "hostPort from node2"
+
+step "the pod MTU end to end: a DF ping of exactly 1500 bytes passes, one byte more does not"
+ip netns exec pod_1_1 ping -M do -s 1472 -c1 -W2 -q "${KR_POD_IP[pod_2_1]}" >/dev/null || kr_fail "1500-byte DF ping"
+! ip netns exec pod_1_1 ping -M do -s 1473 -c1 -W2 -q "${KR_POD_IP[pod_2_1]}" >/dev/null 2>&1 ||
+    kr_fail "a 1501-byte DF ping passed: the pod MTU is not 1500"
+
 step "FORWARD drops on every node: kroute's own rules let pods through, first in FORWARD"
 for n in $nodes; do
     ip netns exec "node$n" iptables -S FORWARD | grep -qx -- '-P FORWARD DROP' || kr_fail "node$n FORWARD policy not DROP"
