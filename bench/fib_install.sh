@@ -370,14 +370,18 @@ one_reconcile() {
       # bursts: runs of samples in which the writer used CPU
       | (reduce range(0; $d | length) as $i ({bursts: [], cur: 0};
            if $d[$i] > 0 then .cur += $d[$i] else (if .cur > 0 then .bursts += [.cur] else . end) | .cur = 0 end)
-         | if .cur > 0 then .bursts += [.cur] else . end | .bursts) as $b
+         | if .cur > 0 then .bursts += [.cur] else . end | .bursts) as $all
+      # a reconcile is a burst of at least a quarter of the median one (and 2 ticks): single ticks
+      # are 1 s wake-ups of the writer and KEEPALIVEs
+      | ($all | sort | .[length / 2 | floor] // 0) as $med
+      | [$all[] | select(. >= 2 and . * 4 >= $med)] as $b
       | ($b | length) as $reconciles
       | {bench: "fib_reconcile", receiver: "kroute", version: $version, run: $run, routes: $n, period_s: $period,
          window_ms: $window_ms, reconciles: $reconciles,
          cpu_ms_total: ($total * 1000 / $hz),
          cpu_ms_per_reconcile: (if $reconciles > 0 then ($total * 1000 / $hz / $reconciles | round) else null end),
          writer_cpu_ms_per_reconcile: ($b | map(. * 1000 / $hz) | sort | {min: min, median: .[length / 2 | floor], max: max}),
-         other_threads_cpu_ms: (($total - ($b | add // 0)) * 1000 / $hz), fib_errors: $fib_errors, loadavg: $load}'
+         other_cpu_ms: (($total - ($b | add // 0)) * 1000 / $hz), fib_errors: $fib_errors, loadavg: $load}'
     touch "$d/stop"
     stop_pid "$fpid"
     stop_pid "$rpid"
