@@ -315,7 +315,7 @@ void Controller::sync_originated(const k8s::Node& self) {
     // Each podCIDR goes out with this node's address of its family as next hop: an IPv6 podCIDR
     // (with --enable-ipv6) needs the node's IPv6 InternalIP; it travels over the same session.
     std::map<Prefix, IpAddress> want;
-    const auto v6 = options_.enable_ipv6 ? self.address(Family::kIpv6) : std::nullopt;
+    const auto v6 = options_.enable_ipv6 ? node_address_v6_ : std::nullopt;
     if (node_address_) {
         for (const auto& p : self.pod_cidrs) {
             if (p.family() == Family::kIpv4)
