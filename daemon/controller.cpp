@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -38,22 +39,39 @@ std::string join(const std::vector<IpAddress>& as) {
 
 }  // namespace
 
-std::optional<int> link_mtu_of(const IpAddress& address) {
+std::optional<LinkOf> link_of(const IpAddress& address) {
     ifaddrs* list = nullptr;
     if (getifaddrs(&list) != 0) return std::nullopt;
-    std::string name;
-    for (auto* it = list; it != nullptr && name.empty(); it = it->ifa_next) {
+    std::optional<LinkOf> out;
+    auto prefix_length = [](const unsigned char* mask, std::size_t len) {
+        int n = 0;
+        for (std::size_t i = 0; i < len; ++i) n += std::popcount(static_cast<unsigned>(mask[i]));
+        return n;
+    };
+    for (auto* it = list; it != nullptr && !out; it = it->ifa_next) {
         if (it->ifa_addr == nullptr) continue;
         if (it->ifa_addr->sa_family == AF_INET && address.is_v4()) {
             auto* sin = reinterpret_cast<sockaddr_in*>(it->ifa_addr);
-            if (std::memcmp(&sin->sin_addr, address.data(), 4) == 0) name = it->ifa_name;
+            if (std::memcmp(&sin->sin_addr, address.data(), 4) != 0) continue;
+            auto* mask = it->ifa_netmask ? reinterpret_cast<sockaddr_in*>(it->ifa_netmask) : nullptr;
+            const int len = mask ? prefix_length(reinterpret_cast<const unsigned char*>(&mask->sin_addr), 4) : 32;
+            out = LinkOf{it->ifa_name, Prefix(address, len)};  // canonical: host bits cleared
         } else if (it->ifa_addr->sa_family == AF_INET6 && address.is_v6()) {
             auto* sin6 = reinterpret_cast<sockaddr_in6*>(it->ifa_addr);
-            if (std::memcmp(&sin6->sin6_addr, address.data(), 16) == 0) name = it->ifa_name;
+            if (std::memcmp(&sin6->sin6_addr, address.data(), 16) != 0) continue;
+            auto* mask = it->ifa_netmask ? reinterpret_cast<sockaddr_in6*>(it->ifa_netmask) : nullptr;
+            const int len = mask ? prefix_length(reinterpret_cast<const unsigned char*>(&mask->sin6_addr), 16) : 128;
+            out = LinkOf{it->ifa_name, Prefix(address, len)};  // canonical: host bits cleared
         }
     }
     freeifaddrs(list);
-    if (name.empty()) return std::nullopt;
+    return out;
+}
+
+std::optional<int> link_mtu_of(const IpAddress& address) {
+    auto link = link_of(address);
+    if (!link) return std::nullopt;
+    const std::string name = link->name;
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return std::nullopt;
     ifreq req{};
@@ -157,8 +175,56 @@ void Controller::reconcile() {
         sync_peers(self);
     }
     check_stale_sweep();
+    sync_overlay(self);
     sync_host_rules(self);
     sync_network_condition(self);
+}
+
+void Controller::sync_overlay(const k8s::Node& self) {
+    if (!options_.enable_overlay || overlay_ == nullptr || !node_address_) return;
+    const auto own = self.pod_cidr(Family::kIpv4);
+    if (!own) return;  // our VTEP address is our podCIDR's network address
+    auto link = link_of(*node_address_);
+    auto mtu = link_mtu_of(*node_address_);
+    if (!link || !mtu) {
+        if (!std::exchange(warned_overlay_, true))
+            log::get("fib")->error("overlay: no link holds {} here; no VXLAN device", node_address_->to_string());
+        return;
+    }
+    local_subnet_ = link->subnet;
+    VxlanConfig cfg;
+    cfg.local = *node_address_;
+    cfg.underlay_dev = link->name;
+    cfg.mtu = *mtu - kVxlanOverhead;
+    cfg.vtep = own->address();
+    if (cfg != overlay_device_) {
+        if (auto r = overlay_->ensure(cfg); !r) {
+            if (!std::exchange(warned_overlay_, true))
+                log::get("fib")->error("overlay: cannot set up {}: {}; retrying on the next change", kVxlanDevice, r.error());
+            return;
+        }
+        warned_overlay_ = false;
+        overlay_device_ = cfg;
+    }
+    std::map<IpAddress, IpAddress> vteps;
+    std::vector<VxlanPeer> peers;
+    for (const auto& [name, node] : nodes_) {
+        if (name == node_name_) continue;
+        const auto addr = node.address(Family::kIpv4);
+        const auto cidr = node.pod_cidr(Family::kIpv4);
+        if (!addr || !cidr) continue;
+        if (options_.overlay_type != "full" && local_subnet_->contains(*addr)) continue;  // on our link: direct
+        vteps.emplace(*addr, cidr->address());
+        peers.push_back({*addr, cidr->address()});
+    }
+    overlay_->set_peers(std::move(peers));
+    if (vteps == overlay_vteps_) return;
+    overlay_vteps_ = std::move(vteps);
+    // Routes to the nodes that moved behind the overlay (or out of it) change device and gateway.
+    if (!speaker_) return;
+    speaker_->for_each_best_route([this](const bgp::BestRoute& r) {
+        if (auto route = installable(r.prefix, r)) routes_.set_route(*route);
+    });
 }
 
 void Controller::sync_host_rules(const k8s::Node& self) {
@@ -258,7 +324,7 @@ void Controller::sync_conflist(const k8s::Node& self) {
         if (options_.auto_mtu && node_address_) {
             auto m = link_mtu_of(*node_address_);
             // A node address on loopback (MTU 65536, kube-router's #1383) is no guide for pods.
-            if (m && *m >= 576 && *m <= 65535) mtu = *m;
+            if (m && *m >= 576 && *m <= 65535) mtu = *m - (options_.enable_overlay ? kVxlanOverhead : 0);
             else if (m && !warned_mtu_) {
                 log::get("cni")->warn("the link of {} has MTU {}, unusable for pods: using 1500 (set --mtu)",
                                       node_address_->to_string(), *m);
@@ -553,7 +619,15 @@ std::optional<std::string> Controller::import_rejection(const Prefix& prefix, co
 
 std::optional<FibRoute> Controller::installable(const Prefix& prefix, const std::optional<bgp::BestRoute>& best) const {
     if (!best || best->local || import_rejection(prefix, *best)) return std::nullopt;
-    return FibRoute{prefix, best->next_hops};
+    return route_for(prefix, *best);
+}
+
+FibRoute Controller::route_for(const Prefix& prefix, const bgp::BestRoute& best) const {
+    // A node behind the overlay: its gateway is not on the underlay's link, the VTEP is on ours.
+    if (best.next_hops.size() == 1 && prefix.family() == Family::kIpv4)
+        if (auto it = overlay_vteps_.find(best.next_hops.front()); it != overlay_vteps_.end())
+            return FibRoute{prefix, {it->second}, kVxlanDevice, true};
+    return FibRoute{prefix, best.next_hops, {}, false};
 }
 
 std::map<Prefix, FibRoute> Controller::desired_routes() const {
@@ -578,7 +652,7 @@ void Controller::on_best_path(const Prefix& prefix, const std::optional<bgp::Bes
                 log::get("fib")->warn("not installing {} from {}: {}{}", prefix.to_string(), best->from_peer.to_string(),
                                       *why, v6_off ? " (said once for every IPv6 route)" : "");
         } else {
-            now = FibRoute{prefix, best->next_hops};
+            now = route_for(prefix, *best);
         }
     }
     if (now == was) return;

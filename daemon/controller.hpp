@@ -20,6 +20,7 @@
 #include "daemon/options.hpp"
 #include "daemon/platform/fib.hpp"
 #include "daemon/platform/host_rules.hpp"
+#include "daemon/platform/vxlan.hpp"
 #include "k8s-client/object_source.hpp"
 
 namespace kroute::daemon {
@@ -41,6 +42,15 @@ class HostPlumbing {
 public:
     virtual ~HostPlumbing() = default;
     virtual void set_rules(const HostRulesSpec& spec) = 0;
+};
+
+// The overlay's device and per-node entries: daemon/platform/vxlan, or nowhere (--no-fib).
+class OverlayPlumbing {
+public:
+    virtual ~OverlayPlumbing() = default;
+    // Creates or fixes the device; before any route through it is written. Blocking, rare.
+    [[nodiscard]] virtual Expected<void, std::string> ensure(const VxlanConfig& cfg) = 0;
+    virtual void set_peers(std::vector<VxlanPeer> peers) = 0;
 };
 
 struct ControllerStatus {
@@ -73,6 +83,8 @@ public:
     void on_network_ready(std::function<void(const std::string&)> cb) { network_ready_ = std::move(cb); }
     // The node's FORWARD and egress rules follow its podCIDRs, the cluster's and the nodes' addresses.
     void set_host_plumbing(HostPlumbing* plumbing) { plumbing_ = plumbing; }
+    // With --enable-overlay: routes to nodes the underlay cannot reach go through VXLAN.
+    void set_overlay(OverlayPlumbing* overlay) { overlay_ = overlay; }
     // Stops BGP (Cease to every peer); on_done once the NOTIFICATIONs are out.
     void shutdown(std::function<void()> on_done);
 
@@ -97,6 +109,9 @@ private:
     void sync_ownership();
     void sync_network_condition(const k8s::Node& self);
     void sync_host_rules(const k8s::Node& self);
+    void sync_overlay(const k8s::Node& self);
+    // The kernel route for a best path: direct, or through the overlay to a node behind it.
+    [[nodiscard]] FibRoute route_for(const Prefix& prefix, const bgp::BestRoute& best) const;
     void warn_no_pod_cidr_for_good();
     // The default policies (see docs/user-guide.md, "What kroute accepts and announces").
     [[nodiscard]] std::shared_ptr<const bgp::Policy> import_policy(bool external) const;
@@ -143,6 +158,11 @@ private:
     asio::steady_timer no_cidr_timer_;
     std::function<void(const std::string&)> network_ready_;
     HostPlumbing* plumbing_ = nullptr;
+    OverlayPlumbing* overlay_ = nullptr;
+    std::optional<Prefix> local_subnet_;            // the subnet of the link holding the node address
+    std::optional<VxlanConfig> overlay_device_;     // as last ensured
+    std::map<IpAddress, IpAddress> overlay_vteps_;  // node address -> its VTEP, for nodes behind the overlay
+    bool warned_overlay_ = false;
     bool network_ready_sent_ = false;  // asked, and kroute's False not seen on the node yet
     bool warned_no_address_ = false;
     bool warned_mtu_ = false;
@@ -155,5 +175,12 @@ private:
 
 // The MTU of the interface that holds `address` in this network namespace, if any.
 [[nodiscard]] std::optional<int> link_mtu_of(const IpAddress& address);
+
+// The link that holds `address` in this network namespace, and the subnet it has there.
+struct LinkOf {
+    std::string name;
+    Prefix subnet;
+};
+[[nodiscard]] std::optional<LinkOf> link_of(const IpAddress& address);
 
 }  // namespace kroute::daemon
