@@ -43,43 +43,47 @@ std::optional<LinkOf> link_of(const IpAddress& address) {
     ifaddrs* list = nullptr;
     if (getifaddrs(&list) != 0) return std::nullopt;
     std::optional<LinkOf> out;
-    auto prefix_length = [](const unsigned char* mask, std::size_t len) {
+    auto prefix_length = [](const void* mask, std::size_t len) {
+        const auto* m = static_cast<const unsigned char*>(mask);
         int n = 0;
-        for (std::size_t i = 0; i < len; ++i) n += std::popcount(static_cast<unsigned>(mask[i]));
+        for (std::size_t i = 0; i < len; ++i) n += std::popcount(static_cast<unsigned>(m[i]));
         return n;
     };
     for (auto* it = list; it != nullptr && !out; it = it->ifa_next) {
         if (it->ifa_addr == nullptr) continue;
+        const void* addr = nullptr;
+        const void* mask = nullptr;
+        std::size_t len = 0;
         if (it->ifa_addr->sa_family == AF_INET && address.is_v4()) {
-            auto* sin = reinterpret_cast<sockaddr_in*>(it->ifa_addr);
-            if (std::memcmp(&sin->sin_addr, address.data(), 4) != 0) continue;
-            auto* mask = it->ifa_netmask ? reinterpret_cast<sockaddr_in*>(it->ifa_netmask) : nullptr;
-            const int len = mask ? prefix_length(reinterpret_cast<const unsigned char*>(&mask->sin_addr), 4) : 32;
-            out = LinkOf{it->ifa_name, Prefix(address, len)};  // canonical: host bits cleared
+            addr = &reinterpret_cast<sockaddr_in*>(it->ifa_addr)->sin_addr;
+            if (it->ifa_netmask) mask = &reinterpret_cast<sockaddr_in*>(it->ifa_netmask)->sin_addr;
+            len = 4;
         } else if (it->ifa_addr->sa_family == AF_INET6 && address.is_v6()) {
-            auto* sin6 = reinterpret_cast<sockaddr_in6*>(it->ifa_addr);
-            if (std::memcmp(&sin6->sin6_addr, address.data(), 16) != 0) continue;
-            auto* mask = it->ifa_netmask ? reinterpret_cast<sockaddr_in6*>(it->ifa_netmask) : nullptr;
-            const int len = mask ? prefix_length(reinterpret_cast<const unsigned char*>(&mask->sin6_addr), 16) : 128;
-            out = LinkOf{it->ifa_name, Prefix(address, len)};  // canonical: host bits cleared
+            addr = &reinterpret_cast<sockaddr_in6*>(it->ifa_addr)->sin6_addr;
+            if (it->ifa_netmask) mask = &reinterpret_cast<sockaddr_in6*>(it->ifa_netmask)->sin6_addr;
+            len = 16;
         }
+        if (addr == nullptr || std::memcmp(addr, address.data(), len) != 0) continue;
+        const int plen = mask ? prefix_length(mask, len) : static_cast<int>(len * 8);
+        out = LinkOf{it->ifa_name, Prefix(address, plen), 0};  // canonical: host bits cleared
     }
     freeifaddrs(list);
+    if (!out) return std::nullopt;
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::nullopt;
+    ifreq req{};
+    std::strncpy(req.ifr_name, out->name.c_str(), IFNAMSIZ - 1);
+    int rc = ::ioctl(fd, SIOCGIFMTU, &req);
+    ::close(fd);
+    if (rc != 0) return std::nullopt;
+    out->mtu = req.ifr_mtu;
     return out;
 }
 
 std::optional<int> link_mtu_of(const IpAddress& address) {
     auto link = link_of(address);
     if (!link) return std::nullopt;
-    const std::string name = link->name;
-    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return std::nullopt;
-    ifreq req{};
-    std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    int rc = ::ioctl(fd, SIOCGIFMTU, &req);
-    ::close(fd);
-    if (rc != 0) return std::nullopt;
-    return req.ifr_mtu;
+    return link->mtu;
 }
 
 Controller::Controller(asio::io_context& ioc, Options options, std::string node_name, RouteSink& routes)
@@ -181,50 +185,58 @@ void Controller::reconcile() {
 }
 
 void Controller::sync_overlay(const k8s::Node& self) {
-    if (!options_.enable_overlay || overlay_ == nullptr || !node_address_) return;
-    const auto own = self.pod_cidr(Family::kIpv4);
-    if (!own) return;  // our VTEP address is our podCIDR's network address
-    auto link = link_of(*node_address_);
-    auto mtu = link_mtu_of(*node_address_);
-    if (!link || !mtu) {
-        if (!std::exchange(warned_overlay_, true))
-            log::get("fib")->error("overlay: no link holds {} here; no VXLAN device", node_address_->to_string());
-        return;
+    if (!options_.enable_overlay || overlay_plumbing_ == nullptr) return;
+    bool moved = sync_overlay_family(self, Family::kIpv4, node_address_);
+    if (options_.enable_ipv6) moved = sync_overlay_family(self, Family::kIpv6, node_address_v6_) || moved;
+    // Routes to the nodes that moved behind the overlay (or out of it) change device and gateway.
+    if (!moved || !speaker_) return;
+    speaker_->for_each_best_route([this](const bgp::BestRoute& r) {
+        if (auto route = installable(r.prefix, r)) routes_.set_route(*route);
+    });
+}
+
+bool Controller::sync_overlay_family(const k8s::Node& self, Family family, const std::optional<IpAddress>& local) {
+    OverlayFamily& state = overlay_[family == Family::kIpv4 ? 0 : 1];
+    const auto own = self.pod_cidr(family);
+    if (!local || !own) return false;  // our VTEP address is our podCIDR's network address
+    auto log = log::get("fib");
+    auto link = overlay_plumbing_->underlay(*local);
+    if (!link || link->mtu <= vxlan_overhead(family)) {
+        if (!std::exchange(state.warned, true))
+            log->error("overlay: no usable link holds {} here; no {}", local->to_string(), vxlan_device(family));
+        return false;
     }
-    local_subnet_ = link->subnet;
     VxlanConfig cfg;
-    cfg.local = *node_address_;
+    cfg.name = vxlan_device(family);
+    cfg.vni = vxlan_vni(family);
+    cfg.local = *local;
     cfg.underlay_dev = link->name;
-    cfg.mtu = *mtu - kVxlanOverhead;
+    cfg.mtu = link->mtu - vxlan_overhead(family);
     cfg.vtep = own->address();
-    if (cfg != overlay_device_) {
-        if (auto r = overlay_->ensure(cfg); !r) {
-            if (!std::exchange(warned_overlay_, true))
-                log::get("fib")->error("overlay: cannot set up {}: {}; retrying on the next change", kVxlanDevice, r.error());
-            return;
+    if (cfg != state.device) {
+        if (auto r = overlay_plumbing_->ensure(cfg); !r) {
+            if (!std::exchange(state.warned, true))
+                log->error("overlay: cannot set up {}: {}; retrying on the next change", cfg.name, r.error());
+            return false;
         }
-        warned_overlay_ = false;
-        overlay_device_ = cfg;
+        if (std::exchange(state.warned, false)) log->info("overlay: {} is up", cfg.name);
+        state.device = cfg;
     }
     std::map<IpAddress, IpAddress> vteps;
     std::vector<VxlanPeer> peers;
     for (const auto& [name, node] : nodes_) {
         if (name == node_name_) continue;
-        const auto addr = node.address(Family::kIpv4);
-        const auto cidr = node.pod_cidr(Family::kIpv4);
+        const auto addr = node.address(family);
+        const auto cidr = node.pod_cidr(family);
         if (!addr || !cidr) continue;
-        if (options_.overlay_type != "full" && local_subnet_->contains(*addr)) continue;  // on our link: direct
+        if (options_.overlay_type != "full" && link->subnet.contains(*addr)) continue;  // on our link: direct
         vteps.emplace(*addr, cidr->address());
         peers.push_back({*addr, cidr->address()});
     }
-    overlay_->set_peers(std::move(peers));
-    if (vteps == overlay_vteps_) return;
-    overlay_vteps_ = std::move(vteps);
-    // Routes to the nodes that moved behind the overlay (or out of it) change device and gateway.
-    if (!speaker_) return;
-    speaker_->for_each_best_route([this](const bgp::BestRoute& r) {
-        if (auto route = installable(r.prefix, r)) routes_.set_route(*route);
-    });
+    overlay_plumbing_->set_peers(cfg.name, std::move(peers));
+    if (vteps == state.vteps) return false;
+    state.vteps = std::move(vteps);
+    return true;
 }
 
 void Controller::sync_host_rules(const k8s::Node& self) {
@@ -324,13 +336,16 @@ void Controller::sync_conflist(const k8s::Node& self) {
         if (options_.auto_mtu && node_address_) {
             auto m = link_mtu_of(*node_address_);
             // A node address on loopback (MTU 65536, kube-router's #1383) is no guide for pods.
-            if (m && *m >= 576 && *m <= 65535) mtu = *m - (options_.enable_overlay ? kVxlanOverhead : 0);
+            if (m && *m >= 576 && *m <= 65535) mtu = *m;
             else if (m && !warned_mtu_) {
                 log::get("cni")->warn("the link of {} has MTU {}, unusable for pods: using 1500 (set --mtu)",
                                       node_address_->to_string(), *m);
                 warned_mtu_ = true;
             }
         }
+        // A pod's packet to a node behind the overlay must fit the VXLAN device: one veth MTU for
+        // both families, so the larger IPv6 encapsulation decides on dual-stack.
+        if (options_.enable_overlay) mtu -= vxlan_overhead(options_.enable_ipv6 ? Family::kIpv6 : Family::kIpv4);
     }
     if (self.pod_cidrs == written_cidrs_ && mtu == written_mtu_ && conflist_error_.empty()) return;
 
@@ -624,9 +639,11 @@ std::optional<FibRoute> Controller::installable(const Prefix& prefix, const std:
 
 FibRoute Controller::route_for(const Prefix& prefix, const bgp::BestRoute& best) const {
     // A node behind the overlay: its gateway is not on the underlay's link, the VTEP is on ours.
-    if (best.next_hops.size() == 1 && prefix.family() == Family::kIpv4)
-        if (auto it = overlay_vteps_.find(best.next_hops.front()); it != overlay_vteps_.end())
-            return FibRoute{prefix, {it->second}, kVxlanDevice, true};
+    if (best.next_hops.size() == 1 && best.next_hops.front().family() == prefix.family()) {
+        const auto& vteps = overlay_[prefix.family() == Family::kIpv4 ? 0 : 1].vteps;
+        if (auto it = vteps.find(best.next_hops.front()); it != vteps.end())
+            return FibRoute{prefix, {it->second}, vxlan_device(prefix.family()), true};
+    }
     return FibRoute{prefix, best.next_hops, {}, false};
 }
 

@@ -35,12 +35,14 @@ Expected<Json, std::string> run_json(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-std::string vtep_mac(const IpAddress& node_v4) {
-    const std::uint8_t* b = node_v4.data();
+std::string vtep_mac(const IpAddress& node) {
+    const std::uint8_t* b = node.data() + (node.is_v4() ? 0 : 12);
     char buf[18];
-    std::snprintf(buf, sizeof buf, "02:6b:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3]);
+    std::snprintf(buf, sizeof buf, "02:%02x:%02x:%02x:%02x:%02x", node.is_v4() ? 0x6b : 0x6c, b[0], b[1], b[2], b[3]);
     return buf;
 }
+
+bool is_vtep_mac(const std::string& mac) { return mac.starts_with("02:6b:") || mac.starts_with("02:6c:"); }
 
 Expected<void, std::string> vxlan_ensure(const VxlanConfig& cfg) {
     auto shown = run_json({"ip", "-d", "-j", "link", "show"});
@@ -53,7 +55,7 @@ Expected<void, std::string> vxlan_ensure(const VxlanConfig& cfg) {
         const Json info = link.value("linkinfo", Json::object());
         const Json data = info.value("info_data", Json::object());
         matches = info.value("info_kind", "") == "vxlan" && data.value("id", 0U) == cfg.vni &&
-                  data.value("port", 0U) == cfg.port && data.value("local", "") == cfg.local.to_string() &&
+                  data.value("port", 0U) == cfg.port && data.value(cfg.local.is_v4() ? "local" : "local6", "") == cfg.local.to_string() &&
                   data.value("link", "") == cfg.underlay_dev && !data.value("learning", true);
     }
     if (exists && !matches) {
@@ -70,7 +72,11 @@ Expected<void, std::string> vxlan_ensure(const VxlanConfig& cfg) {
     }
     if (auto r = run({"ip", "link", "set", cfg.name, "address", vtep_mac(cfg.local), "mtu", std::to_string(cfg.mtu)}); !r)
         return unexpected(std::move(r).error());
-    if (auto r = run({"ip", "addr", "replace", cfg.vtep.to_string() + "/32", "dev", cfg.name}); !r)
+    const std::string host_len = cfg.vtep.is_v4() ? "/32" : "/128";
+    // nodad: the VTEP address is ours by construction (our podCIDR); no duplicate detection wait.
+    std::vector<std::string> addr{"ip", "addr", "replace", cfg.vtep.to_string() + host_len, "dev", cfg.name};
+    if (cfg.vtep.is_v6()) addr.push_back("nodad");
+    if (auto r = run(addr); !r)
         return unexpected(std::move(r).error());
     if (auto r = run({"ip", "link", "set", cfg.name, "up"}); !r) return unexpected(std::move(r).error());
     return {};
@@ -89,7 +95,7 @@ Expected<void, std::string> vxlan_set_peers(const std::string& name, const std::
     for (const auto& e : *fdb) {
         const std::string mac = e.value("mac", "");
         const std::string dst = e.value("dst", "");
-        if (mac.empty() || dst.empty() || !mac.starts_with("02:6b:")) continue;  // only entries of ours
+        if (mac.empty() || dst.empty() || !is_vtep_mac(mac)) continue;  // only entries of ours
         have_fdb.emplace(mac, dst);
     }
     auto neigh = run_json({"ip", "-j", "neigh", "show", "dev", name});
@@ -97,7 +103,7 @@ Expected<void, std::string> vxlan_set_peers(const std::string& name, const std::
     std::set<std::pair<std::string, std::string>> have_neigh;
     for (const auto& e : *neigh) {
         const std::string mac = e.value("lladdr", "");
-        if (!mac.starts_with("02:6b:")) continue;
+        if (!is_vtep_mac(mac)) continue;
         have_neigh.emplace(e.value("dst", ""), mac);
     }
     for (const auto& [mac, dst] : have_fdb)

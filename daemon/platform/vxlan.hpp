@@ -1,11 +1,15 @@
 // daemon::Vxlan: the overlay's VXLAN device and its per-node entries, the way flannel's and
-// Calico's VXLAN modes lay them out, for nodes the underlay cannot route pod traffic to:
+// Calico's VXLAN modes lay them out, for nodes the underlay cannot route pod traffic to. One
+// device per family:
 //
-//   kroute-vxlan  type vxlan id 4096 dstport 4789 local NODE_IP nolearning dev UNDERLAY,
-//                 MTU = underlay MTU - 50, address VTEP/32 (VTEP: the node's podCIDR network
-//                 address), MAC derived from NODE_IP (vtep_mac), so no node needs to publish it;
+//   kroute-vxlan   type vxlan id 4096 dstport 4789 local NODE_IPv4 nolearning dev UNDERLAY,
+//                  MTU = underlay MTU - 50, address VTEP/32 (VTEP: the node's IPv4 podCIDR's
+//                  network address), MAC derived from NODE_IPv4 (vtep_mac), so no node needs to
+//                  publish it;
+//   kroute-vxlan6  the same for IPv6: id 6096, local NODE_IPv6, MTU - 70, VTEP/128 from the IPv6
+//                  podCIDR;
 //   per remote node R: fdb  MAC(R) dst R's IP  (permanent), neigh VTEP(R) lladdr MAC(R)
-//                 (permanent), and the Fib's route  R's podCIDR via VTEP(R) dev kroute-vxlan onlink.
+//                  (permanent), and the Fib's route  R's podCIDR via VTEP(R) dev DEVICE onlink.
 //
 // Written with iproute2 (`ip`, `bridge`): a few entries per node, not worth a netlink client of
 // our own. Blocking; call from a thread that may block (VxlanWriter below, or start-up).
@@ -27,16 +31,26 @@
 namespace kroute::daemon {
 
 inline constexpr const char* kVxlanDevice = "kroute-vxlan";
-inline constexpr int kVxlanOverhead = 50;  // outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14
+inline constexpr const char* kVxlanDevice6 = "kroute-vxlan6";
+inline constexpr int kVxlanOverhead = 50;   // outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14
+inline constexpr int kVxlanOverhead6 = 70;  // outer IPv6 40 + UDP 8 + VXLAN 8 + inner Ethernet 14
 
-// 02:6b:A:B:C:D for node A.B.C.D: unicast, locally administered, unique per node address. Pure.
-[[nodiscard]] std::string vtep_mac(const IpAddress& node_v4);
+[[nodiscard]] constexpr const char* vxlan_device(Family f) { return f == Family::kIpv4 ? kVxlanDevice : kVxlanDevice6; }
+[[nodiscard]] constexpr int vxlan_overhead(Family f) { return f == Family::kIpv4 ? kVxlanOverhead : kVxlanOverhead6; }
+[[nodiscard]] constexpr std::uint32_t vxlan_vni(Family f) { return f == Family::kIpv4 ? 4096 : 6096; }
+
+// 02:6b:A:B:C:D for node A.B.C.D; 02:6c: and the last four bytes for an IPv6 node address:
+// unicast, locally administered, unique per node address (IPv6 node addresses of one cluster
+// differ in their last bytes, as kubelet's do). Pure.
+[[nodiscard]] std::string vtep_mac(const IpAddress& node);
+// Whether a MAC is one vtep_mac() makes: the entries kroute owns on its devices.
+[[nodiscard]] bool is_vtep_mac(const std::string& mac);
 
 struct VxlanConfig {
     std::string name = kVxlanDevice;
     std::uint32_t vni = 4096;
     std::uint16_t port = 4789;
-    IpAddress local;           // this node's IPv4 address
+    IpAddress local;           // this node's address, of the device's family
     std::string underlay_dev;  // the link that holds it
     int mtu = 1450;
     IpAddress vtep;            // this node's VTEP address
