@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -38,30 +39,51 @@ std::string join(const std::vector<IpAddress>& as) {
 
 }  // namespace
 
-std::optional<int> link_mtu_of(const IpAddress& address) {
+std::optional<LinkOf> link_of(const IpAddress& address) {
     ifaddrs* list = nullptr;
     if (getifaddrs(&list) != 0) return std::nullopt;
-    std::string name;
-    for (auto* it = list; it != nullptr && name.empty(); it = it->ifa_next) {
+    std::optional<LinkOf> out;
+    auto prefix_length = [](const void* mask, std::size_t len) {
+        const auto* m = static_cast<const unsigned char*>(mask);
+        int n = 0;
+        for (std::size_t i = 0; i < len; ++i) n += std::popcount(static_cast<unsigned>(m[i]));
+        return n;
+    };
+    for (auto* it = list; it != nullptr && !out; it = it->ifa_next) {
         if (it->ifa_addr == nullptr) continue;
+        const void* addr = nullptr;
+        const void* mask = nullptr;
+        std::size_t len = 0;
         if (it->ifa_addr->sa_family == AF_INET && address.is_v4()) {
-            auto* sin = reinterpret_cast<sockaddr_in*>(it->ifa_addr);
-            if (std::memcmp(&sin->sin_addr, address.data(), 4) == 0) name = it->ifa_name;
+            addr = &reinterpret_cast<sockaddr_in*>(it->ifa_addr)->sin_addr;
+            if (it->ifa_netmask) mask = &reinterpret_cast<sockaddr_in*>(it->ifa_netmask)->sin_addr;
+            len = 4;
         } else if (it->ifa_addr->sa_family == AF_INET6 && address.is_v6()) {
-            auto* sin6 = reinterpret_cast<sockaddr_in6*>(it->ifa_addr);
-            if (std::memcmp(&sin6->sin6_addr, address.data(), 16) == 0) name = it->ifa_name;
+            addr = &reinterpret_cast<sockaddr_in6*>(it->ifa_addr)->sin6_addr;
+            if (it->ifa_netmask) mask = &reinterpret_cast<sockaddr_in6*>(it->ifa_netmask)->sin6_addr;
+            len = 16;
         }
+        if (addr == nullptr || std::memcmp(addr, address.data(), len) != 0) continue;
+        const int plen = mask ? prefix_length(mask, len) : static_cast<int>(len * 8);
+        out = LinkOf{it->ifa_name, Prefix(address, plen), 0};  // canonical: host bits cleared
     }
     freeifaddrs(list);
-    if (name.empty()) return std::nullopt;
+    if (!out) return std::nullopt;
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return std::nullopt;
     ifreq req{};
-    std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    std::strncpy(req.ifr_name, out->name.c_str(), IFNAMSIZ - 1);
     int rc = ::ioctl(fd, SIOCGIFMTU, &req);
     ::close(fd);
     if (rc != 0) return std::nullopt;
-    return req.ifr_mtu;
+    out->mtu = req.ifr_mtu;
+    return out;
+}
+
+std::optional<int> link_mtu_of(const IpAddress& address) {
+    auto link = link_of(address);
+    if (!link) return std::nullopt;
+    return link->mtu;
 }
 
 Controller::Controller(asio::io_context& ioc, Options options, std::string node_name, RouteSink& routes)
@@ -157,8 +179,64 @@ void Controller::reconcile() {
         sync_peers(self);
     }
     check_stale_sweep();
+    sync_overlay(self);
     sync_host_rules(self);
     sync_network_condition(self);
+}
+
+void Controller::sync_overlay(const k8s::Node& self) {
+    if (!options_.enable_overlay || overlay_plumbing_ == nullptr) return;
+    bool moved = sync_overlay_family(self, Family::kIpv4, node_address_);
+    if (options_.enable_ipv6) moved = sync_overlay_family(self, Family::kIpv6, node_address_v6_) || moved;
+    // Routes to the nodes that moved behind the overlay (or out of it) change device and gateway.
+    if (!moved || !speaker_) return;
+    speaker_->for_each_best_route([this](const bgp::BestRoute& r) {
+        if (auto route = installable(r.prefix, r)) routes_.set_route(*route);
+    });
+}
+
+bool Controller::sync_overlay_family(const k8s::Node& self, Family family, const std::optional<IpAddress>& local) {
+    OverlayFamily& state = overlay_[family == Family::kIpv4 ? 0 : 1];
+    const auto own = self.pod_cidr(family);
+    if (!local || !own) return false;  // our VTEP address is our podCIDR's network address
+    auto log = log::get("fib");
+    auto link = overlay_plumbing_->underlay(*local);
+    if (!link || link->mtu <= vxlan_overhead(family)) {
+        if (!std::exchange(state.warned, true))
+            log->error("overlay: no usable link holds {} here; no {}", local->to_string(), vxlan_device(family));
+        return false;
+    }
+    VxlanConfig cfg;
+    cfg.name = vxlan_device(family);
+    cfg.vni = vxlan_vni(family);
+    cfg.local = *local;
+    cfg.underlay_dev = link->name;
+    cfg.mtu = link->mtu - vxlan_overhead(family);
+    cfg.vtep = own->address();
+    if (cfg != state.device) {
+        if (auto r = overlay_plumbing_->ensure(cfg); !r) {
+            if (!std::exchange(state.warned, true))
+                log->error("overlay: cannot set up {}: {}; retrying on the next change", cfg.name, r.error());
+            return false;
+        }
+        if (std::exchange(state.warned, false)) log->info("overlay: {} is up", cfg.name);
+        state.device = cfg;
+    }
+    std::map<IpAddress, IpAddress> vteps;
+    std::vector<VxlanPeer> peers;
+    for (const auto& [name, node] : nodes_) {
+        if (name == node_name_) continue;
+        const auto addr = node.address(family);
+        const auto cidr = node.pod_cidr(family);
+        if (!addr || !cidr) continue;
+        if (options_.overlay_type != "full" && link->subnet.contains(*addr)) continue;  // on our link: direct
+        vteps.emplace(*addr, cidr->address());
+        peers.push_back({*addr, cidr->address()});
+    }
+    overlay_plumbing_->set_peers(cfg.name, std::move(peers));
+    if (vteps == state.vteps) return false;
+    state.vteps = std::move(vteps);
+    return true;
 }
 
 void Controller::sync_host_rules(const k8s::Node& self) {
@@ -265,6 +343,9 @@ void Controller::sync_conflist(const k8s::Node& self) {
                 warned_mtu_ = true;
             }
         }
+        // A pod's packet to a node behind the overlay must fit the VXLAN device: one veth MTU for
+        // both families, so the larger IPv6 encapsulation decides on dual-stack.
+        if (options_.enable_overlay) mtu -= vxlan_overhead(options_.enable_ipv6 ? Family::kIpv6 : Family::kIpv4);
     }
     if (self.pod_cidrs == written_cidrs_ && mtu == written_mtu_ && conflist_error_.empty()) return;
 
@@ -553,7 +634,17 @@ std::optional<std::string> Controller::import_rejection(const Prefix& prefix, co
 
 std::optional<FibRoute> Controller::installable(const Prefix& prefix, const std::optional<bgp::BestRoute>& best) const {
     if (!best || best->local || import_rejection(prefix, *best)) return std::nullopt;
-    return FibRoute{prefix, best->next_hops};
+    return route_for(prefix, *best);
+}
+
+FibRoute Controller::route_for(const Prefix& prefix, const bgp::BestRoute& best) const {
+    // A node behind the overlay: its gateway is not on the underlay's link, the VTEP is on ours.
+    if (best.next_hops.size() == 1 && best.next_hops.front().family() == prefix.family()) {
+        const auto& vteps = overlay_[prefix.family() == Family::kIpv4 ? 0 : 1].vteps;
+        if (auto it = vteps.find(best.next_hops.front()); it != vteps.end())
+            return FibRoute{prefix, {it->second}, vxlan_device(prefix.family()), true};
+    }
+    return FibRoute{prefix, best.next_hops, {}, false};
 }
 
 std::map<Prefix, FibRoute> Controller::desired_routes() const {
@@ -578,7 +669,7 @@ void Controller::on_best_path(const Prefix& prefix, const std::optional<bgp::Bes
                 log::get("fib")->warn("not installing {} from {}: {}{}", prefix.to_string(), best->from_peer.to_string(),
                                       *why, v6_off ? " (said once for every IPv6 route)" : "");
         } else {
-            now = FibRoute{prefix, best->next_hops};
+            now = route_for(prefix, *best);
         }
     }
     if (now == was) return;

@@ -20,6 +20,7 @@
 #include "daemon/options.hpp"
 #include "daemon/platform/fib.hpp"
 #include "daemon/platform/host_rules.hpp"
+#include "daemon/platform/vxlan.hpp"
 #include "k8s-client/object_source.hpp"
 
 namespace kroute::daemon {
@@ -41,6 +42,27 @@ class HostPlumbing {
 public:
     virtual ~HostPlumbing() = default;
     virtual void set_rules(const HostRulesSpec& spec) = 0;
+};
+
+// The link that holds an address in this network namespace: its name, the subnet the address has
+// there, its MTU.
+struct LinkOf {
+    std::string name;
+    Prefix subnet;
+    int mtu = 0;
+};
+[[nodiscard]] std::optional<LinkOf> link_of(const IpAddress& address);
+
+// The overlay's devices and per-node entries: daemon/platform/vxlan, or a test's fake.
+class OverlayPlumbing {
+public:
+    virtual ~OverlayPlumbing() = default;
+    // The underlay: the link that holds the node's address (link_of).
+    [[nodiscard]] virtual std::optional<LinkOf> underlay(const IpAddress& node_address) = 0;
+    // Creates or fixes a device; before any route through it is written. Blocking, rare.
+    [[nodiscard]] virtual Expected<void, std::string> ensure(const VxlanConfig& cfg) = 0;
+    // The device's remote nodes, exactly (written in the background).
+    virtual void set_peers(const std::string& device, std::vector<VxlanPeer> peers) = 0;
 };
 
 struct ControllerStatus {
@@ -73,6 +95,8 @@ public:
     void on_network_ready(std::function<void(const std::string&)> cb) { network_ready_ = std::move(cb); }
     // The node's FORWARD and egress rules follow its podCIDRs, the cluster's and the nodes' addresses.
     void set_host_plumbing(HostPlumbing* plumbing) { plumbing_ = plumbing; }
+    // With --enable-overlay: routes to nodes the underlay cannot reach go through VXLAN.
+    void set_overlay(OverlayPlumbing* overlay) { overlay_plumbing_ = overlay; }
     // Stops BGP (Cease to every peer); on_done once the NOTIFICATIONs are out.
     void shutdown(std::function<void()> on_done);
 
@@ -97,6 +121,11 @@ private:
     void sync_ownership();
     void sync_network_condition(const k8s::Node& self);
     void sync_host_rules(const k8s::Node& self);
+    void sync_overlay(const k8s::Node& self);
+    // One family's device and peers; whether the set of nodes behind it changed.
+    bool sync_overlay_family(const k8s::Node& self, Family family, const std::optional<IpAddress>& local);
+    // The kernel route for a best path: direct, or through the overlay to a node behind it.
+    [[nodiscard]] FibRoute route_for(const Prefix& prefix, const bgp::BestRoute& best) const;
     void warn_no_pod_cidr_for_good();
     // The default policies (see docs/user-guide.md, "What kroute accepts and announces").
     [[nodiscard]] std::shared_ptr<const bgp::Policy> import_policy(bool external) const;
@@ -143,6 +172,13 @@ private:
     asio::steady_timer no_cidr_timer_;
     std::function<void(const std::string&)> network_ready_;
     HostPlumbing* plumbing_ = nullptr;
+    OverlayPlumbing* overlay_plumbing_ = nullptr;
+    struct OverlayFamily {
+        std::optional<VxlanConfig> device;      // as last ensured
+        std::map<IpAddress, IpAddress> vteps;   // node address -> its VTEP, for the nodes behind it
+        bool warned = false;
+    };
+    std::array<OverlayFamily, 2> overlay_;      // [0] IPv4, [1] IPv6
     bool network_ready_sent_ = false;  // asked, and kroute's False not seen on the node yet
     bool warned_no_address_ = false;
     bool warned_mtu_ = false;

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <memory>
 
 #include "common/asio.hpp"
 #include "common/log.hpp"
@@ -16,6 +18,7 @@
 #include "daemon/platform/fib.hpp"
 #include "daemon/platform/host_rules.hpp"
 #include "daemon/platform/netlink_route_table.hpp"
+#include "daemon/platform/vxlan.hpp"
 #include "k8s-client/config.hpp"
 #include "k8s-client/node_status.hpp"
 #include "k8s-client/object_source.hpp"
@@ -54,8 +57,40 @@ private:
     HostRulesWriter& writer_;
 };
 
+// The overlay's devices for real: created on the io_context thread (rare, before any route through
+// them), their per-node entries written by a VxlanWriter thread per device.
+class OverlaySink final : public OverlayPlumbing {
+public:
+    explicit OverlaySink(std::chrono::milliseconds retry) : retry_{retry} {}
+    std::optional<LinkOf> underlay(const IpAddress& node_address) override { return link_of(node_address); }
+    Expected<void, std::string> ensure(const VxlanConfig& cfg) override { return vxlan_ensure(cfg); }
+    void set_peers(const std::string& device, std::vector<VxlanPeer> peers) override {
+        auto& w = writers_[device];
+        if (!w) w = std::make_unique<VxlanWriter>(device, retry_);
+        w->set(std::move(peers));
+    }
+    void stop() {
+        for (auto& [device, w] : writers_) w->stop();
+    }
+
+private:
+    std::chrono::milliseconds retry_;
+    std::map<std::string, std::unique_ptr<VxlanWriter>> writers_;
+};
+
+// The overlay's devices that the configuration does not want (the overlay turned off, or IPv6
+// off): their routes would blackhole nothing, but they are kroute's and stale.
+void remove_unwanted_overlay(const Options& options) {
+    for (Family f : {Family::kIpv4, Family::kIpv6}) {
+        const bool wanted = options.enable_overlay && (f == Family::kIpv4 || options.enable_ipv6);
+        if (wanted) continue;
+        if (auto r = vxlan_remove(vxlan_device(f)); !r)
+            log::get("fib")->error("cannot remove the unused {}: {}", vxlan_device(f), r.error());
+    }
+}
+
 // --cleanup-config: what kroute made on this node goes, and nothing else: its routes (by their
-// protocol), its packet filter chains and their jumps, its CNI conflist.
+// protocol), its VXLAN devices, its packet filter chains and their jumps, its CNI conflist.
 int cleanup(const Options& options) {
     auto log = log::get("main");
     int rc = 0;
@@ -76,6 +111,11 @@ int cleanup(const Options& options) {
                   failed != 0 ? fmt::format(" ({} could not be removed)", failed) : std::string{});
         if (failed != 0) rc = 1;
     }
+    for (const char* device : {kVxlanDevice, kVxlanDevice6})
+        if (auto r = vxlan_remove(device); !r) {
+            log->error("cleanup: {}: {}", device, r.error());
+            rc = 1;
+        }
     if (auto r = HostRules::cleanup(); !r) {
         log->error("cleanup: packet filter rules: {}", r.error());
         rc = 1;
@@ -164,8 +204,16 @@ int run(const Options& options) {
         }
     }
 
+    std::unique_ptr<OverlaySink> overlay;
+    if (!options.no_fib) {
+        remove_unwanted_overlay(options);
+        if (options.enable_overlay)
+            overlay = std::make_unique<OverlaySink>(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::seconds(5)));
+    }
+
     Controller controller(ioc, options, name, *sink);
     if (rules_sink) controller.set_host_plumbing(rules_sink.get());
+    if (overlay) controller.set_overlay(overlay.get());
     if (status_writer)
         controller.on_network_ready([&status_writer](const std::string& node) { status_writer->set_network_available(node); });
 
@@ -216,6 +264,7 @@ int run(const Options& options) {
     source->stop();
     if (status_writer) status_writer->stop();
     if (rules_writer) rules_writer->stop();
+    if (overlay) overlay->stop();
     health.stop();
     if (fib) fib->stop();
     log->info("kroute stopped");

@@ -174,10 +174,9 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     std::string holdtime = "90s", keepalive = "30s", connect_retry = "2m", sync_period = "5m";
     std::string service_range = "10.96.0.0/12", cluster_cidr;
     std::vector<std::string> peer_ips, peer_asns, peer_ports, peer_passwords;
-    std::string peer_passwords_file, peer_import_reject, overlay_type = "subnet";
+    std::string peer_passwords_file, peer_import_reject;
     std::vector<std::string> peer_max_prefixes;
     std::string max_prefix_restart = "60s", gr_time = "90s", gr_deferral = "6m", bfd_rx = "300ms", bfd_tx = "300ms";
-    bool enable_overlay = false;
     bool advertise_cluster_ip = false, advertise_external_ip = false, advertise_lb_ip = false;
 
     // Kubernetes
@@ -252,8 +251,12 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     app.add_flag("--enable-ipv6", o.enable_ipv6,
                  "IPv6 pod routing on dual-stack nodes: IPv6 podCIDRs announced with the node's IPv6 address as next hop, IPv6 routes installed")
         ->capture_default_str();
-    app.add_flag("--enable-overlay", enable_overlay, "Tunnel to peers in other subnets (not built yet)");
-    app.add_option("--overlay-type", overlay_type, "subnet or full (not built yet)");
+    app.add_flag("--enable-overlay", o.enable_overlay,
+                 "VXLAN to nodes the underlay cannot route pod traffic to (see --overlay-type)")
+        ->capture_default_str();
+    app.add_option("--overlay-type", o.overlay_type,
+                   "subnet: tunnel only to nodes outside this node's subnet; full: to every node")
+        ->capture_default_str();
     app.add_flag("--enable-pod-egress", o.enable_pod_egress,
                  "MASQUERADE pod traffic to anything but the cluster's pod CIDRs and the nodes' addresses")
         ->capture_default_str();
@@ -285,9 +288,8 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     };
     if (advertise_cluster_ip || advertise_external_ip || advertise_lb_ip)
         return not_built("advertise-cluster-ip", "service advertisement");
-    if (enable_overlay) return not_built("enable-overlay", "VXLAN overlay");
-    if (overlay_type != "subnet" && overlay_type != "full")
-        return unexpected("--overlay-type: '" + overlay_type + "' is neither subnet nor full");
+    if (o.overlay_type != "subnet" && o.overlay_type != "full")
+        return unexpected("--overlay-type: '" + o.overlay_type + "' is neither subnet nor full");
     if (o.metrics_port != 0) return not_built("metrics-port", "Prometheus metrics");
     if (!o.enable_ipv4) return unexpected("--enable-ipv4=false leaves no address family to route");
 
@@ -453,6 +455,8 @@ std::vector<std::pair<std::string, std::string>> describe(const Options& o) {
         {"mtu", std::to_string(o.mtu)},
         {"no-fib", b(o.no_fib)},
         {"enable-pod-egress", b(o.enable_pod_egress)},
+        {"enable-overlay", b(o.enable_overlay)},
+        {"overlay-type", o.overlay_type},
         {"route-protocol", std::to_string(o.route_protocol)},
         {"routes-sync-period", format_duration(o.routes_sync_period)},
         {"enable-ipv4", b(o.enable_ipv4)},

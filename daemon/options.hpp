@@ -66,6 +66,8 @@ struct Options {
     bool auto_mtu = true;
     int mtu = 0;  // 0 = auto (or 1500 without --auto-mtu)
     bool no_fib = false;
+    bool enable_overlay = false;     // VXLAN to nodes the underlay cannot reach (kube-router: true, IPIP)
+    std::string overlay_type = "subnet";  // subnet | full
     bool enable_pod_egress = true;   // MASQUERADE pod traffic leaving the cluster (kube-router's default)
     bool cleanup_config = false;     // remove what kroute made on this node, then exit
     int route_protocol = 52;

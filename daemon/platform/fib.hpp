@@ -23,6 +23,10 @@ namespace kroute::daemon {
 struct FibRoute {
     Prefix prefix;
     std::vector<IpAddress> next_hops;  // several = one multipath route
+    // Through a given device with the gateway taken as on-link (RTNH_F_ONLINK), as the overlay's
+    // routes are: `via VTEP dev kroute-vxlan onlink`. Empty: the kernel finds the device.
+    std::string dev{};
+    bool onlink = false;
     friend bool operator==(const FibRoute&, const FibRoute&) = default;
 };
 

@@ -1,5 +1,7 @@
 #include "daemon/platform/netlink_route_table.hpp"
 
+#include <net/if.h>
+
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
@@ -90,6 +92,13 @@ std::optional<KernelRoute> kernel_route_from(rtnl_route* r) {
         nl_addr* gw = rtnl_route_nh_get_gateway(nh);
         if (gw == nullptr || nl_addr_get_family(gw) != family) continue;  // device routes, RTA_VIA
         kr.route.next_hops.push_back(address_from(gw, family));
+        // The device matters only for on-link routes (ours through the overlay); for the others
+        // it is whatever the kernel resolved the gateway to.
+        if ((rtnl_route_nh_get_flags(nh) & RTNH_F_ONLINK) != 0) {
+            kr.route.onlink = true;
+            char name[IF_NAMESIZE] = {};
+            if (if_indextoname(static_cast<unsigned>(rtnl_route_nh_get_ifindex(nh)), name) != nullptr) kr.route.dev = name;
+        }
     }
     return kr;
 }
@@ -138,10 +147,17 @@ struct NetlinkRouteTable::Sock {
         nl_msg* raw = nullptr;
         int err = 0;
         if (op.kind == RouteOpKind::kReplace) {
+            int ifindex = 0;
+            if (!op.route.dev.empty()) {
+                ifindex = static_cast<int>(if_nametoindex(op.route.dev.c_str()));
+                if (ifindex == 0) return unexpected(sys_error(ENODEV));
+            }
             for (const auto& hop : op.route.next_hops) {
                 NlPtr<rtnl_nexthop> nh(rtnl_route_nh_alloc());
                 NlPtr<nl_addr> gw = nl_address(hop, hop.max_prefix_length());
                 if (!nh || !gw) return unexpected(sys_error(ENOMEM));
+                if (ifindex != 0) rtnl_route_nh_set_ifindex(nh.get(), ifindex);
+                if (op.route.onlink) rtnl_route_nh_set_flags(nh.get(), RTNH_F_ONLINK);
                 rtnl_route_nh_set_gateway(nh.get(), gw.get());  // takes its own reference
                 rtnl_route_add_nexthop(route.get(), nh.release());  // the route owns the next hop
             }

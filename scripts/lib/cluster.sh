@@ -8,6 +8,13 @@
 # With KR_DUALSTACK=1 every node also has fd00:18::(10+N)/64 on eth0, IPv6 podCIDR
 # fd00:244:N::/64 (after the IPv4 one), and kroute runs with --enable-ipv6.
 #
+# Two subnets (the overlay's scenario): the nodes listed in KR_SUBNET_B sit on a second switch sw2
+# (172.19.0.(10+N)/16, fd00:19::(10+N)/64); router_up joins both switches through namespace rtr
+# (172.18.0.1 and 172.19.0.1, fd00:18::1 and fd00:19::1), which forwards and knows no pod routes,
+# and every namespace attached after it has its default route through rtr. With KR_OVERLAY=subnet
+# or full kroute runs with --enable-overlay --overlay-type KR_OVERLAY, and expected_routes expects
+# the nodes behind the overlay via their VTEP (their podCIDR's network address).
+#
 # Required variables: KR_BIN (kroute binaries), KR_DIR (a scratch directory of the caller's).
 
 KR_PROTO=${KR_PROTO:-52}
@@ -20,14 +27,25 @@ declare -A KR_POD_IP=() # pod_N_M -> its address
 declare -A KR_POD_IP6=() # pod_N_M -> its IPv6 address (KR_DUALSTACK=1)
 KR_DUALSTACK=${KR_DUALSTACK:-0}
 ((KR_DUALSTACK)) && KR_KROUTE_FLAGS+=(--enable-ipv6)
+KR_SUBNET_B=${KR_SUBNET_B:-}
+KR_OVERLAY=${KR_OVERLAY:-}
+[[ -z $KR_OVERLAY ]] || KR_KROUTE_FLAGS+=(--enable-overlay --overlay-type "$KR_OVERLAY")
+KR_ROUTED=0
 
 kr_log() { printf '%s\n' "$*"; }
 kr_fail() { printf 'FAIL: %s\n' "$*" >&2; return 1; }
 
-node_ip() { echo "172.18.0.$((10 + $1))"; }
+in_subnet_b() { [[ " $KR_SUBNET_B " == *" $1 "* ]]; }
+node_ip() { if in_subnet_b "$1"; then echo "172.19.0.$((10 + $1))"; else echo "172.18.0.$((10 + $1))"; fi; }
 pod_cidr() { echo "10.244.$1.0/24"; }
-node_ip6() { echo "fd00:18::$((10 + $1))"; }
+node_ip6() { if in_subnet_b "$1"; then echo "fd00:19::$((10 + $1))"; else echo "fd00:18::$((10 + $1))"; fi; }
 pod_cidr6() { echo "fd00:244:$1::/64"; }
+node_switch() { if in_subnet_b "$1"; then echo sw2; else echo sw; fi; }
+# Whether node J's pod traffic from node N goes through the overlay.
+via_overlay() {
+    [[ $KR_OVERLAY == full ]] && return 0
+    [[ $KR_OVERLAY == subnet && $(node_switch "$1") != $(node_switch "$2") ]]
+}
 
 # wait_for SECONDS DESCRIPTION CMD...: polls CMD every 0.2 s until it succeeds or time runs out.
 wait_for() {
@@ -43,22 +61,63 @@ wait_for() {
 }
 
 underlay_up() {
-    ip netns add sw
-    ip -n sw link set lo up
-    ip -n sw link add br0 type bridge
-    ip -n sw link set br0 up
+    local sw
+    for sw in sw ${KR_SUBNET_B:+sw2}; do
+        ip netns add "$sw"
+        ip -n "$sw" link set lo up
+        ip -n "$sw" link add br0 type bridge
+        ip -n "$sw" link set br0 up
+    done
 }
 
-# attach NS IP [IP6]: a namespace with eth0 on the underlay switch.
+# attach NS IP [IP6 [SWITCH]]: a namespace with eth0 on an underlay switch (sw by default).
 attach() {
-    local ns=$1 ip=$2 ip6=${3:-}
+    local ns=$1 ip=$2 ip6=${3:-} sw=${4:-sw}
     ip netns add "$ns"
     ip -n "$ns" link set lo up
-    ip -n sw link add "v-$ns" type veth peer name eth0 netns "$ns"
-    ip -n sw link set "v-$ns" master br0 up
+    ip -n "$sw" link add "v-$ns" type veth peer name eth0 netns "$ns"
+    ip -n "$sw" link set "v-$ns" master br0 up
     ip -n "$ns" addr add "$ip/16" dev eth0
     [[ -z $ip6 ]] || ip -n "$ns" addr add "$ip6/64" dev eth0 nodad
     ip -n "$ns" link set eth0 up
+    if ((KR_ROUTED)); then
+        local gw=172.18.0.1 gw6=fd00:18::1
+        [[ $sw == sw2 ]] && gw=172.19.0.1 gw6=fd00:19::1
+        ip -n "$ns" route add default via "$gw"
+        [[ -z $ip6 ]] || ip -n "$ns" -6 route add default via "$gw6"
+    fi
+}
+
+# router_up: the router between the two switches (before the namespaces it must route for). It
+# counts the VXLAN packets it forwards (nft counter "vxlan"), so a test can tell the overlay
+# carried the pods' traffic.
+router_up() {
+    ip netns add rtr
+    ip -n rtr link set lo up
+    local i=0 sw
+    for sw in sw sw2; do
+        ip -n "$sw" link add "v-rtr" type veth peer name "eth$i" netns rtr
+        ip -n "$sw" link set v-rtr master br0 up
+        ip -n rtr link set "eth$i" up
+        i=$((i + 1))
+    done
+    ip -n rtr addr add 172.18.0.1/16 dev eth0
+    ip -n rtr addr add 172.19.0.1/16 dev eth1
+    ip -n rtr addr add fd00:18::1/64 dev eth0 nodad
+    ip -n rtr addr add fd00:19::1/64 dev eth1 nodad
+    ip netns exec rtr sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    ip netns exec rtr nft -f - <<'NFT'
+table inet kroute_rtr {
+    counter vxlan { }
+    chain forward { type filter hook forward priority 0; udp dport 4789 counter name vxlan; }
+}
+NFT
+    KR_ROUTED=1
+}
+
+# The number of VXLAN packets rtr has forwarded.
+router_vxlan_packets() {
+    ip netns exec rtr nft -j list counter inet kroute_rtr vxlan | jq -r '.nftables[] | select(.counter) | .counter.packets'
 }
 
 apiserver_up() {
@@ -126,7 +185,7 @@ YAML
 # node_up N: the node's namespace and its kroute (which waits for its Node object by itself).
 node_up() {
     local n=$1 dir="$KR_DIR/node$1"
-    attach "node$n" "$(node_ip "$n")" "$( ((KR_DUALSTACK)) && node_ip6 "$n")"
+    attach "node$n" "$(node_ip "$n")" "$( ((KR_DUALSTACK)) && node_ip6 "$n")" "$(node_switch "$n")"
     # As on hosts with Docker or a hardened firewall: only kroute's own ACCEPT rules let pods through.
     ip netns exec "node$n" iptables -P FORWARD DROP
     ((KR_DUALSTACK)) && ip netns exec "node$n" ip6tables -P FORWARD DROP
@@ -195,16 +254,23 @@ pod_down() {
     ip netns del "$pod" 2>/dev/null || true
 }
 
-# The kroute routes of node N, one "prefix via nexthop" per line, sorted.
+# The kroute routes of node N, one "prefix via nexthop" per line, sorted; a route through the
+# overlay also names its device and its onlink flag.
 kernel_routes() {
-    ip -n "node$1" -4 route show proto "$KR_PROTO" | awk '{print $1, $2, $3}' | sort
+    ip -n "node$1" -4 route show proto "$KR_PROTO" |
+        awk '{ out = $1 " " $2 " " $3; for (i = 4; i <= NF; i++) { if ($i == "dev" && $(i+1) ~ /^kroute-vxlan/) out = out " dev " $(i+1); if ($i == "onlink") out = out " onlink" } print out }' | sort
 }
 
 # What kernel_routes must print on node N when the nodes in "$2" (a list) are up.
 expected_routes() {
     local n=$1 j
     for j in $2; do
-        [[ $j == "$n" ]] || echo "$(pod_cidr "$j") via $(node_ip "$j")"
+        [[ $j == "$n" ]] && continue
+        if via_overlay "$n" "$j"; then
+            echo "$(pod_cidr "$j") via 10.244.$j.0 dev kroute-vxlan onlink"
+        else
+            echo "$(pod_cidr "$j") via $(node_ip "$j")"
+        fi
     done | sort
 }
 
@@ -217,12 +283,18 @@ routes_converged() {
 
 # The same for IPv6 (KR_DUALSTACK=1).
 kernel_routes6() {
-    ip -n "node$1" -6 route show proto "$KR_PROTO" | awk '{print $1, $2, $3}' | sort
+    ip -n "node$1" -6 route show proto "$KR_PROTO" |
+        awk '{ out = $1 " " $2 " " $3; for (i = 4; i <= NF; i++) { if ($i == "dev" && $(i+1) ~ /^kroute-vxlan/) out = out " dev " $(i+1); if ($i == "onlink") out = out " onlink" } print out }' | sort
 }
 expected_routes6() {
     local n=$1 j
     for j in $2; do
-        [[ $j == "$n" ]] || echo "$(pod_cidr6 "$j") via $(node_ip6 "$j")"
+        [[ $j == "$n" ]] && continue
+        if via_overlay "$n" "$j"; then
+            echo "$(pod_cidr6 "$j") via fd00:244:$j:: dev kroute-vxlan6 onlink"
+        else
+            echo "$(pod_cidr6 "$j") via $(node_ip6 "$j")"
+        fi
     done | sort
 }
 

@@ -15,3 +15,23 @@ run_in_sandbox() {
     ip netns del "$name" 2>/dev/null || true
     return "$rc"
 }
+
+# e2e_reexec TAG ARGS...: the preamble of a test script that builds a cluster. Outside the sandbox
+# (ARGS not starting with --inside) it makes a scratch KR_DIR, runs the calling script with
+# --inside in the sandbox, prints the daemons' last log lines if it failed, removes KR_DIR and
+# exits with the script's status. Inside, it returns and the script goes on.
+e2e_reexec() {
+    local tag=$1; shift
+    [[ ${1:-} == --inside ]] && return 0
+    KR_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kroute-$tag.XXXXXX")
+    export KR_DIR
+    local rc=0 f
+    run_in_sandbox "$0" --inside "$@" || rc=$?
+    if ((rc != 0)); then
+        for f in "$KR_DIR"/node*/kroute.log "$KR_DIR"/api/log; do
+            [[ -f $f ]] && { echo "--- last lines of $f"; tail -n 30 "$f"; }
+        done
+    fi
+    rm -rf "$KR_DIR"
+    exit "$rc"
+}

@@ -545,3 +545,137 @@ TEST_CASE("after a graceful restart the stale-route sweep waits for the speaker'
     REQUIRE(run_until(ioc, [&] { return sink.sweep; }, 5000ms));
     CHECK(c.speaker()->restart_complete());
 }
+
+namespace {
+
+class FakeOverlay final : public OverlayPlumbing {
+public:
+    std::optional<LinkOf> underlay(const IpAddress& a) override {
+        for (const auto& s : subnets)
+            if (s.contains(a)) return LinkOf{"eth0", s, 1500};
+        return std::nullopt;
+    }
+    Expected<void, std::string> ensure(const VxlanConfig& cfg) override {
+        ensured.push_back(cfg);
+        return {};
+    }
+    void set_peers(const std::string& device, std::vector<VxlanPeer> p) override { peers[device] = std::move(p); }
+    std::vector<Prefix> subnets{*Prefix::parse("127.0.0.0/24")};
+    std::vector<VxlanConfig> ensured;
+    std::map<std::string, std::vector<VxlanPeer>> peers;
+};
+
+bool has_overlay_route(const FakeRouteSink& s, const std::string& prefix, const std::string& vtep, const std::string& dev) {
+    auto it = s.routes.find(*Prefix::parse(prefix));
+    return it != s.routes.end() && it->second.next_hops == std::vector<IpAddress>{*IpAddress::parse(vtep)} &&
+           it->second.dev == dev && it->second.onlink;
+}
+
+}  // namespace
+
+TEST_CASE("overlay: nodes outside the node's subnet are reached through VXLAN, the others directly",
+          "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1, sink2, sink3;
+    auto o1 = options_for(port, dir, "node1");
+    o1.enable_overlay = true;
+    FakeOverlay overlay;
+    Controller c1(ioc, o1, "node1", sink1);
+    c1.set_overlay(&overlay);
+    Controller c2(ioc, options_for(port, dir, "node2"), "node2", sink2);
+    Controller c3(ioc, options_for(port, dir, "node3"), "node3", sink3);
+    auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24"});
+    auto n2 = node("node2", "127.0.0.2", {"10.244.2.0/24"});
+    auto n3 = node("node3", "127.0.1.3", {"10.244.3.0/24"});  // outside node1's 127.0.0.0/24
+    for (auto* c : {&c1, &c2, &c3}) {
+        for (const auto& n : {n1, n2, n3}) c->handle(event(k8s::NodeEvent::Type::kAdded, n));
+        c->handle(event(k8s::NodeEvent::Type::kSynced));
+    }
+    REQUIRE(run_until(ioc, [&] {
+        return has_route(sink1, "10.244.2.0/24", "127.0.0.2") &&
+               has_overlay_route(sink1, "10.244.3.0/24", "10.244.3.0", "kroute-vxlan");
+    }));
+    REQUIRE(!overlay.ensured.empty());
+    const VxlanConfig& dev = overlay.ensured.back();
+    CHECK(dev.name == "kroute-vxlan");
+    CHECK(dev.vni == 4096);
+    CHECK(dev.local == *IpAddress::parse("127.0.0.1"));
+    CHECK(dev.underlay_dev == "eth0");
+    CHECK(dev.mtu == 1450);
+    CHECK(dev.vtep == *IpAddress::parse("10.244.1.0"));
+    CHECK(overlay.peers["kroute-vxlan"] ==
+          std::vector<VxlanPeer>{{*IpAddress::parse("127.0.1.3"), *IpAddress::parse("10.244.3.0")}});
+    CHECK(overlay.peers.count("kroute-vxlan6") == 0);  // no IPv6 without --enable-ipv6
+    // The pods' MTU leaves room for the encapsulation (lo's 65536 is no guide: 1500 - 50).
+    auto conf = nlohmann::json::parse(read(c1.options().cni_conf_file));
+    CHECK(conf["plugins"][0]["mtu"] == 1450);
+
+    // node3 moves into the subnet: direct again, its entries gone.
+    n3.internal_ips = {*IpAddress::parse("127.0.0.3")};
+    for (auto* c : {&c1, &c2, &c3}) c->handle(event(k8s::NodeEvent::Type::kModified, n3));
+    REQUIRE(run_until(ioc, [&] { return has_route(sink1, "10.244.3.0/24", "127.0.0.3"); }));
+    CHECK(sink1.routes.at(*Prefix::parse("10.244.3.0/24")).dev.empty());
+    CHECK_FALSE(sink1.routes.at(*Prefix::parse("10.244.3.0/24")).onlink);
+    CHECK(overlay.peers["kroute-vxlan"].empty());
+    // Nodes without the overlay never route through it.
+    CHECK(has_route(sink2, "10.244.3.0/24", "127.0.0.3"));
+
+    // Back outside; then deleted, it leaves the overlay with it.
+    n3.internal_ips = {*IpAddress::parse("127.0.1.3")};
+    for (auto* c : {&c1, &c2, &c3}) c->handle(event(k8s::NodeEvent::Type::kModified, n3));
+    REQUIRE(run_until(ioc, [&] { return has_overlay_route(sink1, "10.244.3.0/24", "10.244.3.0", "kroute-vxlan"); }));
+    for (auto* c : {&c1, &c2}) c->handle(event(k8s::NodeEvent::Type::kDeleted, n3));
+    REQUIRE(run_until(ioc, [&] { return sink1.routes.count(*Prefix::parse("10.244.3.0/24")) == 0; }));
+    CHECK(overlay.peers["kroute-vxlan"].empty());
+}
+
+TEST_CASE("overlay --overlay-type full: every node through VXLAN; IPv6 on a device of its own", "[daemon][controller]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1, sink2;
+    auto o1 = options_for(port, dir, "node1");
+    o1.enable_overlay = true;
+    o1.overlay_type = "full";
+    o1.enable_ipv6 = true;
+    auto o2 = options_for(port, dir, "node2");
+    o2.enable_ipv6 = true;
+    FakeOverlay overlay;
+    overlay.subnets = {*Prefix::parse("127.0.0.0/24"), *Prefix::parse("::/0")};
+    Controller c1(ioc, o1, "node1", sink1);
+    c1.set_overlay(&overlay);
+    Controller c2(ioc, o2, "node2", sink2);
+    auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24", "fd00:244:1::/64"});
+    n1.internal_ips.push_back(*IpAddress::parse("::1"));
+    auto n2 = node("node2", "127.0.0.2", {"10.244.2.0/24", "fd00:244:2::/64"});
+    for (auto* c : {&c1, &c2}) {
+        for (const auto& n : {n1, n2}) c->handle(event(k8s::NodeEvent::Type::kAdded, n));
+        c->handle(event(k8s::NodeEvent::Type::kSynced));
+    }
+    // node2's IPv6 address after its speaker listens (it exists on no interface here).
+    n2.internal_ips.push_back(*IpAddress::parse("fd00:18::2"));
+    for (auto* c : {&c1, &c2}) c->handle(event(k8s::NodeEvent::Type::kModified, n2));
+    REQUIRE(run_until(ioc, [&] {
+        return has_overlay_route(sink1, "10.244.2.0/24", "10.244.2.0", "kroute-vxlan") &&
+               has_overlay_route(sink1, "fd00:244:2::/64", "fd00:244:2::", "kroute-vxlan6");
+    }));
+    CHECK(overlay.peers["kroute-vxlan"] ==
+          std::vector<VxlanPeer>{{*IpAddress::parse("127.0.0.2"), *IpAddress::parse("10.244.2.0")}});
+    CHECK(overlay.peers["kroute-vxlan6"] ==
+          std::vector<VxlanPeer>{{*IpAddress::parse("fd00:18::2"), *IpAddress::parse("fd00:244:2::")}});
+    bool v6_device = false;
+    for (const auto& cfg : overlay.ensured)
+        if (cfg.name == "kroute-vxlan6") {
+            v6_device = true;
+            CHECK(cfg.vni == 6096);
+            CHECK(cfg.mtu == 1430);
+            CHECK(cfg.local == *IpAddress::parse("::1"));
+            CHECK(cfg.vtep == *IpAddress::parse("fd00:244:1::"));
+        }
+    CHECK(v6_device);
+    // One veth MTU for both families: the IPv6 encapsulation's 70 bytes decide.
+    auto conf = nlohmann::json::parse(read(c1.options().cni_conf_file));
+    CHECK(conf["plugins"][0]["mtu"] == 1430);
+}

@@ -69,6 +69,7 @@ TEST_CASE("bad values are refused with a message naming the flag", "[daemon][opt
         {{"--route-protocol", "300"}, "route-protocol"},
         {{"--kubeconfig", "a", "--nodes-file", "b"}, "exclude each other"},
         {{"--no-such-flag"}, "no-such-flag"},
+        {{"--enable-overlay", "--overlay-type", "ipip"}, "neither subnet nor full"},
     }));
     auto r = parse(args);
     REQUIRE_FALSE(r);
@@ -76,12 +77,22 @@ TEST_CASE("bad values are refused with a message naming the flag", "[daemon][opt
 }
 
 TEST_CASE("flags of features not built yet are refused, never ignored", "[daemon][options]") {
-    auto args = GENERATE(as<std::vector<const char*>>{}, std::vector<const char*>{"--enable-overlay=true"},
-                         std::vector<const char*>{"--metrics-port", "9100"},
+    auto args = GENERATE(as<std::vector<const char*>>{}, std::vector<const char*>{"--metrics-port", "9100"},
                          std::vector<const char*>{"--advertise-cluster-ip"});
     auto r = parse(args);
     REQUIRE_FALSE(r);
     CHECK_THAT(r.error(), Catch::Contains("not built yet"));
+}
+
+TEST_CASE("the overlay: off by default, subnet or full", "[daemon][options]") {
+    auto off = parse({});
+    REQUIRE(off);
+    CHECK_FALSE(off->options->enable_overlay);
+    CHECK(off->options->overlay_type == "subnet");
+    auto full = parse({"--enable-overlay", "--overlay-type", "full"});
+    REQUIRE(full);
+    CHECK(full->options->enable_overlay);
+    CHECK(full->options->overlay_type == "full");
 }
 
 TEST_CASE("--help and --version print without running", "[daemon][options]") {

@@ -12,20 +12,8 @@
 # Runs as root; re-executes itself inside the no-route sandbox.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-if [[ ${1:-} != --inside ]]; then
-    source "$repo/scripts/lib/sandbox.sh"
-    KR_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kroute-e2e.XXXXXX")
-    export KR_DIR
-    rc=0
-    run_in_sandbox "$0" --inside || rc=$?
-    if ((rc != 0)); then
-        for f in "$KR_DIR"/node*/kroute.log "$KR_DIR"/api/log; do
-            [[ -f $f ]] && { echo "--- last lines of $f"; tail -n 30 "$f"; }
-        done
-    fi
-    rm -rf "$KR_DIR"
-    exit "$rc"
-fi
+source "$repo/scripts/lib/sandbox.sh"
+e2e_reexec e2e "$@"
 
 KR_BIN=${KR_BIN:-$repo/build/bin}
 source "$repo/scripts/lib/cluster.sh"
