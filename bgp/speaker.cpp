@@ -160,6 +160,17 @@ public:
     [[nodiscard]] const PeerConfig& config() const noexcept { return cfg_; }
     [[nodiscard]] bool ibgp() const noexcept { return cfg_.remote_asn == sp_.cfg_.asn; }
 
+    // The next hop to keep of an MP_REACH_NLRI's global and link-local pair (RFC 2545 §3), as
+    // BIRD chooses: the link-local one from a directly connected eBGP peer (it is on the shared
+    // link by definition, where the global one may be a loopback the kernel cannot reach in one
+    // hop), or when the global one is missing (::) or itself link-local; the global one otherwise.
+    [[nodiscard]] const IpAddress& mp_next_hop(const std::vector<IpAddress>& hops) const noexcept {
+        if (hops.size() == 2 && hops[1].is_link_local() &&
+            ((!ibgp() && cfg_.multihop_ttl < 2) || hops[0].is_unspecified() || hops[0].is_link_local()))
+            return hops[1];
+        return hops.front();
+    }
+
     void start() {
         if (primary_) return;
         primary_ = make_session();
@@ -664,7 +675,7 @@ public:
         take(u.nlri, u.nlri_path_ids, v4_ok, v4_ok ? &*u.attributes.next_hop : nullptr);
         if (u.mp_reach) {
             const bool ok = !reject && !u.mp_reach->next_hops.empty() && u.mp_reach->family.safi == kSafiUnicast;
-            take(u.mp_reach->nlri, u.mp_reach->path_ids, ok, ok ? &u.mp_reach->next_hops.front() : nullptr);
+            take(u.mp_reach->nlri, u.mp_reach->path_ids, ok, ok ? &mp_next_hop(u.mp_reach->next_hops) : nullptr);
         }
         sp_.apply(ch);
         if (ch.capacity() <= 4096) sp_.spare_changes_ = std::move(ch);  // not a table's worth

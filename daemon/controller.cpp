@@ -127,6 +127,7 @@ void Controller::handle(const k8s::NodeEvent& event) {
 }
 
 void Controller::reconcile() {
+    link_names_.clear();  // addresses and links may have moved
     auto log = log::get("main");
     auto self_it = nodes_.find(node_name_);
     if (self_it == nodes_.end()) {
@@ -644,6 +645,20 @@ FibRoute Controller::route_for(const Prefix& prefix, const bgp::BestRoute& best)
         if (auto it = vteps.find(best.next_hops.front()); it != vteps.end())
             return FibRoute{prefix, {it->second}, vxlan_device(prefix.family()), true};
     }
+    // A link-local next hop (RFC 2545, from a directly connected router) means nothing without
+    // its interface: the link that holds the address the session runs from.
+    for (const auto& hop : best.next_hops)
+        if (hop.is_v6() && hop.is_link_local()) {
+            const auto& local = best.from_peer.is_v6() ? node_address_v6_ : node_address_;
+            if (!local) break;
+            auto it = link_names_.find(*local);
+            if (it == link_names_.end()) {
+                auto link = link_of(*local);
+                it = link_names_.emplace(*local, link ? link->name : std::string{}).first;
+            }
+            if (it->second.empty()) break;  // the kernel refuses it, the Fib logs why
+            return FibRoute{prefix, best.next_hops, it->second, false};
+        }
     return FibRoute{prefix, best.next_hops, {}, false};
 }
 

@@ -179,6 +179,7 @@ private:
         bool warned = false;
     };
     std::array<OverlayFamily, 2> overlay_;      // [0] IPv4, [1] IPv6
+    mutable std::map<IpAddress, std::string> link_names_;  // local address -> its link, for link-local next hops
     bool network_ready_sent_ = false;  // asked, and kroute's False not seen on the node yet
     bool warned_no_address_ = false;
     bool warned_mtu_ = false;

@@ -91,11 +91,14 @@ std::optional<KernelRoute> kernel_route_from(rtnl_route* r) {
         if (nh == nullptr) continue;
         nl_addr* gw = rtnl_route_nh_get_gateway(nh);
         if (gw == nullptr || nl_addr_get_family(gw) != family) continue;  // device routes, RTA_VIA
-        kr.route.next_hops.push_back(address_from(gw, family));
-        // The device matters only for on-link routes (ours through the overlay); for the others
-        // it is whatever the kernel resolved the gateway to.
-        if ((rtnl_route_nh_get_flags(nh) & RTNH_F_ONLINK) != 0) {
-            kr.route.onlink = true;
+        const IpAddress hop = address_from(gw, family);
+        kr.route.next_hops.push_back(hop);
+        // The device matters only for on-link routes (ours through the overlay) and link-local
+        // gateways (meaningless without it); for the others it is whatever the kernel resolved
+        // the gateway to.
+        const bool onlink = (rtnl_route_nh_get_flags(nh) & RTNH_F_ONLINK) != 0;
+        if (onlink) kr.route.onlink = true;
+        if (onlink || hop.is_link_local()) {
             char name[IF_NAMESIZE] = {};
             if (if_indextoname(static_cast<unsigned>(rtnl_route_nh_get_ifindex(nh)), name) != nullptr) kr.route.dev = name;
         }

@@ -3,7 +3,10 @@
 # no-route sandbox: kroute is node n1 in "kr" (10.0.0.1 and fd00::1), BIRD in "rt" (10.0.0.2 and
 # fd00::2, AS 65001), one eBGP session between fd00::1 and fd00::2 carrying both families.
 # 1. Established over IPv6, both families negotiated.
-# 2. BIRD's 2001:db8:2::/48 reaches kroute in MP_REACH_NLRI, next hop fd00::2, AS path [65001].
+# 2. BIRD's 2001:db8:2::/48 reaches kroute in MP_REACH_NLRI with its global and link-local next
+#    hops (RFC 2545), AS path [65001]; kroute keeps the link-local one (a directly connected eBGP
+#    router, as BIRD itself chooses) and installs it on the session's interface:
+#    `2001:db8:2::/48 via fe80::... dev eth0 proto 52`.
 # 3. kroute's IPv4 podCIDR reaches BIRD over the IPv6 session with its IPv4 next hop 10.0.0.1 and
 #    AS path 64512 (IPv4 NLRI over an IPv6 transport, RFC 4760).
 # 4. BIRD withdraws its IPv6 route: it leaves kroute.
@@ -28,6 +31,10 @@ lan_up kr:10.0.0.1 rt:10.0.0.2
 ip -n kr addr add fd00::1/64 dev eth0 nodad
 ip -n rt addr add fd00::2/64 dev eth0 nodad
 wait_for 5 "IPv6 on the LAN" ip netns exec kr ping -6 -c1 -W1 fd00::2
+# BIRD's link-local address, once out of duplicate address detection (BIRD sends it as next hop).
+rt_ll_ready() { ip -n rt -6 addr show dev eth0 scope link | grep -v tentative | grep -q 'inet6 fe80'; }
+wait_for 10 "rt's link-local address" rt_ll_ready
+rt_ll=$(ip -n rt -6 -j addr show dev eth0 scope link | jq -r '.[0].addr_info[] | select(.family=="inet6") | .local')
 cat >"$KR_DIR/nodes.json" <<'JSON'
 {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": [
  {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "resourceVersion": "1"},
@@ -57,16 +64,19 @@ CONF
 echo "bird: $(bird --version 2>&1)"
 bird_conf 1
 bird_up rt rt
-kroute_node n1 kr --peer-router-ips fd00::2 --peer-router-asns 65001
+kroute_node n1 kr --fib --enable-ipv6 --peer-router-ips fd00::2 --peer-router-asns 65001
 wait_for 30 "kroute Established with BIRD over IPv6" node_established n1 fd00::2
 birdc_at rt show protocols all kroute | grep -q 'Neighbor address: fd00::1' || fail "BIRD's session is not the IPv6 one"
 echo "ok: eBGP over IPv6 (fd00::1 <-> fd00::2) Established"
 
 wait_for 20 "kroute to learn 2001:db8:2::/48 from BIRD" node_rib_has n1 2001:db8:2::/48 fd00::2
 path=$(kctl n1 rib 2001:db8:2::/48 -o json | jq -c '.[0].paths[0]')
-[[ $(jq -r '.next_hops[0]' <<<"$path") == fd00::2 ]] || fail "the IPv6 next hop is not fd00::2: $path"
+[[ $(jq -r '.next_hops[0]' <<<"$path") == "$rt_ll" ]] || fail "the IPv6 next hop is not BIRD's link-local $rt_ll: $path"
 [[ $(jq -c .as_path <<<"$path") == "[65001]" ]] || fail "the AS path is not [65001]: $path"
-echo "ok: BIRD's IPv6 route in MP_REACH_NLRI: next hop fd00::2, AS path [65001]"
+kernel_has_ll() { ip -n kr -6 route show 2001:db8:2::/48 proto 52 | grep -q "via $rt_ll dev eth0"; }
+wait_for 10 "2001:db8:2::/48 via $rt_ll dev eth0 in kr's kernel" kernel_has_ll
+ip netns exec kr ping -6 -c1 -W2 "$rt_ll%eth0" >/dev/null || fail "BIRD's link-local next hop does not answer"
+echo "ok: BIRD's IPv6 route in MP_REACH_NLRI: next hop $rt_ll (link-local, on eth0), AS path [65001], installed"
 
 bird_learned_v4() { birdc_at rt show route 10.244.1.0/24 protocol kroute all | grep -q 'BGP.next_hop: 10.0.0.1'; }
 wait_for 20 "BIRD to learn 10.244.1.0/24 with next hop 10.0.0.1 over the IPv6 session" bird_learned_v4
@@ -77,5 +87,6 @@ echo "ok: kroute's IPv4 podCIDR reaches BIRD over the IPv6 session, next hop 10.
 bird_conf 0
 birdc_at rt configure >/dev/null
 wait_for 20 "2001:db8:2::/48 to leave kroute after BIRD withdrew it" node_rib_lacks n1 2001:db8:2::/48
+wait_for 10 "2001:db8:2::/48 to leave kr's kernel" bash -c "[[ -z \$(ip -n kr -6 route show 2001:db8:2::/48 proto 52) ]]"
 node_established n1 fd00::2 || fail "the session went down"
 echo "ok: BIRD's IPv6 withdrawal (MP_UNREACH_NLRI) removes the route from kroute"

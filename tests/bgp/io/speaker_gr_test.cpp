@@ -483,6 +483,47 @@ TEST_CASE("RFC 8950: IPv4 routes with IPv6 next hops, in and out, only where neg
     CHECK(only_neighbor(a).prefixes_sent == 1);
 }
 
+TEST_CASE("RFC 2545 next hop pairs: the link-local one from a directly connected eBGP peer, the global one over iBGP",
+          "[bgp][io][ipv6]") {
+    const AfiSafi v6{kAfiIpv6, kSafiUnicast};
+    auto route_via = [&](std::uint32_t peer_as, std::uint8_t multihop_ttl, std::vector<IpAddress> hops) {
+        asio::io_context ioc;
+        Node a{ioc, "127.0.0.1"};
+        auto cfg = raw_peer_config();
+        cfg.remote_asn = peer_as;
+        cfg.multihop_ttl = multihop_ttl;
+        a.speaker->set_peer(cfg);
+        auto open = raw_open(std::nullopt);
+        open.my_as = static_cast<std::uint16_t>(peer_as);
+        open.four_octet_as = peer_as;
+        open.multiprotocol = {kV4, v6};
+        SilentPeer s{ioc};
+        bring_up(ioc, a, s, open);
+        UpdateMessage u = announce({});
+        u.attributes.next_hop.reset();
+        if (peer_as != 64512) {
+            u.attributes.local_pref.reset();
+            u.attributes.as_path = std::vector<AsPathSegment>{{AsPathSegment::kAsSequence, {peer_as}}};
+        }
+        const auto p = pfx("2001:db8:7::/48");
+        u.mp_reach = MpReach{v6, std::move(hops), {p}};
+        s.send(u);
+        REQUIRE(run_until(ioc, [&] { return a.best.count(p) == 1; }));
+        return a.best[p].next_hops;
+    };
+    const auto global = ip("fd00::5");
+    const auto ll = ip("fe80::5");
+    // eBGP, directly connected: the link-local address, on the shared link by definition.
+    CHECK(route_via(65001, 0, {global, ll}) == std::vector<IpAddress>{ll});
+    // eBGP multihop and iBGP: the global one, resolved through the table.
+    CHECK(route_via(65001, 2, {global, ll}) == std::vector<IpAddress>{global});
+    CHECK(route_via(64512, 0, {global, ll}) == std::vector<IpAddress>{global});
+    // No global address (::): the link-local one, whatever the session.
+    CHECK(route_via(64512, 0, {ip("::"), ll}) == std::vector<IpAddress>{ll});
+    // Global only: as sent.
+    CHECK(route_via(65001, 0, {global}) == std::vector<IpAddress>{global});
+}
+
 TEST_CASE("RFC 8950: a peer without the capability gets no IPv4 route with an IPv6 next hop", "[bgp][io][rfc8950]") {
     asio::io_context ioc;
     Node a{ioc, "127.0.0.1"};

@@ -339,4 +339,26 @@ TEST_CASE("Fib leaves its routes in the kernel when stopped; the next one adopts
     CHECK(contains(ours("-4"), "10.244.3.0/24"));
 }
 
+TEST_CASE("Fib installs an IPv6 route via a link-local next hop on its interface, and repairs it as such",
+          "[daemon][fib][netns]") {
+    Node node;
+    asio::io_context ioc;
+    Fib fib(ioc, fast_config());
+    auto started = fib.start();
+    INFO((started ? "" : started.error()));
+    REQUIRE(started);
+    FibRoute r = route("2001:db8:7::/48", {"fe80::5"});
+    r.dev = "veth0";
+    fib.set_route(r);
+    auto there = [] { return contains(ours("-6"), "2001:db8:7::/48 via fe80::5 dev veth0"); };
+    REQUIRE(run_until(ioc, there));
+    // Read back with its interface: the kernel and the desired state agree, nothing to rewrite.
+    REQUIRE(run_until(ioc, [&] { return fib.snapshot().kernel.size() == 1; }));
+    CHECK(fib.snapshot().kernel == fib.snapshot().desired);
+    const auto writes = fib.snapshot().writes;
+    must("ip -6 route del 2001:db8:7::/48 proto 52");
+    CHECK(run_until(ioc, there));
+    CHECK(fib.snapshot().writes == writes + 1);
+}
+
 }  // namespace kroute::daemon
