@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -47,6 +48,10 @@ struct IoState {
     std::uint64_t errors = 0;
     std::string last_error;
     bool sweep = false;
+    std::uint64_t repairs = 0;
+    std::uint64_t reconciles = 0;
+    double reconcile_seconds = 0;
+    double last_reconcile_seconds = 0;
 };
 
 // Writer -> io_context: what changed in the kernel view and the write counters.
@@ -56,6 +61,8 @@ struct Report {
     std::uint64_t writes = 0;
     std::uint64_t errors = 0;
     std::string last_error;
+    std::uint64_t repairs = 0;
+    std::optional<double> reconcile_seconds;  // a full reconciliation ended, it took this long
     [[nodiscard]] bool empty() const { return !full && changes.empty() && writes == 0 && errors == 0; }
 };
 
@@ -70,7 +77,15 @@ void apply_report(IoState& s, Report& r) {
     s.writes += r.writes;
     s.errors += r.errors;
     if (!r.last_error.empty()) s.last_error = std::move(r.last_error);
+    s.repairs += r.repairs;
+    if (r.reconcile_seconds) {
+        ++s.reconciles;
+        s.reconcile_seconds += *r.reconcile_seconds;
+        s.last_reconcile_seconds = *r.reconcile_seconds;
+    }
 }
+
+std::int64_t since_epoch(Clock::time_point t) { return t.time_since_epoch().count(); }
 
 // io_context thread -> writer. Changes coalesce per prefix: only the latest desired state matters.
 struct Inbox {
@@ -78,12 +93,13 @@ struct Inbox {
     std::map<Prefix, std::optional<FibRoute>> changes;
     bool sweep = false;
     bool stop = false;
+    std::chrono::milliseconds stall{0};  // stall_writer_for_testing
 };
 
 class Writer {
 public:
     Writer(const FibConfig& cfg, NetlinkRouteTable table, NetlinkEvents events, int wake_fd, Inbox& inbox,
-           KernelState kernel, std::function<void(Report)> post)
+           KernelState kernel, std::function<void(Report)> post, std::atomic<std::int64_t>& heartbeat)
         : cfg_{cfg},
           table_{std::move(table)},
           events_{std::move(events)},
@@ -91,12 +107,14 @@ public:
           inbox_{inbox},
           kernel_{std::move(kernel)},
           post_{std::move(post)},
+          heartbeat_{heartbeat},
           log_{log::get("fib")} {}
 
     void run() {
         next_sync_ = Clock::now() + cfg_.sync_period;
         while (true) {
             const auto now = Clock::now();
+            heartbeat_.store(since_epoch(now), std::memory_order_relaxed);
             pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {events_.fd(), POLLIN, 0}};
             const int timeout = static_cast<int>(
                 std::chrono::ceil<std::chrono::milliseconds>(std::max(next_deadline(now) - now, Clock::duration::zero()))
@@ -121,12 +139,15 @@ private:
     bool take_inbox() {
         std::map<Prefix, std::optional<FibRoute>> changes;
         bool sweep = false;
+        std::chrono::milliseconds stall{0};
         {
             std::lock_guard lock(inbox_.mutex);
             if (inbox_.stop) return false;
             changes.swap(inbox_.changes);
             sweep = inbox_.sweep;
+            std::swap(stall, inbox_.stall);
         }
+        if (stall.count() > 0) std::this_thread::sleep_for(stall);
         const auto now = Clock::now();
         for (auto& [p, route] : changes) {
             if (route) {
@@ -137,6 +158,7 @@ private:
                 withdrawn_.insert(p);
             }
             retry_.erase(p);  // a new desired state deserves a fresh attempt
+            fresh_.insert(p);
             mark_dirty(p, now + cfg_.batch_delay);
         }
         if (sweep && !sweep_) {
@@ -244,6 +266,7 @@ private:
 
     // Re-reads the table, then reconciles every prefix. False when the dump failed.
     bool full_sync(Clock::time_point now) {
+        const auto started = Clock::now();
         auto dump = table_.dump();
         if (!dump) {
             if (dump_error_logged_ != dump.error()) {
@@ -270,6 +293,9 @@ private:
         dirty_.clear();
         batch_due_.reset();
         flush(all, now);
+        Report done;
+        done.reconcile_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        post_(std::move(done));
         return true;
     }
 
@@ -292,6 +318,7 @@ private:
         for (const auto& op : ops) written.insert(op.route.prefix);
         for (const auto& p : candidates) {
             if (written.contains(p)) continue;
+            fresh_.erase(p);
             retry_.erase(p);
             if (!desired_.contains(p) && !kernel_.ours.contains(p)) withdrawn_.erase(p);
             if (errors_.clear(p)) log_->info("{}: no longer failing", p.to_string());
@@ -312,12 +339,15 @@ private:
             std::error_code ec = results[i];
             if (op.kind == RouteOpKind::kRemove && ec == std::error_code(ESRCH, std::system_category()))
                 ec.clear();  // already gone: that is what we wanted
+            const bool fresh = fresh_.erase(p) != 0;
             if (!ec) {
                 ++report.writes;
-                retry_.erase(p);
+                const bool retried = retry_.erase(p) != 0;
                 const bool recovered = errors_.clear(p);
                 if (op.kind == RouteOpKind::kReplace) {
                     ++installed;
+                    // Not a new desired state nor a retry: the kernel lost or changed the route.
+                    if (!fresh && !retried) ++report.repairs;
                     kernel_.ours.insert_or_assign(p, op.route);
                     report.changes.emplace_back(p, op.route);
                     log_->log(per_route, "installed {}{}", describe(op.route), recovered ? " (after errors)" : "");
@@ -359,9 +389,11 @@ private:
     Inbox& inbox_;
     KernelState kernel_;
     std::function<void(Report)> post_;
+    std::atomic<std::int64_t>& heartbeat_;
     std::shared_ptr<spdlog::logger> log_;
 
     RouteMap desired_;
+    std::set<Prefix> fresh_;  // desired state changed by the RIB since the prefix was last written
     std::set<Prefix> withdrawn_;  // removed by the RIB: delete our route there even before the sweep
     bool sweep_ = false;
     std::set<Prefix> dirty_;
@@ -410,7 +442,7 @@ public:
             });
         };
         auto writer = std::make_unique<Writer>(cfg_, std::move(*table), std::move(*events), wake_fd_, inbox_,
-                                               std::move(kernel), std::move(post));
+                                               std::move(kernel), std::move(post), heartbeat_);
         try {
             thread_ = std::thread([w = std::move(writer)] { w->run(); });
         } catch (const std::system_error& e) {
@@ -475,7 +507,40 @@ public:
         s.errors = io_->errors;
         s.last_error = io_->last_error;
         s.sweep_enabled = io_->sweep;
+        s.desired_routes = io_->desired.size();
+        s.kernel_routes = io_->kernel.size();
+        s.repairs = io_->repairs;
+        s.reconciles = io_->reconciles;
+        s.reconcile_seconds = io_->reconcile_seconds;
+        s.last_reconcile_seconds = io_->last_reconcile_seconds;
         return s;
+    }
+
+    [[nodiscard]] FibSnapshot counters() const {
+        FibSnapshot s;
+        s.writes = io_->writes;
+        s.errors = io_->errors;
+        s.last_error = io_->last_error;
+        s.sweep_enabled = io_->sweep;
+        s.desired_routes = io_->desired.size();
+        s.kernel_routes = io_->kernel.size();
+        s.repairs = io_->repairs;
+        s.reconciles = io_->reconciles;
+        s.reconcile_seconds = io_->reconcile_seconds;
+        s.last_reconcile_seconds = io_->last_reconcile_seconds;
+        return s;
+    }
+
+    [[nodiscard]] Clock::time_point writer_heartbeat() const noexcept {
+        return Clock::time_point{Clock::duration{heartbeat_.load(std::memory_order_relaxed)}};
+    }
+
+    void stall_writer_for_testing(std::chrono::milliseconds d) {
+        {
+            std::lock_guard lock(inbox_.mutex);
+            inbox_.stall = d;
+        }
+        wake();
     }
 
     [[nodiscard]] std::size_t desired_count() const { return io_->desired.size(); }
@@ -504,6 +569,7 @@ private:
     int wake_fd_ = -1;
     std::thread thread_;
     bool stopped_ = false;
+    std::atomic<std::int64_t> heartbeat_{0};
 };
 
 Fib::Fib(asio::io_context& ioc, FibConfig cfg) : impl_{std::make_unique<Impl>(ioc, cfg)} {}
@@ -514,6 +580,9 @@ void Fib::set_route(const FibRoute& route) { impl_->set_route(route); }
 void Fib::remove_route(const Prefix& prefix) { impl_->remove_route(prefix); }
 void Fib::enable_stale_sweep() { impl_->enable_stale_sweep(); }
 FibSnapshot Fib::snapshot() const { return impl_->snapshot(); }
+FibSnapshot Fib::counters() const { return impl_->counters(); }
+std::chrono::steady_clock::time_point Fib::writer_heartbeat() const noexcept { return impl_->writer_heartbeat(); }
+void Fib::stall_writer_for_testing(std::chrono::milliseconds d) { impl_->stall_writer_for_testing(d); }
 std::size_t Fib::desired_count() const { return impl_->desired_count(); }
 
 }  // namespace kroute::daemon

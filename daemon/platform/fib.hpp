@@ -44,6 +44,13 @@ struct FibSnapshot {
     std::uint64_t errors = 0;           // failed writes
     std::string last_error;
     bool sweep_enabled = false;
+    // For metrics (also filled by counters(), which leaves the two lists above empty).
+    std::size_t desired_routes = 0;     // desired.size()
+    std::size_t kernel_routes = 0;      // kernel.size()
+    std::uint64_t repairs = 0;          // desired routes re-written because the kernel lost or changed them
+    std::uint64_t reconciles = 0;       // full reconciliations (dump + repair) done
+    double reconcile_seconds = 0;       // their total duration
+    double last_reconcile_seconds = 0;  // the last one's
 };
 
 class Fib {
@@ -67,6 +74,13 @@ public:
     void enable_stale_sweep();
 
     [[nodiscard]] FibSnapshot snapshot() const;  // io_context thread only
+    // snapshot() without the route lists (cheap with a million routes); io_context thread only.
+    [[nodiscard]] FibSnapshot counters() const;
+    // Any thread: when the writer thread last went round its loop (it does at least every second
+    // while it runs, idle or not); the epoch when it is not running. For /healthz.
+    [[nodiscard]] std::chrono::steady_clock::time_point writer_heartbeat() const noexcept;
+    // Tests: the writer thread sleeps this long at its next turn, as if a netlink call hung.
+    void stall_writer_for_testing(std::chrono::milliseconds d);
     [[nodiscard]] std::size_t desired_count() const;
 
 private:
