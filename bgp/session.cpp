@@ -244,6 +244,7 @@ void Session::accept(tcp::socket socket) {
 
 void Session::send(std::vector<Bytes> messages) {
     if (fsm_.state() != State::kEstablished || !conn_) return;
+    updates_out_ += messages.size();
     for (auto& m : messages) send_raw(std::move(m));
 }
 
@@ -441,6 +442,7 @@ void Session::handle_message(Message&& msg) {
                        if (fsm_.state() == State::kOpenConfirm && owner_) owner_->session_open_received(*this);
                    },
                    [&](UpdateMessage& m) {
+                       ++updates_in_;
                        const bool was_up = fsm_.state() == State::kEstablished;
                        dispatch(UpdateReceived{});
                        if (was_up && fsm_.state() == State::kEstablished && owner_) {

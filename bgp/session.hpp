@@ -98,6 +98,8 @@ public:
     [[nodiscard]] EncodeContext encode_context() const;
     [[nodiscard]] std::uint64_t messages_received() const noexcept { return messages_in_; }
     [[nodiscard]] std::uint64_t messages_sent() const noexcept { return messages_out_; }
+    [[nodiscard]] std::uint64_t updates_received() const noexcept { return updates_in_; }
+    [[nodiscard]] std::uint64_t updates_sent() const noexcept { return updates_out_; }
     [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
     // Nothing left to write and no socket open (stop() waits for this).
     [[nodiscard]] bool drained() const noexcept;
@@ -128,6 +130,8 @@ private:
     bool outgoing_ = true;
     std::uint64_t messages_in_ = 0;
     std::uint64_t messages_out_ = 0;
+    std::uint64_t updates_in_ = 0;   // UPDATE messages, End-of-RIB included
+    std::uint64_t updates_out_ = 0;
     std::string last_error_;
 };
 

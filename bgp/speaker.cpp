@@ -189,6 +189,7 @@ public:
                 dismissed_.push_back(keep);
             }
         }
+        if (established_since_) ++flaps_;
         established_since_.reset();
         adj_rib_out_.clear();
         rejected_.clear();
@@ -357,6 +358,9 @@ public:
         n.end_of_rib_received = end_of_rib_received_;
         n.messages_received = messages_in_;
         n.messages_sent = messages_out_;
+        n.updates_received = updates_in_;
+        n.updates_sent = updates_out_;
+        n.flaps = flaps_;
         n.last_error = last_error_;
         n.graceful_restart = established_since_ && negotiated_.graceful_restart;
         n.prefixes_stale = stale_[0].size() + stale_[1].size();
@@ -367,6 +371,8 @@ public:
             n.negotiated_hold_time = static_cast<std::uint16_t>(primary_->fsm().negotiated_hold_time().count());
             n.messages_received += primary_->messages_received();
             n.messages_sent += primary_->messages_sent();
+            n.updates_received += primary_->updates_received();
+            n.updates_sent += primary_->updates_sent();
             if (!primary_->last_error().empty()) n.last_error = primary_->last_error();
         }
         return n;
@@ -472,6 +478,7 @@ public:
 
     void session_down(Session& s, const std::string& reason, bool notification) override {
         log::get("bgp")->info("{}: session down: {}", label_, reason.empty() ? s.last_error() : reason);
+        if (established_since_) ++flaps_;
         established_since_.reset();
         end_of_rib_received_ = false;
         adj_rib_out_.clear();
@@ -984,6 +991,8 @@ private:
     void collect_counters(const Session& s) {
         messages_in_ += s.messages_received();
         messages_out_ += s.messages_sent();
+        updates_in_ += s.updates_received();
+        updates_out_ += s.updates_sent();
     }
 
     std::optional<Advert> export_route(const Prefix& prefix, const Path* best) const {
@@ -1070,6 +1079,9 @@ private:
     std::string last_error_;
     std::uint64_t messages_in_ = 0;
     std::uint64_t messages_out_ = 0;
+    std::uint64_t updates_in_ = 0;   // of sessions gone (the current one counts its own)
+    std::uint64_t updates_out_ = 0;
+    std::uint64_t flaps_ = 0;
 };
 
 Speaker::Impl::Impl(asio::io_context& ioc, SpeakerConfig cfg)

@@ -136,6 +136,9 @@ struct NeighborSnapshot {
     std::string last_error;            // last NOTIFICATION sent or received, or socket error
     std::uint64_t messages_received = 0;
     std::uint64_t messages_sent = 0;
+    std::uint64_t updates_received = 0;  // UPDATE messages (End-of-RIB included), every session
+    std::uint64_t updates_sent = 0;
+    std::uint64_t flaps = 0;           // times the session left Established, for whatever reason
     bool graceful_restart = false;     // both sides sent the capability (RFC 4724)
     std::uint64_t prefixes_stale = 0;  // kept from the peer's last session or before its EoRR
     bool route_reflector_client = false;

@@ -28,6 +28,11 @@ TEST_CASE("two speakers dialling each other end up with exactly one session", "[
     CHECK(n->end_of_rib_received);  // RFC 4724: even an empty table ends with End-of-RIB
     CHECK(n->uptime <= 10s);
     CHECK(n->messages_received > 0);
+    // The End-of-RIB is an UPDATE, each way; the collision's dropped connection was no flap.
+    CHECK(n->updates_received >= 1);
+    CHECK(n->updates_sent >= 1);
+    CHECK(n->updates_received < n->messages_received);  // the OPEN and KEEPALIVEs are not UPDATEs
+    CHECK(n->flaps == 0);
 }
 
 TEST_CASE("routes propagate over iBGP, withdraw follows, split horizon holds", "[bgp][io]") {
@@ -64,10 +69,14 @@ TEST_CASE("routes propagate over iBGP, withdraw follows, split horizon holds", "
     CHECK(a.neighbor(b)->prefixes_sent == 1);
     CHECK(b.neighbor(c)->prefixes_sent == 0);
     CHECK(c.speaker->rib_prefix_count() == 1);
+    const auto updates_in = c.neighbor(a)->updates_received;
+    const auto updates_out = a.neighbor(c)->updates_sent;
 
     a.speaker->withdraw(p);
     REQUIRE(run_until(ioc, [&] { return !b.best.count(p) && !c.best.count(p); }));
     CHECK(c.speaker->rib_prefix_count() == 0);
+    CHECK(c.neighbor(a)->updates_received == updates_in + 1);  // the withdrawal
+    CHECK(a.neighbor(c)->updates_sent == updates_out + 1);
 }
 
 TEST_CASE("equal iBGP paths give multipath next hops; IPv6 travels in MP_REACH", "[bgp][io]") {
@@ -150,6 +159,7 @@ TEST_CASE("stopping a speaker sends Cease and its routes leave the others", "[bg
     const auto p = pfx("10.244.1.0/24");
     a.speaker->originate(p, ip("127.0.0.1"));
     REQUIRE(run_until(ioc, [&] { return b.best.count(p) && c.best.count(p); }));
+    CHECK(b.neighbor(a)->flaps == 0);
     bool done = false;
     a.speaker->stop([&] { done = true; });
     REQUIRE(run_until(ioc, [&] { return done && !b.best.count(p) && !c.best.count(p); }, 3000ms));
@@ -157,6 +167,9 @@ TEST_CASE("stopping a speaker sends Cease and its routes leave the others", "[bg
     REQUIRE(n);
     CHECK(n->state != "Established");
     CHECK(n->last_error.find("6/2") != std::string::npos);  // Cease / Administrative Shutdown
+    CHECK(n->flaps == 1);  // left Established once
+    CHECK(c.neighbor(a)->flaps == 1);
+    CHECK(b.neighbor(c)->flaps == 0);
 }
 
 TEST_CASE("remove_peer sends Cease/Peer De-configured; set_peer with new config resets", "[bgp][io]") {
