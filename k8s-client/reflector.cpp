@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -41,7 +42,36 @@ constexpr auto kMaxRetryAfter = std::chrono::seconds{600};
 constexpr auto kInterruptPeriod = 20ms;
 constexpr int kMaxInterrupts = 500;
 
+struct AtomicCounters {
+    std::atomic<std::uint64_t> lists{0}, relists{0}, watch_events{0}, closed{0}, expired{0}, failed{0};
+};
+
+std::mutex& counters_mutex() {
+    static std::mutex m;
+    return m;
+}
+std::map<std::string, std::shared_ptr<AtomicCounters>>& counters_registry() {
+    static std::map<std::string, std::shared_ptr<AtomicCounters>> r;
+    return r;
+}
+std::shared_ptr<AtomicCounters> counters_for(const std::string& resource) {
+    std::lock_guard lock{counters_mutex()};
+    auto& c = counters_registry()[resource];
+    if (!c) c = std::make_shared<AtomicCounters>();
+    return c;
+}
+
 }  // namespace
+
+std::vector<ReflectorCounters> reflector_counters() {
+    std::vector<ReflectorCounters> out;
+    std::lock_guard lock{counters_mutex()};
+    for (const auto& [resource, c] : counters_registry()) {
+        out.push_back({resource, c->lists.load(), c->relists.load(), c->watch_events.load(), c->closed.load(),
+                       c->expired.load(), c->failed.load()});
+    }
+    return out;
+}
 
 class Reflector::Impl {
 public:
@@ -52,7 +82,8 @@ public:
           plural_{kind.resource},
           store_{store},
           log_{log::get("k8s")},
-          rng_{std::random_device{}()} {}
+          rng_{std::random_device{}()},
+          counters_{counters_for(plural_)} {}
 
     ~Impl() { stop(); }
 
@@ -135,6 +166,9 @@ private:
                 auto r = list(mode, rv);
                 if (stopping()) return;
                 if (r.ok) {
+                    counters_->lists.fetch_add(1, std::memory_order_relaxed);
+                    if (listed_) counters_->relists.fetch_add(1, std::memory_order_relaxed);
+                    listed_ = true;
                     need_list = false;
                     rv = r.resource_version;
                     mode = ListMode::kLastRv;
@@ -146,6 +180,11 @@ private:
             }
             auto w = watch(rv);
             if (stopping()) return;
+            switch (w.end) {
+                case WatchEnd::kClean: counters_->closed.fetch_add(1, std::memory_order_relaxed); break;
+                case WatchEnd::kExpired: counters_->expired.fetch_add(1, std::memory_order_relaxed); break;
+                case WatchEnd::kFailed: counters_->failed.fetch_add(1, std::memory_order_relaxed); break;
+            }
             switch (w.end) {
                 case WatchEnd::kClean:
                     // k8s-api.md §3.3: timeoutSeconds elapsed or the server restarted: resume from the
@@ -285,6 +324,7 @@ private:
             }
             for (auto& v : values) {
                 ++result.values;
+                counters_->watch_events.fetch_add(1, std::memory_order_relaxed);
                 if (!handle_event(std::move(v), rv)) {
                     relist = true;
                     return false;  // the server ends the stream after the ERROR anyway
@@ -368,7 +408,9 @@ private:
     std::shared_ptr<spdlog::logger> log_;
     std::mt19937_64 rng_;
     bool paginated_ = false;
+    bool listed_ = false;
     std::set<int> auth_logged_;
+    std::shared_ptr<AtomicCounters> counters_;
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -12,6 +12,7 @@
 // typed events (watchers.cpp).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,23 @@ public:
     // One watch event's object (kAdded, kModified, kDeleted); an error when it does not parse.
     [[nodiscard]] virtual Expected<void, std::string> apply(EventType type, const nlohmann::json& object) = 0;
 };
+
+// What the reflectors of one resource did since the process started (every reflector of that
+// resource adds to the same counters), for metrics.
+struct ReflectorCounters {
+    std::string resource;               // e.g. "nodes"
+    std::uint64_t lists = 0;            // complete LISTs
+    std::uint64_t relists = 0;          // of them, those after a reflector's first
+    std::uint64_t watch_events = 0;     // watch values received (bookmarks included)
+    // Watches that ended and were started again, by how: a clean end of stream (timeoutSeconds,
+    // the server closing it), an ERROR or 410 that calls for a relist, a failure (HTTP error,
+    // transport error, a broken stream).
+    std::uint64_t watch_restarts_closed = 0;
+    std::uint64_t watch_restarts_expired = 0;
+    std::uint64_t watch_restarts_failed = 0;
+};
+// Any thread; sorted by resource.
+[[nodiscard]] std::vector<ReflectorCounters> reflector_counters();
 
 class Reflector {
 public:

@@ -10,6 +10,7 @@
 
 #include "fake_apiserver_process.hpp"
 #include "k8s-client/config.hpp"
+#include "k8s-client/reflector.hpp"
 
 using namespace kroute::k8s;
 using namespace std::chrono_literals;
@@ -386,4 +387,46 @@ TEST_CASE("the Service and EndpointSlice watchers: every namespace, events, the 
     sw->stop();
     ew->stop();
     server.kill();
+}
+
+namespace {
+ReflectorCounters node_counters() {
+    for (auto& c : reflector_counters())
+        if (c.resource == "nodes") return c;
+    return ReflectorCounters{"nodes"};
+}
+}  // namespace
+
+TEST_CASE("the reflector counts lists, relists, events and watch restarts by how they ended",
+          "[k8s][reflector][fake-apiserver]") {
+    std::signal(SIGPIPE, SIG_IGN);
+    const auto before = node_counters();  // process-wide: the other cases added to them too
+    Setup s{2};
+    s.start();
+    auto c = node_counters();
+    CHECK(c.lists == before.lists + 1);
+    CHECK(c.relists == before.relists);
+    CHECK(c.watch_restarts_closed == before.watch_restarts_closed);
+
+    // The server ends the watch: re-watched from the same resourceVersion, no relist.
+    REQUIRE(s.server.faults(R"({"drop_watches":true})").contains("drop_epoch"));
+    REQUIRE(t::wait_until([&] { return node_counters().watch_restarts_closed == before.watch_restarts_closed + 1; }, kWait));
+    create_and_see(s, "n9", 9);
+    c = node_counters();
+    CHECK(c.relists == before.relists);
+    CHECK(c.watch_restarts_expired == before.watch_restarts_expired);
+    CHECK(c.watch_events > before.watch_events);
+
+    // Behind a compaction: the re-watch gets a 410 ERROR, the reflector lists again.
+    REQUIRE(s.server.faults(R"({"stall_watches_ms":60000})").value("stall_remaining_ms", 0) > 0);
+    REQUIRE(s.server.request("PATCH", "/api/v1/nodes/n1", R"({"metadata":{"labels":{"gen":"g1"}}})",
+                             "application/merge-patch+json"));
+    REQUIRE(s.server.faults(R"({"reset":true,"compact":true,"drop_watches":true})").contains("drop_epoch"));
+    REQUIRE(t::wait_until([&] { return s.rec.synced() == 2 && s.server.open_watches() == 1; }, kWait));
+    c = node_counters();
+    CHECK(c.lists == before.lists + 2);
+    CHECK(c.relists == before.relists + 1);
+    CHECK(c.watch_restarts_expired == before.watch_restarts_expired + 1);
+    CHECK(c.watch_restarts_closed == before.watch_restarts_closed + 2);
+    CHECK(c.watch_restarts_failed == before.watch_restarts_failed);
 }
