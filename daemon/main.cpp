@@ -1,5 +1,5 @@
 // kroute: wires the node source, the controller (BGP speaker, CNI writer) and the kernel FIB on
-// one io_context thread, plus the debug API and /healthz. See docs/architecture.md.
+// one io_context thread, plus the debug API, /healthz and the metrics. See docs/architecture.md.
 #include <sys/resource.h>
 
 #include <csignal>
@@ -14,6 +14,7 @@
 #include "daemon/api.hpp"
 #include "daemon/controller.hpp"
 #include "daemon/health_server.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/options.hpp"
 #include "daemon/platform/fib.hpp"
 #include "daemon/platform/host_rules.hpp"
@@ -25,6 +26,13 @@
 
 namespace kroute::daemon {
 namespace {
+
+// /healthz fails when the FIB writer thread has not gone round its loop (it does at least every
+// second, idle or not) for this long: stuck in a netlink call. Generous: a batch of a million
+// routes takes seconds.
+constexpr auto kWriterStaleAfter = std::chrono::seconds(60);
+// A scrape waits this long for the io_context thread's snapshot, then answers 503.
+constexpr auto kScrapeTimeout = std::chrono::seconds(5);
 
 class FibSink final : public RouteSink {
 public:
@@ -228,8 +236,42 @@ int run(const Options& options) {
     }
 
     HealthServer health;
+    if (fib)
+        health.add_check(heartbeat_check("FIB writer thread", [&fib] { return fib->writer_heartbeat(); },
+                                         std::chrono::duration_cast<std::chrono::milliseconds>(kWriterStaleAfter)));
     if (options.health_port != 0) {
         if (auto started = health.start(options.health_addr, options.health_port); !started) {
+            log->error("{}", started.error());
+            return 1;
+        }
+    }
+    MetricsServer metrics;
+    if (options.metrics_port != 0) {
+        auto collect = [&ioc, &controller, &fib]() -> std::optional<std::string> {
+            auto snap = run_on(
+                ioc,
+                [&controller, &fib] {
+                    MetricsSnapshot s;
+                    s.version = kroute_version();
+                    const auto st = controller.status();
+                    s.bgp_started = st.speaker_started;
+                    s.nodes_known = st.nodes_known;
+                    if (const auto* speaker = controller.speaker()) {
+                        s.peers = speaker->neighbors();
+                        s.rib_prefixes = speaker->rib_prefix_count();
+                    }
+                    s.routes_desired = controller.desired_route_count();
+                    if (fib) s.fib = fib->counters();
+                    return s;
+                },
+                std::chrono::duration_cast<std::chrono::milliseconds>(kScrapeTimeout));
+            if (!snap) return std::nullopt;
+            snap->reflectors = k8s::reflector_counters();
+            snap->process = read_process_stats();
+            return render_metrics(*snap);
+        };
+        if (auto started = metrics.start(options.metrics_addr, options.metrics_port, options.metrics_path, collect);
+            !started) {
             log->error("{}", started.error());
             return 1;
         }
@@ -265,6 +307,7 @@ int run(const Options& options) {
     if (status_writer) status_writer->stop();
     if (rules_writer) rules_writer->stop();
     if (overlay) overlay->stop();
+    metrics.stop();
     health.stop();
     if (fib) fib->stop();
     log->info("kroute stopped");

@@ -15,6 +15,8 @@
 #endif
 
 namespace kroute::daemon {
+
+const char* kroute_version() noexcept { return KROUTE_VERSION; }
 namespace {
 
 Expected<std::chrono::milliseconds, std::string> duration_flag(const std::string& name, const std::string& text,
@@ -268,7 +270,9 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     // Operations
     app.add_option("--health-port", o.health_port, "Port of /healthz; 0 disables it")->capture_default_str();
     app.add_option("--health-addr", o.health_addr, "Address /healthz binds to (default: every address)");
-    app.add_option("--metrics-port", o.metrics_port, "Prometheus metrics port (not built yet)");
+    app.add_option("--metrics-port", o.metrics_port, "Port of the Prometheus metrics; 0 disables them")->capture_default_str();
+    app.add_option("--metrics-addr", o.metrics_addr, "Address the metrics bind to (default: every address)");
+    app.add_option("--metrics-path", o.metrics_path, "Path of the Prometheus metrics")->capture_default_str();
     app.add_option("--api-socket", o.api_socket, "Unix socket of the local debug API (kroutectl)")->capture_default_str();
     app.add_option("-v,--v", o.verbosity, "Log verbosity: 0 info, 1-2 debug, 3-4 trace")->capture_default_str();
 
@@ -290,7 +294,11 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
         return not_built("advertise-cluster-ip", "service advertisement");
     if (o.overlay_type != "subnet" && o.overlay_type != "full")
         return unexpected("--overlay-type: '" + o.overlay_type + "' is neither subnet nor full");
-    if (o.metrics_port != 0) return not_built("metrics-port", "Prometheus metrics");
+    if (o.metrics_path.empty() || o.metrics_path[0] != '/' || o.metrics_path == "/healthz")
+        return unexpected("--metrics-path: '" + o.metrics_path + "' must start with / (and is not /healthz)");
+    if (o.metrics_port != 0 && o.metrics_port == o.health_port &&
+        (o.metrics_addr == o.health_addr || o.metrics_addr.empty() || o.health_addr.empty()))
+        return unexpected("--metrics-port " + std::to_string(o.metrics_port) + " is --health-port too: give them different ports");
     if (!o.enable_ipv4) return unexpected("--enable-ipv4=false leaves no address family to route");
 
     if (o.cluster_asn == 0 || o.cluster_asn == 23456)
@@ -466,6 +474,8 @@ std::vector<std::pair<std::string, std::string>> describe(const Options& o) {
         {"health-port", std::to_string(o.health_port)},
         {"health-addr", o.health_addr},
         {"metrics-port", std::to_string(o.metrics_port)},
+        {"metrics-addr", o.metrics_addr},
+        {"metrics-path", o.metrics_path},
         {"api-socket", o.api_socket},
         {"v", std::to_string(o.verbosity)},
     };

@@ -80,7 +80,9 @@ struct Options {
     // Operations
     std::uint16_t health_port = 20244;
     std::string health_addr;   // empty = every address
-    std::uint16_t metrics_port = 0;
+    std::uint16_t metrics_port = 0;  // 0 = no metrics endpoint (kube-router's default)
+    std::string metrics_addr;  // empty = every address
+    std::string metrics_path = "/metrics";
     std::string api_socket = "/run/kroute/kroute.sock";
     int verbosity = 0;
 };
@@ -95,6 +97,8 @@ struct ParseOutcome {
 
 // The node name: --hostname-override, else env NODE_NAME, else the hostname.
 [[nodiscard]] std::string node_name(const Options& options);
+// "0.1.0": what --version prints after "kroute ".
+[[nodiscard]] const char* kroute_version() noexcept;
 
 // kube-router's `--router-id generate`: FNV-1a (32 bit) of the node address's text, as a BGP
 // identifier, so that nodes without an IPv4 address still get a stable, distinct one.

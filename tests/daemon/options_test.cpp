@@ -70,6 +70,9 @@ TEST_CASE("bad values are refused with a message naming the flag", "[daemon][opt
         {{"--kubeconfig", "a", "--nodes-file", "b"}, "exclude each other"},
         {{"--no-such-flag"}, "no-such-flag"},
         {{"--enable-overlay", "--overlay-type", "ipip"}, "neither subnet nor full"},
+        {{"--metrics-path", "metrics"}, "--metrics-path"},
+        {{"--metrics-path", "/healthz"}, "--metrics-path"},
+        {{"--metrics-port", "20244"}, "--health-port too"},
     }));
     auto r = parse(args);
     REQUIRE_FALSE(r);
@@ -77,11 +80,25 @@ TEST_CASE("bad values are refused with a message naming the flag", "[daemon][opt
 }
 
 TEST_CASE("flags of features not built yet are refused, never ignored", "[daemon][options]") {
-    auto args = GENERATE(as<std::vector<const char*>>{}, std::vector<const char*>{"--metrics-port", "9100"},
-                         std::vector<const char*>{"--advertise-cluster-ip"});
+    auto args = GENERATE(as<std::vector<const char*>>{}, std::vector<const char*>{"--advertise-cluster-ip"});
     auto r = parse(args);
     REQUIRE_FALSE(r);
     CHECK_THAT(r.error(), Catch::Contains("not built yet"));
+}
+
+TEST_CASE("metrics: off by default, on a port, address and path of their own", "[daemon][options]") {
+    auto off = parse({});
+    REQUIRE(off);
+    CHECK(off->options->metrics_port == 0);
+    CHECK(off->options->metrics_addr.empty());
+    CHECK(off->options->metrics_path == "/metrics");
+    auto on = parse({"--metrics-port", "20245", "--metrics-addr", "127.0.0.1", "--metrics-path", "/m"});
+    REQUIRE(on);
+    CHECK(on->options->metrics_port == 20245);
+    CHECK(on->options->metrics_addr == "127.0.0.1");
+    CHECK(on->options->metrics_path == "/m");
+    // The health port's number on another address is fine.
+    CHECK(parse({"--metrics-port", "20244", "--metrics-addr", "127.0.0.1", "--health-addr", "127.0.0.2"}));
 }
 
 TEST_CASE("the overlay: off by default, subnet or full", "[daemon][options]") {
