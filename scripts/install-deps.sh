@@ -13,6 +13,8 @@ packages=(
     # tests and demo
     iproute2 iputils-ping nftables iptables jq curl util-linux procps openssl socat
     containernetworking-plugins
+    # promtool (tests/e2e/metrics_test.sh checks a real scrape with it)
+    prometheus
     # real BGP peers for interop tests
     bird2 frr gobgpd exabgp
 )
