@@ -71,7 +71,11 @@ std::optional<std::invoke_result_t<F>> run_on(asio::io_context& ioc, F f, std::c
     auto promise = std::make_shared<std::promise<R>>();
     auto future = promise->get_future();
     asio::post(ioc, [promise, f = std::move(f)]() mutable { promise->set_value(f()); });
-    if (future.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+    // In slices, so that a scrape during shutdown does not hold the HTTP thread for the whole timeout.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (future.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+        if (ioc.stopped() || std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    }
     return future.get();
 }
 
