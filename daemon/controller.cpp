@@ -348,6 +348,7 @@ void Controller::sync_conflist(const k8s::Node& self) {
         // both families, so the larger IPv6 encapsulation decides on dual-stack.
         if (options_.enable_overlay) mtu -= vxlan_overhead(options_.enable_ipv6 ? Family::kIpv6 : Family::kIpv4);
     }
+    sync_bridge(mtu);
     if (self.pod_cidrs == written_cidrs_ && mtu == written_mtu_ && conflist_error_.empty()) return;
 
     auto log = log::get("cni");
@@ -389,6 +390,17 @@ void Controller::sync_conflist(const k8s::Node& self) {
         log->info("wrote {} for podCIDRs [{}], mtu {}", options_.cni_conf_file, join(self.pod_cidrs), mtu);
     else
         log->info("{} already up to date for podCIDRs [{}]", options_.cni_conf_file, join(self.pod_cidrs));
+}
+
+void Controller::sync_bridge(int mtu) {
+    if (plumbing_ == nullptr || mtu == bridge_mtu_) return;
+    if (auto r = plumbing_->ensure_bridge(mtu); !r) {
+        if (!std::exchange(warned_bridge_, true))
+            log::get("cni")->error("cannot set up the pod bridge: {}; retrying on the next change", r.error());
+        return;
+    }
+    warned_bridge_ = false;
+    bridge_mtu_ = mtu;
 }
 
 // Always originated: the other nodes need them (kube-router's --advertise-pod-cidr only governs

@@ -37,11 +37,14 @@ public:
     [[nodiscard]] virtual bool found_routes_at_start() const { return false; }
 };
 
-// Where the controller's packet filter rules go: HostRulesWriter, or nowhere (--no-fib).
+// The node's own plumbing (not with --no-fib): its packet filter rules (HostRulesWriter) and its
+// pod bridge (bridge_ensure).
 class HostPlumbing {
 public:
     virtual ~HostPlumbing() = default;
     virtual void set_rules(const HostRulesSpec& spec) = 0;
+    // The pod bridge with the pods' MTU; blocking, called when the MTU is first known or changes.
+    [[nodiscard]] virtual Expected<void, std::string> ensure_bridge(int mtu) = 0;
 };
 
 // The link that holds an address in this network namespace: its name, the subnet the address has
@@ -121,6 +124,7 @@ private:
     void sync_ownership();
     void sync_network_condition(const k8s::Node& self);
     void sync_host_rules(const k8s::Node& self);
+    void sync_bridge(int mtu);
     void sync_overlay(const k8s::Node& self);
     // One family's device and peers; whether the set of nodes behind it changed.
     bool sync_overlay_family(const k8s::Node& self, Family family, const std::optional<IpAddress>& local);
@@ -183,6 +187,8 @@ private:
     bool network_ready_sent_ = false;  // asked, and kroute's False not seen on the node yet
     bool warned_no_address_ = false;
     bool warned_mtu_ = false;
+    int bridge_mtu_ = 0;       // as last set on the pod bridge
+    bool warned_bridge_ = false;
     bool warned_v6_off_ = false;
     bool warned_no_v6_address_ = false;
     asio::steady_timer retry_timer_;

@@ -15,6 +15,7 @@
 #include "daemon/controller.hpp"
 #include "daemon/health_server.hpp"
 #include "daemon/options.hpp"
+#include "daemon/platform/bridge.hpp"
 #include "daemon/platform/fib.hpp"
 #include "daemon/platform/host_rules.hpp"
 #include "daemon/platform/netlink_route_table.hpp"
@@ -50,11 +51,14 @@ public:
 
 class RulesSink final : public HostPlumbing {
 public:
-    explicit RulesSink(HostRulesWriter& writer) : writer_{writer} {}
-    void set_rules(const HostRulesSpec& spec) override { writer_.set(spec); }
+    explicit RulesSink(HostRulesWriter* writer) : writer_{writer} {}  // null: no packet filter here
+    void set_rules(const HostRulesSpec& spec) override {
+        if (writer_ != nullptr) writer_->set(spec);
+    }
+    Expected<void, std::string> ensure_bridge(int mtu) override { return bridge_ensure(kPodBridge, mtu); }
 
 private:
-    HostRulesWriter& writer_;
+    HostRulesWriter* writer_;
 };
 
 // The overlay's devices for real: created on the io_context thread (rare, before any route through
@@ -90,7 +94,8 @@ void remove_unwanted_overlay(const Options& options) {
 }
 
 // --cleanup-config: what kroute made on this node goes, and nothing else: its routes (by their
-// protocol), its VXLAN devices, its packet filter chains and their jumps, its CNI conflist.
+// protocol), its VXLAN devices, the pod bridge, its packet filter chains and their jumps, its CNI
+// conflist.
 int cleanup(const Options& options) {
     auto log = log::get("main");
     int rc = 0;
@@ -116,6 +121,10 @@ int cleanup(const Options& options) {
             log->error("cleanup: {}: {}", device, r.error());
             rc = 1;
         }
+    if (auto r = bridge_remove(kPodBridge); !r) {
+        log->error("cleanup: {}: {}", kPodBridge, r.error());
+        rc = 1;
+    }
     if (auto r = HostRules::cleanup(); !r) {
         log->error("cleanup: packet filter rules: {}", r.error());
         rc = 1;
@@ -200,8 +209,10 @@ int run(const Options& options) {
         } else {
             rules_writer = std::make_unique<HostRulesWriter>(*rules, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                                          options.routes_sync_period));
-            rules_sink = std::make_unique<RulesSink>(*rules_writer);
         }
+        rules_sink = std::make_unique<RulesSink>(rules_writer.get());
+        if (auto bnf = enable_bridge_netfilter(options.enable_ipv6); !bnf)
+            log->error("{}; bridged pod traffic may bypass iptables (kube-proxy, network policies)", bnf.error());
     }
 
     std::unique_ptr<OverlaySink> overlay;

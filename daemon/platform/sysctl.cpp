@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <string_view>
 
 #include "common/log.hpp"
 #include "daemon/platform/fib.hpp"
@@ -50,6 +51,19 @@ Expected<void, std::string> enable_forwarding(bool ipv4, bool ipv6) {
         log->info("net.ipv6.conf.all.forwarding = 1");
     }
     return {};
+}
+
+Expected<bool, std::string> enable_bridge_netfilter(bool ipv6, const std::string& proc_sys) {
+    const std::string dir = proc_sys + "/net/bridge";
+    if (!exists(dir.c_str())) return false;  // br_netfilter not loaded: bridged traffic skips iptables anyway
+    auto log = log::get("fib");
+    for (const char* name : {"bridge-nf-call-iptables", "bridge-nf-call-ip6tables"}) {
+        if (!ipv6 && std::string_view(name) == "bridge-nf-call-ip6tables") continue;
+        const std::string path = dir + "/" + name;
+        if (auto r = write_sysctl(path.c_str(), "1"); !r) return unexpected("enable " + std::string(name) + ": " + r.error());
+        log->info("net.bridge.{} = 1", name);
+    }
+    return true;
 }
 
 }  // namespace kroute::daemon

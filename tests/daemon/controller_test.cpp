@@ -565,6 +565,19 @@ public:
     std::map<std::string, std::vector<VxlanPeer>> peers;
 };
 
+class FakePlumbing final : public HostPlumbing {
+public:
+    void set_rules(const HostRulesSpec& spec) override { rules.push_back(spec); }
+    Expected<void, std::string> ensure_bridge(int mtu) override {
+        bridge_mtus.push_back(mtu);
+        if (fail_bridge) return unexpected(std::string{"kube-bridge exists and is not a bridge"});
+        return {};
+    }
+    std::vector<HostRulesSpec> rules;
+    std::vector<int> bridge_mtus;
+    bool fail_bridge = false;
+};
+
 bool has_overlay_route(const FakeRouteSink& s, const std::string& prefix, const std::string& vtep, const std::string& dev) {
     auto it = s.routes.find(*Prefix::parse(prefix));
     return it != s.routes.end() && it->second.next_hops == std::vector<IpAddress>{*IpAddress::parse(vtep)} &&
@@ -582,8 +595,10 @@ TEST_CASE("overlay: nodes outside the node's subnet are reached through VXLAN, t
     auto o1 = options_for(port, dir, "node1");
     o1.enable_overlay = true;
     FakeOverlay overlay;
+    FakePlumbing plumbing;
     Controller c1(ioc, o1, "node1", sink1);
     c1.set_overlay(&overlay);
+    c1.set_host_plumbing(&plumbing);
     Controller c2(ioc, options_for(port, dir, "node2"), "node2", sink2);
     Controller c3(ioc, options_for(port, dir, "node3"), "node3", sink3);
     auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24"});
@@ -611,6 +626,10 @@ TEST_CASE("overlay: nodes outside the node's subnet are reached through VXLAN, t
     // The pods' MTU leaves room for the encapsulation (lo's 65536 is no guide: 1500 - 50).
     auto conf = nlohmann::json::parse(read(c1.options().cni_conf_file));
     CHECK(conf["plugins"][0]["mtu"] == 1450);
+    // The pod bridge gets the same MTU, once.
+    CHECK(plumbing.bridge_mtus == std::vector<int>{1450});
+    REQUIRE_FALSE(plumbing.rules.empty());
+    CHECK(plumbing.rules.back().pod_cidrs == std::vector<Prefix>{*Prefix::parse("10.244.1.0/24")});
 
     // node3 moves into the subnet: direct again, its entries gone.
     n3.internal_ips = {*IpAddress::parse("127.0.0.3")};
