@@ -1338,6 +1338,12 @@ void Speaker::originate(const Prefix& prefix, const IpAddress& next_hop) {
     impl_->apply(ch);
 }
 
+void Speaker::originate(const Prefix& prefix, const IpAddress& next_hop, const PathAttributes& base) {
+    Rib::Changes ch;
+    impl_->rib_.originate(prefix, next_hop, base, ch);
+    impl_->apply(ch);
+}
+
 void Speaker::withdraw(const Prefix& prefix) {
     Rib::Changes ch;
     impl_->rib_.withdraw_local(prefix, ch);

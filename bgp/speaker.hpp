@@ -190,6 +190,9 @@ public:
 
     // Local routes, announced to every peer with the given next hop (iBGP: unchanged on the way).
     void originate(const Prefix& prefix, const IpAddress& next_hop);
+    // With communities and large communities of the caller's (origin IGP, empty AS_PATH); export
+    // policies see them like any other route's.
+    void originate(const Prefix& prefix, const IpAddress& next_hop, const PathAttributes& base);
     void withdraw(const Prefix& prefix);
 
     // Prefix ownership, a guard of kroute's own: only `owner` may announce `prefixes`, or anything

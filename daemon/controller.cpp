@@ -1,5 +1,7 @@
 #include "daemon/controller.hpp"
 
+#include "daemon/services.hpp"
+
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -180,6 +182,8 @@ void Controller::reconcile() {
         sync_peers(self);
     }
     check_stale_sweep();
+    if (speaker_ && service_next_hops_ != std::pair{node_address_, options_.enable_ipv6 ? node_address_v6_ : std::nullopt})
+        sync_all_services();
     sync_overlay(self);
     sync_host_rules(self);
     sync_network_condition(self);
@@ -460,6 +464,11 @@ bgp::PolicyTerm reject_term(std::string name, const std::vector<Prefix>& prefixe
 
 }  // namespace
 
+// kroute's mark on the service routes it originates (large community CLUSTER_ASN:0:1, RFC 8092):
+// the node-export policy keeps them from the other nodes (each node has the service addresses
+// through kube-proxy), the external-export policy lets them out to the routers and strips it.
+static bgp::LargeCommunity service_marker(std::uint32_t asn) { return {asn, 0, 1}; }
+
 std::vector<Prefix> Controller::cluster_cidrs() const {
     if (!options_.cluster_cidr.empty()) return options_.cluster_cidr;
     std::set<Prefix> all;
@@ -505,7 +514,110 @@ std::shared_ptr<const bgp::Policy> Controller::external_export_policy(const k8s:
         own.match.prefixes = std::move(list);
         p->terms.push_back(std::move(own));
     }
+    bgp::PolicyTerm services;
+    services.name = "service-ips";
+    services.match.any_large_community = {service_marker(options_.cluster_asn)};
+    services.action.remove_large_communities = {service_marker(options_.cluster_asn)};
+    p->terms.push_back(std::move(services));
     return p;
+}
+
+// To the other nodes: everything but the service routes (see service_marker()).
+std::shared_ptr<const bgp::Policy> Controller::node_export_policy() const {
+    auto p = std::make_shared<bgp::Policy>();
+    p->name = "node-export";
+    bgp::PolicyTerm services;
+    services.name = "service-ips";
+    services.match.any_large_community = {service_marker(options_.cluster_asn)};
+    services.action.accept = false;
+    p->terms.push_back(std::move(services));
+    return p;
+}
+
+void Controller::handle(const k8s::ObjectEvent<k8s::Service>& event) {
+    if (event.type == k8s::EventType::kSynced) return;  // deletions come as events of their own
+    const std::string key = k8s::object_key(event.object);
+    if (event.type == k8s::EventType::kDeleted)
+        services_.erase(key);
+    else
+        services_[key] = event.object;
+    sync_service(key);
+}
+
+void Controller::handle(const k8s::ObjectEvent<k8s::EndpointSlice>& event) {
+    if (event.type == k8s::EventType::kSynced) return;
+    const std::string key = k8s::object_key(event.object);
+    std::set<std::string> touched;
+    if (auto it = slices_.find(key); it != slices_.end()) {  // the slice's previous service
+        const std::string was = it->second.ns + "/" + it->second.service_name;
+        slices_of_service_[was].erase(key);
+        if (slices_of_service_[was].empty()) slices_of_service_.erase(was);
+        touched.insert(was);
+        slices_.erase(it);
+    }
+    if (event.type != k8s::EventType::kDeleted) {
+        const std::string svc = event.object.ns + "/" + event.object.service_name;
+        slices_.emplace(key, event.object);
+        if (!event.object.service_name.empty()) slices_of_service_[svc].insert(key);
+        touched.insert(svc);
+    }
+    for (const auto& svc : touched) sync_service(svc);
+}
+
+void Controller::sync_all_services() {
+    service_next_hops_ = {node_address_, options_.enable_ipv6 ? node_address_v6_ : std::nullopt};
+    // Next hops changed: everything goes out again with the new ones.
+    for (const auto& [prefix, refs] : service_refs_) speaker_->withdraw(prefix);
+    service_refs_.clear();
+    service_prefixes_.clear();
+    for (const auto& [key, svc] : services_) sync_service(key);
+}
+
+void Controller::sync_service(const std::string& key) {
+    if (!speaker_) return;  // sync_all_services() once it runs
+    std::set<Prefix> want;
+    if (auto it = services_.find(key); it != services_.end()) {
+        std::vector<const k8s::EndpointSlice*> slices;
+        if (auto s = slices_of_service_.find(key); s != slices_of_service_.end())
+            for (const auto& k : s->second) slices.push_back(&slices_.at(k));
+        ServiceAdvertising how{options_.advertise_cluster_ip, options_.advertise_external_ip,
+                               options_.advertise_load_balancer_ip, options_.enable_ipv6};
+        auto r = service_routes(it->second, slices, node_name_, how);
+        for (const auto& w : r.warnings)
+            if (warned_annotations_.insert(w).second) log::get("bgp")->warn("{}", w);
+        for (const auto& p : r.prefixes) {
+            const auto& nh = p.family() == Family::kIpv4 ? service_next_hops_.first : service_next_hops_.second;
+            if (nh) want.insert(p);
+        }
+    }
+    auto& had = service_prefixes_[key];
+    if (had == want) {
+        if (want.empty()) service_prefixes_.erase(key);
+        return;
+    }
+    auto log = log::get("bgp");
+    for (const auto& p : had) {
+        if (want.count(p) != 0) continue;
+        if (--service_refs_[p] == 0) {
+            service_refs_.erase(p);
+            speaker_->withdraw(p);
+            log->info("withdrew {} (service {})", p.to_string(), key);
+        }
+    }
+    bgp::PathAttributes marked;
+    marked.large_communities = {service_marker(options_.cluster_asn)};
+    for (const auto& p : want) {
+        if (had.count(p) != 0) continue;
+        if (service_refs_[p]++ == 0) {
+            const auto& nh = p.family() == Family::kIpv4 ? *service_next_hops_.first : *service_next_hops_.second;
+            speaker_->originate(p, nh, marked);
+            log->info("advertising {} for service {} to external peers", p.to_string(), key);
+        }
+    }
+    if (want.empty())
+        service_prefixes_.erase(key);
+    else
+        had = std::move(want);
 }
 
 // Each node owns its podCIDRs: only it may announce them, or anything inside them, over iBGP.
@@ -555,6 +667,7 @@ void Controller::sync_peers(const k8s::Node& self) {
     std::map<IpAddress, bgp::PeerConfig> want;
     if (options_.enable_ibgp) {
         const bgp::PolicyRef node_import = import_policy(false);
+        const bgp::PolicyRef node_export = node_export_policy();
         auto self_addr = self.address(Family::kIpv4);
         const bool self_server = rr_cluster_id(self, kServer).has_value();
         const bool self_client = !self_server && rr_cluster_id(self, kClient).has_value();
@@ -574,6 +687,7 @@ void Controller::sync_peers(const k8s::Node& self) {
             peer.local_address = node_address_;
             peer.description = name;
             peer.import_policy = node_import;
+            peer.export_policy = node_export;
             want.emplace(*addr, std::move(peer));
         }
     }

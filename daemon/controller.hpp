@@ -92,6 +92,10 @@ public:
     Controller& operator=(const Controller&) = delete;
 
     void handle(const k8s::NodeEvent& event);
+    // Services and their EndpointSlices: the host routes announced to external routers
+    // (--advertise-cluster-ip, --advertise-external-ip, --advertise-loadbalancer-ip, annotations).
+    void handle(const k8s::ObjectEvent<k8s::Service>& event);
+    void handle(const k8s::ObjectEvent<k8s::EndpointSlice>& event);
     // Called with the node's name once its network is up (node list synced, podCIDR and address
     // known, conflist written, speaker running) while its NetworkUnavailable condition is not
     // kroute's False; again if someone sets it back.
@@ -125,6 +129,10 @@ private:
     void sync_network_condition(const k8s::Node& self);
     void sync_host_rules(const k8s::Node& self);
     void sync_bridge(int mtu);
+    // One service's host routes brought to what daemon/services says; all of them when the next
+    // hops or the speaker change.
+    void sync_service(const std::string& key);
+    void sync_all_services();
     void sync_overlay(const k8s::Node& self);
     // One family's device and peers; whether the set of nodes behind it changed.
     bool sync_overlay_family(const k8s::Node& self, Family family, const std::optional<IpAddress>& local);
@@ -133,6 +141,7 @@ private:
     void warn_no_pod_cidr_for_good();
     // The default policies (see docs/user-guide.md, "What kroute accepts and announces").
     [[nodiscard]] std::shared_ptr<const bgp::Policy> import_policy(bool external) const;
+    [[nodiscard]] std::shared_ptr<const bgp::Policy> node_export_policy() const;
     [[nodiscard]] std::shared_ptr<const bgp::Policy> external_export_policy(const k8s::Node& self) const;
     // --cluster-cidr, else the union of every node's podCIDRs.
     [[nodiscard]] std::vector<Prefix> cluster_cidrs() const;
@@ -188,6 +197,12 @@ private:
     bool warned_no_address_ = false;
     bool warned_mtu_ = false;
     int bridge_mtu_ = 0;       // as last set on the pod bridge
+    std::map<std::string, k8s::Service> services_;                      // "ns/name"
+    std::map<std::string, k8s::EndpointSlice> slices_;                  // "ns/name" of the slice
+    std::map<std::string, std::set<std::string>> slices_of_service_;    // service key -> slice keys
+    std::map<std::string, std::set<Prefix>> service_prefixes_;          // service key -> announced
+    std::map<Prefix, int> service_refs_;                                // services announcing a prefix
+    std::pair<std::optional<IpAddress>, std::optional<IpAddress>> service_next_hops_;  // as announced with
     bool warned_bridge_ = false;
     bool warned_v6_off_ = false;
     bool warned_no_v6_address_ = false;

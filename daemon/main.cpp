@@ -161,6 +161,8 @@ int run(const Options& options) {
     }
 
     std::unique_ptr<k8s::NodeSource> source;
+    std::unique_ptr<k8s::Source<k8s::Service>> service_source;
+    std::unique_ptr<k8s::Source<k8s::EndpointSlice>> slice_source;
     std::unique_ptr<k8s::NodeStatusWriter> status_writer;
     if (!options.nodes_file.empty()) {
         source = k8s::make_nodes_file_watcher(options.nodes_file);
@@ -173,6 +175,9 @@ int run(const Options& options) {
         }
         log->info("watching nodes on {}", cfg->server);
         source = k8s::make_node_watcher(*cfg);
+        // Services and their EndpointSlices, for service advertisement (flags or annotations).
+        service_source = k8s::make_service_watcher(*cfg);
+        slice_source = k8s::make_endpoint_slice_watcher(*cfg);
         if (options.set_node_network_unavailable)
             status_writer = std::make_unique<k8s::NodeStatusWriter>(*cfg, k8s::WatchOptions{});
     }
@@ -258,6 +263,14 @@ int run(const Options& options) {
     source->start([&ioc, &controller](k8s::NodeEvent ev) {
         asio::post(ioc, [&controller, ev = std::move(ev)] { controller.handle(ev); });
     });
+    if (service_source)
+        service_source->start([&ioc, &controller](k8s::ObjectEvent<k8s::Service> ev) {
+            asio::post(ioc, [&controller, ev = std::move(ev)] { controller.handle(ev); });
+        });
+    if (slice_source)
+        slice_source->start([&ioc, &controller](k8s::ObjectEvent<k8s::EndpointSlice> ev) {
+            asio::post(ioc, [&controller, ev = std::move(ev)] { controller.handle(ev); });
+        });
 
     bool stopping = false;
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -273,6 +286,8 @@ int run(const Options& options) {
 
     ioc.run();
     source->stop();
+    if (service_source) service_source->stop();
+    if (slice_source) slice_source->stop();
     if (status_writer) status_writer->stop();
     if (rules_writer) rules_writer->stop();
     if (overlay) overlay->stop();

@@ -177,7 +177,6 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     std::string peer_passwords_file, peer_import_reject;
     std::vector<std::string> peer_max_prefixes;
     std::string max_prefix_restart = "60s", gr_time = "90s", gr_deferral = "6m", bfd_rx = "300ms", bfd_tx = "300ms";
-    bool advertise_cluster_ip = false, advertise_external_ip = false, advertise_lb_ip = false;
 
     // Kubernetes
     app.add_option("--kubeconfig", o.kubeconfig, "Path to a kubeconfig file (else in-cluster config)");
@@ -232,9 +231,17 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     app.add_option("--bfd-min-tx", bfd_tx, "BFD: the fastest rate we send at")->capture_default_str();
     app.add_option("--bfd-multiplier", o.bfd_multiplier, "BFD detection multiplier")->capture_default_str()
         ->check(CLI::Range(1, 255));
-    app.add_flag("--advertise-cluster-ip", advertise_cluster_ip, "Advertise service cluster IPs (not built yet)");
-    app.add_flag("--advertise-external-ip", advertise_external_ip, "Advertise service external IPs (not built yet)");
-    app.add_flag("--advertise-loadbalancer-ip", advertise_lb_ip, "Advertise load-balancer IPs (not built yet)");
+    app.add_flag("--advertise-cluster-ip", o.advertise_cluster_ip,
+                 "Announce services' cluster IPs to the external peers (/32, /128; per service: the "
+                 "kube-router.io/service.advertise.clusterip annotation)")
+        ->capture_default_str();
+    app.add_flag("--advertise-external-ip", o.advertise_external_ip,
+                 "Announce services' externalIPs to the external peers (annotation kube-router.io/service.advertise.externalip)")
+        ->capture_default_str();
+    app.add_flag("--advertise-loadbalancer-ip", o.advertise_load_balancer_ip,
+                 "Announce services' load-balancer ingress IPs to the external peers (annotation "
+                 "kube-router.io/service.advertise.loadbalancerip)")
+        ->capture_default_str();
 
     // Data plane
     app.add_flag("--enable-cni", o.enable_cni, "Write the CNI conflist for this node's pod CIDRs")->capture_default_str();
@@ -286,8 +293,6 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
         return unexpected("--" + flag + " is not built yet in kroute " + KROUTE_VERSION + " (" + issue +
                           "); remove the flag");
     };
-    if (advertise_cluster_ip || advertise_external_ip || advertise_lb_ip)
-        return not_built("advertise-cluster-ip", "service advertisement");
     if (o.overlay_type != "subnet" && o.overlay_type != "full")
         return unexpected("--overlay-type: '" + o.overlay_type + "' is neither subnet nor full");
     if (o.metrics_port != 0) return not_built("metrics-port", "Prometheus metrics");
@@ -456,6 +461,9 @@ std::vector<std::pair<std::string, std::string>> describe(const Options& o) {
         {"no-fib", b(o.no_fib)},
         {"enable-pod-egress", b(o.enable_pod_egress)},
         {"enable-overlay", b(o.enable_overlay)},
+        {"advertise-cluster-ip", b(o.advertise_cluster_ip)},
+        {"advertise-external-ip", b(o.advertise_external_ip)},
+        {"advertise-loadbalancer-ip", b(o.advertise_load_balancer_ip)},
         {"overlay-type", o.overlay_type},
         {"route-protocol", std::to_string(o.route_protocol)},
         {"routes-sync-period", format_duration(o.routes_sync_period)},

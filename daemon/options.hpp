@@ -40,6 +40,9 @@ struct Options {
     bool enable_ibgp = true;
     bool nodes_full_mesh = true;
     bool advertise_pod_cidr = true;
+    bool advertise_cluster_ip = false;        // services' cluster IPs to external peers
+    bool advertise_external_ip = false;       // their spec.externalIPs
+    bool advertise_load_balancer_ip = false;  // their status.loadBalancer ingress IPs
     std::chrono::milliseconds bgp_holdtime{std::chrono::seconds(90)};
     std::chrono::milliseconds bgp_keepalive_time{std::chrono::seconds(30)};
     std::chrono::milliseconds bgp_connect_retry_time{std::chrono::seconds(120)};

@@ -1,6 +1,7 @@
 // The controller with real BGP speakers over loopback (127.0.0.x, no root needed): Node events in,
 // peers, conflists and desired kernel routes out.
 #include "daemon/controller.hpp"
+#include "daemon/services.hpp"
 
 #include "k8s-client/node_status.hpp"
 
@@ -697,4 +698,103 @@ TEST_CASE("overlay --overlay-type full: every node through VXLAN; IPv6 on a devi
     // One veth MTU for both families: the IPv6 encapsulation's 70 bytes decide.
     auto conf = nlohmann::json::parse(read(c1.options().cni_conf_file));
     CHECK(conf["plugins"][0]["mtu"] == 1430);
+}
+
+TEST_CASE("service advertisement: host routes to the external router only, following Services and EndpointSlices",
+          "[daemon][controller][services]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1, sink2;
+    auto opts1 = options_for(port, dir, "node1");
+    opts1.peer_routers = {ExternalPeer{*IpAddress::parse("127.0.0.4"), 65001, port, ""}};
+    opts1.advertise_cluster_ip = true;
+    opts1.advertise_external_ip = true;
+    Controller c1(ioc, opts1, "node1", sink1);
+    Controller c2(ioc, options_for(port, dir, "node2"), "node2", sink2);
+
+    bgp::SpeakerConfig rc;
+    rc.asn = 65001;
+    rc.router_id = *IpAddress::parse("127.0.0.4");
+    rc.listen_port = port;
+    rc.listen_addresses = {*IpAddress::parse("127.0.0.4")};
+    rc.timers = {9s, 3s, 1s};
+    bgp::Speaker router(ioc, rc);
+    REQUIRE(router.start());
+    bgp::PeerConfig to_c1;
+    to_c1.address = *IpAddress::parse("127.0.0.1");
+    to_c1.remote_asn = 64512;
+    to_c1.port = port;
+    to_c1.local_address = *IpAddress::parse("127.0.0.4");
+    router.set_peer(to_c1);
+
+    // Services first (as a watch may deliver them before the speaker runs), then the nodes.
+    k8s::Service web;
+    web.name = "web";
+    web.ns = "shop";
+    web.type = "ClusterIP";
+    web.cluster_ips = {*IpAddress::parse("10.96.0.10")};
+    web.external_ips = {*IpAddress::parse("192.0.2.10")};
+    web.external_traffic_policy = "Local";
+    web.internal_traffic_policy = "Cluster";
+    c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kAdded, web});
+    auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24"});
+    auto n2 = node("node2", "127.0.0.2", {"10.244.2.0/24"});
+    for (auto* c : {&c1, &c2}) {
+        c->handle(event(k8s::NodeEvent::Type::kAdded, n1));
+        c->handle(event(k8s::NodeEvent::Type::kAdded, n2));
+        c->handle(event(k8s::NodeEvent::Type::kSynced));
+    }
+    auto at_router = [&](const char* p) { return !router.rib(*Prefix::parse(p)).empty(); };
+    REQUIRE(run_until(ioc, [&] { return at_router("10.96.0.10/32") && at_router("10.244.1.0/24"); }));
+    auto seen = router.rib(*Prefix::parse("10.96.0.10/32"));
+    REQUIRE(seen.size() == 1);
+    const auto& path = seen[0].paths.at(0);
+    CHECK(path.next_hops == std::vector<IpAddress>{*IpAddress::parse("127.0.0.1")});
+    CHECK(path.attributes.as_path->front().asns == std::vector<std::uint32_t>{64512});
+    CHECK(path.attributes.large_communities.empty());  // kroute's mark stays home
+    // Not to the other node (it has the service through kube-proxy), and the external IP waits
+    // for a local endpoint (externalTrafficPolicy Local).
+    ioc.restart();
+    ioc.run_for(300ms);
+    CHECK(c2.speaker()->rib(*Prefix::parse("10.96.0.10/32")).empty());
+    CHECK_FALSE(at_router("192.0.2.10/32"));
+
+    // A ready endpoint on node1: the external IP goes out; the endpoint gone: withdrawn.
+    k8s::EndpointSlice es;
+    es.name = "web-1";
+    es.ns = "shop";
+    es.service_name = "web";
+    es.address_type = "IPv4";
+    k8s::Endpoint ep;
+    ep.addresses = {*IpAddress::parse("10.244.1.7")};
+    ep.node_name = "node1";
+    es.endpoints = {ep};
+    c1.handle(k8s::ObjectEvent<k8s::EndpointSlice>{k8s::EventType::kAdded, es});
+    REQUIRE(run_until(ioc, [&] { return at_router("192.0.2.10/32"); }));
+    es.endpoints[0].node_name = "node2";  // the pod moved
+    c1.handle(k8s::ObjectEvent<k8s::EndpointSlice>{k8s::EventType::kModified, es});
+    REQUIRE(run_until(ioc, [&] { return !at_router("192.0.2.10/32"); }));
+    CHECK(at_router("10.96.0.10/32"));
+
+    // The annotation turns the cluster IP off for this service; the service deleted: all gone.
+    web.annotations[kAdvertiseClusterIpAnnotation] = "false";
+    c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kModified, web});
+    REQUIRE(run_until(ioc, [&] { return !at_router("10.96.0.10/32"); }));
+    web.annotations.clear();
+    c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kModified, web});
+    REQUIRE(run_until(ioc, [&] { return at_router("10.96.0.10/32"); }));
+    // Two services sharing an external IP: it stays while one of them wants it.
+    auto twin = web;
+    twin.name = "web-twin";
+    twin.cluster_ips = {*IpAddress::parse("10.96.0.11")};
+    twin.external_traffic_policy = "Cluster";
+    c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kAdded, twin});
+    REQUIRE(run_until(ioc, [&] { return at_router("192.0.2.10/32") && at_router("10.96.0.11/32"); }));
+    c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kDeleted, web});
+    REQUIRE(run_until(ioc, [&] { return !at_router("10.96.0.10/32"); }));
+    CHECK(at_router("192.0.2.10/32"));
+    c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kDeleted, twin});
+    REQUIRE(run_until(ioc, [&] { return !at_router("192.0.2.10/32") && !at_router("10.96.0.11/32"); }));
+    CHECK(at_router("10.244.1.0/24"));
 }

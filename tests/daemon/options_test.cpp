@@ -77,8 +77,7 @@ TEST_CASE("bad values are refused with a message naming the flag", "[daemon][opt
 }
 
 TEST_CASE("flags of features not built yet are refused, never ignored", "[daemon][options]") {
-    auto args = GENERATE(as<std::vector<const char*>>{}, std::vector<const char*>{"--metrics-port", "9100"},
-                         std::vector<const char*>{"--advertise-cluster-ip"});
+    auto args = GENERATE(as<std::vector<const char*>>{}, std::vector<const char*>{"--metrics-port", "9100"});
     auto r = parse(args);
     REQUIRE_FALSE(r);
     CHECK_THAT(r.error(), Catch::Contains("not built yet"));
