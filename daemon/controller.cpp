@@ -1,5 +1,6 @@
 #include "daemon/controller.hpp"
 
+#include "daemon/node_bgp.hpp"
 #include "daemon/services.hpp"
 
 #include <ifaddrs.h>
@@ -175,6 +176,9 @@ void Controller::reconcile() {
     }
 
     sync_conflist(self);
+    self_bgp_ = node_bgp(self);
+    for (const auto& e : self_bgp_.errors)
+        if (warned_annotations_.insert(e).second) log::get("bgp")->error("{}", e);
     ensure_speaker(self);
     if (speaker_) {
         sync_ownership();  // before peers are added: their first UPDATEs meet it
@@ -286,11 +290,50 @@ void Controller::sync_network_condition(const k8s::Node& self) {
     network_ready_(node_name_);
 }
 
+// The speaker goes (its sessions closed with Cease) and everything it held with it: its routes
+// leave the kernel, and the next reconcile starts a new one.
+void Controller::stop_speaker(const std::string& why) {
+    log::get("bgp")->warn("restarting BGP: {}", why);
+    speaker_->for_each_best_route([this](const bgp::BestRoute& r) {
+        if (!r.local) routes_.remove_route(r.prefix);
+    });
+    // Stopped in the background (its NOTIFICATIONs go out), kept alive until it is done.
+    bgp::Speaker* old = speaker_.get();
+    retired_speakers_.push_back(std::move(speaker_));
+    old->stop([this, old] {
+        asio::post(ioc_, [this, old] {
+            std::erase_if(retired_speakers_, [old](const auto& s) { return s.get() == old; });
+        });
+    });
+    peers_.clear();
+    originated_.clear();
+    owners_.clear();
+    service_refs_.clear();
+    service_prefixes_.clear();
+    service_next_hops_ = {};
+}
+
+std::optional<std::uint32_t> Controller::wanted_asn() const {
+    if (options_.nodes_full_mesh) return options_.cluster_asn;
+    return self_bgp_.asn;  // --nodes-full-mesh=false: kube-router.io/node.asn, required
+}
+
 void Controller::ensure_speaker(const k8s::Node& self) {
+    const auto asn = wanted_asn();
+    if (!asn) {
+        if (!std::exchange(warned_no_asn_, true))
+            log::get("bgp")->error("--nodes-full-mesh=false needs this node's AS in the {} annotation "
+                                   "(kubectl annotate node {} {}=64513); no BGP until it has one",
+                                   kNodeAsnAnnotation, node_name_, kNodeAsnAnnotation);
+        return;
+    }
+    warned_no_asn_ = false;
+    if (speaker_ && *asn != asn_) stop_speaker("its AS changed from " + std::to_string(asn_) + " to " + std::to_string(*asn));
     if (speaker_) {
         speaker_->set_cluster_id(rr_cluster_id(self, "kube-router.io/rr.server"));  // follows the annotation
         return;
     }
+    asn_ = *asn;
     if (options_.router_id == "generate") {
         if (!node_address_) return;  // waiting for the node's address, logged in reconcile()
         router_id_ = generated_router_id(*node_address_);
@@ -302,7 +345,7 @@ void Controller::ensure_speaker(const k8s::Node& self) {
         return;  // waiting for the node's address, logged in reconcile()
     }
     bgp::SpeakerConfig cfg;
-    cfg.asn = options_.cluster_asn;
+    cfg.asn = asn_;
     cfg.router_id = router_id_;
     cfg.listen_port = options_.bgp_port;
     if (node_address_) cfg.listen_addresses = {*node_address_};
@@ -497,6 +540,8 @@ std::shared_ptr<const bgp::Policy> Controller::import_policy(bool external) cons
     if (external) p->terms.push_back(reject_term("cluster-pod-cidrs", cluster_cidrs()));
     if (!options_.peer_router_import_reject.empty())
         p->terms.push_back(reject_term("peer-router-import-reject", options_.peer_router_import_reject));
+    if (!self_bgp_.import_reject.empty())
+        p->terms.push_back(reject_term("node.bgp.customimportreject", self_bgp_.import_reject));
     return p;
 }
 
@@ -516,9 +561,15 @@ std::shared_ptr<const bgp::Policy> Controller::external_export_policy(const k8s:
     }
     bgp::PolicyTerm services;
     services.name = "service-ips";
-    services.match.any_large_community = {service_marker(options_.cluster_asn)};
-    services.action.remove_large_communities = {service_marker(options_.cluster_asn)};
+    services.match.any_large_community = {service_marker(asn_)};
+    services.action.remove_large_communities = {service_marker(asn_)};
     p->terms.push_back(std::move(services));
+    // The node's annotations: communities added and the AS path prepended on all it announces.
+    for (auto& t : p->terms) {
+        t.action.add_communities = self_bgp_.communities;
+        t.action.prepend_asn = self_bgp_.prepend_asn;
+        t.action.prepend_count = self_bgp_.prepend_count;
+    }
     return p;
 }
 
@@ -528,7 +579,7 @@ std::shared_ptr<const bgp::Policy> Controller::node_export_policy() const {
     p->name = "node-export";
     bgp::PolicyTerm services;
     services.name = "service-ips";
-    services.match.any_large_community = {service_marker(options_.cluster_asn)};
+    services.match.any_large_community = {service_marker(asn_)};
     services.action.accept = false;
     p->terms.push_back(std::move(services));
     return p;
@@ -605,7 +656,7 @@ void Controller::sync_service(const std::string& key) {
         }
     }
     bgp::PathAttributes marked;
-    marked.large_communities = {service_marker(options_.cluster_asn)};
+    marked.large_communities = {service_marker(asn_)};
     for (const auto& p : want) {
         if (had.count(p) != 0) continue;
         if (service_refs_[p]++ == 0) {
@@ -675,6 +726,8 @@ void Controller::sync_peers(const k8s::Node& self) {
             if (name == node_name_) continue;
             auto addr = node.address(Family::kIpv4);
             if (!addr || (self_addr && *addr == *self_addr)) continue;
+            // --nodes-full-mesh=false: a mesh of the nodes of our AS only (kube-router's node.asn).
+            if (!options_.nodes_full_mesh && node_bgp(node).asn != asn_) continue;
             const bool server = rr_cluster_id(node, kServer).has_value();
             const bool client = !server && rr_cluster_id(node, kClient).has_value();
             if (self_client && !server) continue;
@@ -682,7 +735,7 @@ void Controller::sync_peers(const k8s::Node& self) {
             bgp::PeerConfig peer;
             peer.route_reflector_client = self_server && client;
             peer.address = *addr;
-            peer.remote_asn = options_.cluster_asn;
+            peer.remote_asn = asn_;
             peer.port = options_.bgp_port;
             peer.local_address = node_address_;
             peer.description = name;
@@ -691,16 +744,23 @@ void Controller::sync_peers(const k8s::Node& self) {
             want.emplace(*addr, std::move(peer));
         }
     }
-    if (!options_.peer_routers.empty()) {
+    // The flags' routers, and this node's own from its annotations (the annotation's entry wins for
+    // an address in both; kube-router uses the annotations only without --peer-router-ips).
+    std::vector<ExternalPeer> routers = self_bgp_.peers;
+    for (const auto& ext : options_.peer_routers)
+        if (std::none_of(routers.begin(), routers.end(), [&](const ExternalPeer& r) { return r.address == ext.address; }))
+            routers.push_back(ext);
+    if (!routers.empty()) {
         const bgp::PolicyRef ext_import = import_policy(true);
         const bgp::PolicyRef ext_export = external_export_policy(self);
-        for (const auto& ext : options_.peer_routers) {
+        for (const auto& ext : routers) {
             bgp::PeerConfig peer;
             peer.address = ext.address;
             peer.remote_asn = ext.asn;  // eBGP when it differs from --cluster-asn
             peer.port = ext.port;       // the hold time is --bgp-holdtime, the speaker's default
             // Over IPv6 from the node's IPv6 address (none: the kernel picks one).
-            peer.local_address = ext.address.is_v6() ? self.address(Family::kIpv6) : node_address_;
+            peer.local_address = ext.local_address ? ext.local_address
+                                 : ext.address.is_v6() ? self.address(Family::kIpv6) : node_address_;
             peer.description = "external";
             peer.md5_password = ext.password;
             // kube-router: multihop only from 2 up; below, eBGP is sent with TTL 1 (directly connected).
@@ -710,11 +770,12 @@ void Controller::sync_peers(const k8s::Node& self) {
             peer.export_policy = ext_export;
             peer.max_prefixes = ext.max_prefixes;
             peer.soft_reconfiguration_inbound = options_.peer_router_soft_reconfiguration_inbound;
-            if (options_.enable_bfd) {
+            if (ext.bfd.value_or(options_.enable_bfd)) {
                 bgp::bfd::PeerBfdConfig b;
                 b.required_min_rx = std::chrono::duration_cast<std::chrono::microseconds>(options_.bfd_min_rx);
                 b.desired_min_tx = std::chrono::duration_cast<std::chrono::microseconds>(options_.bfd_min_tx);
                 b.detect_mult = static_cast<std::uint8_t>(options_.bfd_multiplier);
+                if (ext.bfd_config) b = *ext.bfd_config;  // the annotation's intervals
                 b.multihop = options_.peer_router_multihop_ttl >= 2;  // RFC 5883
                 peer.bfd = b;
             }
@@ -874,7 +935,7 @@ ControllerStatus Controller::status() const {
     ControllerStatus s;
     s.node = node_name_;
     s.router_id = speaker_ ? router_id_.to_string() : options_.router_id;
-    s.asn = options_.cluster_asn;
+    s.asn = asn_ != 0 ? asn_ : options_.cluster_asn;
     s.nodes_synced = synced_;
     s.speaker_started = speaker_ != nullptr;
     s.stale_sweep_enabled = sweep_enabled_;

@@ -20,6 +20,7 @@
 #include "daemon/options.hpp"
 #include "daemon/platform/fib.hpp"
 #include "daemon/platform/host_rules.hpp"
+#include "daemon/node_bgp.hpp"
 #include "daemon/platform/vxlan.hpp"
 #include "k8s-client/object_source.hpp"
 
@@ -129,6 +130,8 @@ private:
     void sync_network_condition(const k8s::Node& self);
     void sync_host_rules(const k8s::Node& self);
     void sync_bridge(int mtu);
+    [[nodiscard]] std::optional<std::uint32_t> wanted_asn() const;
+    void stop_speaker(const std::string& why);
     // One service's host routes brought to what daemon/services says; all of them when the next
     // hops or the speaker change.
     void sync_service(const std::string& key);
@@ -197,6 +200,10 @@ private:
     bool warned_no_address_ = false;
     bool warned_mtu_ = false;
     int bridge_mtu_ = 0;       // as last set on the pod bridge
+    NodeBgp self_bgp_;         // this node's BGP annotations, as last read
+    std::uint32_t asn_ = 0;    // the running speaker's AS
+    std::vector<std::unique_ptr<bgp::Speaker>> retired_speakers_;  // stopping after an AS change
+    bool warned_no_asn_ = false;
     std::map<std::string, k8s::Service> services_;                      // "ns/name"
     std::map<std::string, k8s::EndpointSlice> slices_;                  // "ns/name" of the slice
     std::map<std::string, std::set<std::string>> slices_of_service_;    // service key -> slice keys

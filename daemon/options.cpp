@@ -57,41 +57,6 @@ std::vector<std::string> items(const std::vector<std::string>& values) {
     return out;
 }
 
-// RFC 4648 §4 base64 with padding, as Go's StdEncoding (which kube-router uses) reads it.
-std::optional<std::string> base64_decode(const std::string& in) {
-    if (in.size() % 4 != 0) return std::nullopt;
-    auto value = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
-    std::string out;
-    for (std::size_t i = 0; i < in.size(); i += 4) {
-        const bool last = i + 4 == in.size();
-        const int pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=' && in[i + 3] == '=') : 0;
-        std::uint32_t n = 0;
-        for (std::size_t j = 0; j < 4; ++j) {
-            int v = j >= 4 - static_cast<std::size_t>(pad) ? 0 : value(in[i + j]);
-            if (v < 0) return std::nullopt;
-            n = (n << 6) | static_cast<std::uint32_t>(v);
-        }
-        out.push_back(static_cast<char>(n >> 16));
-        if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
-        if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
-    }
-    return out;
-}
-
-// kube-router's validateASN: no AS 0, AS_TRANS (RFC 6793), documentation (RFC 5398), 65535 or
-// 4294967295 (RFC 7300), nor the unallocated 64000-64511 / 65536-131071.
-bool usable_peer_asn(std::uint64_t asn) {
-    return (asn >= 1 && asn <= 23455) || (asn >= 23457 && asn <= 63999) || (asn >= 64512 && asn <= 65534) ||
-           (asn >= 131072 && asn <= 4199999999ULL) || (asn >= 4200000000ULL && asn <= 4294967294ULL);
-}
-
 Expected<std::vector<ExternalPeer>, std::string> peer_routers(const std::vector<std::string>& ip_flags,
                                                               const std::vector<std::string>& asn_flags,
                                                               const std::vector<std::string>& port_flags,
@@ -162,6 +127,42 @@ Expected<std::vector<ExternalPeer>, std::string> peer_routers(const std::vector<
 }
 
 }  // namespace
+
+// RFC 4648 §4 base64 with padding, as Go's StdEncoding (which kube-router uses) reads it.
+std::optional<std::string> base64_decode(const std::string& in) {
+    if (in.size() % 4 != 0) return std::nullopt;
+    auto value = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    };
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); i += 4) {
+        const bool last = i + 4 == in.size();
+        const int pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=' && in[i + 3] == '=') : 0;
+        std::uint32_t n = 0;
+        for (std::size_t j = 0; j < 4; ++j) {
+            int v = j >= 4 - static_cast<std::size_t>(pad) ? 0 : value(in[i + j]);
+            if (v < 0) return std::nullopt;
+            n = (n << 6) | static_cast<std::uint32_t>(v);
+        }
+        out.push_back(static_cast<char>(n >> 16));
+        if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
+        if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
+    }
+    return out;
+}
+
+// kube-router's validateASN: no AS 0, AS_TRANS (RFC 6793), documentation (RFC 5398), 65535 or
+// 4294967295 (RFC 7300), nor the unallocated 64000-64511 / 65536-131071.
+bool usable_peer_asn(std::uint64_t asn) {
+    return (asn >= 1 && asn <= 23455) || (asn >= 23457 && asn <= 63999) || (asn >= 64512 && asn <= 65534) ||
+           (asn >= 131072 && asn <= 4199999999ULL) || (asn >= 4200000000ULL && asn <= 4294967294ULL);
+}
+
 
 Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* argv) {
     Options o;

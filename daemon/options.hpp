@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/expected.hpp"
+#include "bgp/bfd.hpp"
 #include "common/ip.hpp"
 
 namespace kroute::daemon {
@@ -22,8 +23,16 @@ struct ExternalPeer {
     std::uint16_t port = 179;
     std::string password;  // RFC 2385 TCP MD5 key, base64-decoded; empty = none. Never shown or logged.
     std::uint32_t max_prefixes = 0;  // --peer-router-max-prefixes: 0 = no limit
+    std::optional<IpAddress> local_address;  // kube-router.io/peers localip; else the node's address
+    std::optional<bool> bfd;                 // the annotation's bfd.enabled; else --enable-bfd
+    std::optional<bgp::bfd::PeerBfdConfig> bfd_config;  // its intervals and multiplier; else the flags'
     friend bool operator==(const ExternalPeer&, const ExternalPeer&) = default;
 };
+
+// RFC 4648 §4 base64 with padding, as Go's StdEncoding (kube-router's) reads it.
+[[nodiscard]] std::optional<std::string> base64_decode(const std::string& in);
+// kube-router's validateASN: an AS a peer may have.
+[[nodiscard]] bool usable_peer_asn(std::uint64_t asn);
 
 struct Options {
     // Kubernetes

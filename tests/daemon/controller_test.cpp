@@ -1,6 +1,7 @@
 // The controller with real BGP speakers over loopback (127.0.0.x, no root needed): Node events in,
 // peers, conflists and desired kernel routes out.
 #include "daemon/controller.hpp"
+#include "daemon/node_bgp.hpp"
 #include "daemon/services.hpp"
 
 #include "k8s-client/node_status.hpp"
@@ -797,4 +798,115 @@ TEST_CASE("service advertisement: host routes to the external router only, follo
     c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kDeleted, twin});
     REQUIRE(run_until(ioc, [&] { return !at_router("192.0.2.10/32") && !at_router("10.96.0.11/32"); }));
     CHECK(at_router("10.244.1.0/24"));
+}
+
+TEST_CASE("per-node BGP annotations, applied live: peers, prepend, communities, import reject, node.asn",
+          "[daemon][controller][node-bgp]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1;
+    Controller c1(ioc, options_for(port, dir, "node1"), "node1", sink1);
+
+    bgp::SpeakerConfig rc;
+    rc.asn = 65001;
+    rc.router_id = *IpAddress::parse("127.0.0.4");
+    rc.listen_port = port;
+    rc.listen_addresses = {*IpAddress::parse("127.0.0.4")};
+    rc.timers = {9s, 3s, 1s};
+    bgp::Speaker router(ioc, rc);
+    REQUIRE(router.start());
+    bgp::PeerConfig to_c1;
+    to_c1.address = *IpAddress::parse("127.0.0.1");
+    to_c1.remote_asn = 64512;
+    to_c1.port = port;
+    to_c1.local_address = *IpAddress::parse("127.0.0.4");
+    router.set_peer(to_c1);
+    const auto via = *IpAddress::parse("127.0.0.4");
+    router.originate(*Prefix::parse("198.51.100.0/24"), via);
+    router.originate(*Prefix::parse("203.0.113.0/24"), via);
+
+    // No annotation: no external peer at all.
+    auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24"});
+    c1.handle(event(k8s::NodeEvent::Type::kAdded, n1));
+    c1.handle(event(k8s::NodeEvent::Type::kSynced));
+    ioc.restart();
+    ioc.run_for(300ms);
+    CHECK(c1.speaker()->neighbors().empty());
+
+    // The router as the node's own peer, with a prepend, communities and a refused range.
+    auto own = *Prefix::parse("10.244.1.0/24");
+    n1.annotations = {{kPeersAnnotation, "- remoteip: 127.0.0.4\n  remoteasn: 65001\n"},
+                      {kPrependAsAnnotation, "64512"},
+                      {kPrependRepeatAnnotation, "2"},
+                      {kCommunitiesAnnotation, "64512:7,no-export"},
+                      {kImportRejectAnnotation, "203.0.113.0/24"}};
+    c1.handle(event(k8s::NodeEvent::Type::kModified, n1));
+    REQUIRE(run_until(ioc, [&] { return !router.rib(own).empty() && has_route(sink1, "198.51.100.0/24", "127.0.0.4"); }));
+    auto path = router.rib(own)[0].paths.at(0);
+    CHECK(path.attributes.as_path->front().asns == std::vector<std::uint32_t>{64512, 64512, 64512});
+    CHECK(path.attributes.communities == std::vector<std::uint32_t>{(64512U << 16) | 7, 0xFFFFFF01});
+    ioc.restart();
+    ioc.run_for(300ms);
+    CHECK(sink1.routes.count(*Prefix::parse("203.0.113.0/24")) == 0);
+
+    // The annotations change: no prepend any more, the refused range accepted; same session.
+    n1.annotations.erase(kPrependAsAnnotation);
+    n1.annotations.erase(kPrependRepeatAnnotation);
+    n1.annotations.erase(kImportRejectAnnotation);
+    c1.handle(event(k8s::NodeEvent::Type::kModified, n1));
+    REQUIRE(run_until(ioc, [&] {
+        auto r = router.rib(own);
+        return !r.empty() && r[0].paths.at(0).attributes.as_path->front().asns.size() == 1 &&
+               has_route(sink1, "203.0.113.0/24", "127.0.0.4");
+    }));
+    REQUIRE(c1.speaker()->neighbors().size() == 1);
+    CHECK(c1.speaker()->neighbors()[0].state == "Established");
+
+    // A broken annotation: said, the peer list ignored as a whole (the session goes).
+    n1.annotations[kPeersAnnotation] = "- remoteip: 127.0.0.4\n  remoteasn: banana\n";
+    c1.handle(event(k8s::NodeEvent::Type::kModified, n1));
+    REQUIRE(run_until(ioc, [&] { return c1.speaker()->neighbors().empty(); }));
+    REQUIRE(run_until(ioc, [&] { return router.rib(own).empty(); }));
+}
+
+TEST_CASE("--nodes-full-mesh=false: the AS from kube-router.io/node.asn, a mesh within it, a change restarts BGP",
+          "[daemon][controller][node-bgp]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1, sink2, sink3;
+    auto o = [&](const char* name) {
+        auto opts = options_for(port, dir, name);
+        opts.nodes_full_mesh = false;
+        return opts;
+    };
+    Controller c1(ioc, o("node1"), "node1", sink1);
+    Controller c2(ioc, o("node2"), "node2", sink2);
+    Controller c3(ioc, o("node3"), "node3", sink3);
+    auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24"});
+    auto n2 = node("node2", "127.0.0.2", {"10.244.2.0/24"});
+    auto n3 = node("node3", "127.0.0.3", {"10.244.3.0/24"});
+    n1.annotations[kNodeAsnAnnotation] = "64601";
+    n2.annotations[kNodeAsnAnnotation] = "64601";
+    n3.annotations[kNodeAsnAnnotation] = "64602";
+    for (auto* c : {&c1, &c2, &c3}) {
+        for (const auto& n : {n1, n2, n3}) c->handle(event(k8s::NodeEvent::Type::kAdded, n));
+        c->handle(event(k8s::NodeEvent::Type::kSynced));
+    }
+    REQUIRE(run_until(ioc, [&] { return has_route(sink1, "10.244.2.0/24", "127.0.0.2") && has_route(sink2, "10.244.1.0/24", "127.0.0.1"); }));
+    CHECK(c1.status().asn == 64601);
+    CHECK(c3.status().asn == 64602);
+    CHECK(c1.speaker()->neighbors().size() == 1);  // node2 only: node3 is in another AS
+    CHECK(c3.speaker()->neighbors().empty());
+    CHECK(sink3.routes.empty());
+
+    // node3 joins AS 64601: its BGP restarts in it, and the three mesh.
+    n3.annotations[kNodeAsnAnnotation] = "64601";
+    for (auto* c : {&c1, &c2, &c3}) c->handle(event(k8s::NodeEvent::Type::kModified, n3));
+    REQUIRE(run_until(ioc, [&] {
+        return has_route(sink3, "10.244.1.0/24", "127.0.0.1") && has_route(sink1, "10.244.3.0/24", "127.0.0.3");
+    }, 20s));
+    CHECK(c3.status().asn == 64601);
+    CHECK(c1.speaker()->neighbors().size() == 2);
 }
