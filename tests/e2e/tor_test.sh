@@ -9,7 +9,8 @@
 #  - a Service created through the API gets its cluster IP announced by every node (BIRD holds a
 #    path from each), and its external IP (externalTrafficPolicy Local) only by the node of its ready
 #    endpoint (an EndpointSlice); the endpoint gone, the external IP is withdrawn; the Service gone,
-#    the cluster IP too; the other nodes never install the service routes.
+#    the cluster IP too; the other nodes never install the service routes;
+#  - node annotations (path prepend, communities) set with kubectl reach BIRD without a restart.
 # Runs as root; re-executes itself inside the no-route sandbox.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -140,5 +141,16 @@ wait_for 20 "192.0.2.10/32 to leave BIRD" bird_lacks 192.0.2.10/32
 kubectl_api delete service web >/dev/null
 wait_for 20 "$cluster_ip/32 to leave BIRD" bird_lacks "$cluster_ip/32"
 [[ $(bird_paths "$(pod_cidr 1)") == "$(node_ip 1) " ]] || kr_fail "podCIDR routes disturbed"
+
+step "node annotations applied live: node1 prepends its AS twice and adds a community"
+kubectl_api annotate node node1 kube-router.io/path-prepend.as=64512 kube-router.io/path-prepend.repeat-n=2 \
+    kube-router.io/node.bgp.communities=64512:100 >/dev/null
+prepended() { birdc_tor show route "$(pod_cidr 1)" all | grep -qE 'BGP\.as_path: 64512 64512 64512$'; }
+wait_for 20 "BIRD to see node1's prepended AS path" prepended
+birdc_tor show route "$(pod_cidr 1)" all | grep -q 'BGP.community: (64512,100)' ||
+    kr_fail "node1's community missing: $(birdc_tor show route "$(pod_cidr 1)" all)"
+birdc_tor show route "$(pod_cidr 2)" all | grep -qE 'BGP\.as_path: 64512$' || kr_fail "node2's AS path changed too"
+up=$(kroutectl_on 1 neighbors -o json | jq --arg a "$TOR_IP" '.[] | select(.address==$a) | .uptime_seconds')
+((up >= 3)) || kr_fail "node1's session to BIRD was reset (up ${up}s)"
 
 echo "PASS tor_test"
