@@ -18,6 +18,7 @@
 #include "daemon/platform/bridge.hpp"
 #include "daemon/platform/fib.hpp"
 #include "daemon/platform/host_rules.hpp"
+#include "daemon/platform/kube_router_cleanup.hpp"
 #include "daemon/platform/netlink_route_table.hpp"
 #include "daemon/platform/vxlan.hpp"
 #include "k8s-client/config.hpp"
@@ -141,10 +142,33 @@ int cleanup(const Options& options) {
     return rc;
 }
 
+// --cleanup-kube-router: the migration's one step on each node, before kroute takes over.
+int cleanup_kube_router(const Options& options) {
+    auto log = log::get("main");
+    const auto left = remove_kube_router_leftovers();
+    log->info("kube-router cleanup: removed {} routes of protocol {}, {} rules into table {}, {} tunnels, {} packet "
+              "filter chains", left.routes, kKubeRouterProtocol, left.rules, kKubeRouterTable, left.tunnels, left.chains);
+    int rc = left.errors.empty() ? 0 : 1;
+    for (const auto& e : left.errors) log->error("kube-router cleanup: {}", e);
+    // Its conflist (kroute writes its own there when it starts) and the older single-plugin file.
+    const auto dir = std::filesystem::path(options.cni_conf_file).parent_path();
+    for (const auto& f : {std::filesystem::path(options.cni_conf_file), dir / "10-kuberouter.conf"}) {
+        std::error_code ec;
+        if (std::filesystem::remove(f, ec))
+            log->info("kube-router cleanup: removed {}", f.string());
+        else if (ec) {
+            log->error("kube-router cleanup: cannot remove {}: {}", f.string(), ec.message());
+            rc = 1;
+        }
+    }
+    return rc;
+}
+
 int run(const Options& options) {
     log::set_verbosity(options.verbosity);
     auto log = log::get("main");
     if (options.cleanup_config) return cleanup(options);
+    if (options.cleanup_kube_router) return cleanup_kube_router(options);
     const std::string name = node_name(options);
     if (name.empty()) {
         log->error("cannot tell this node's name: set --hostname-override or NODE_NAME");

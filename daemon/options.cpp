@@ -269,7 +269,10 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
                  "MASQUERADE pod traffic to anything but the cluster's pod CIDRs and the nodes' addresses")
         ->capture_default_str();
     app.add_flag("--cleanup-config", o.cleanup_config,
-                 "Remove kroute's routes, packet filter rules and CNI conflist from this node, then exit");
+                 "Remove kroute's routes, VXLAN devices, pod bridge, packet filter rules and CNI conflist from this node, then exit");
+    app.add_flag("--cleanup-kube-router", o.cleanup_kube_router,
+                 "Remove what kube-router left on this node (its protocol 17 routes, table 77 rules, tun-* tunnels, "
+                 "KUBE-ROUTER-*/KUBE-POD-FW-*/KUBE-NWPLCY-* chains, its conflist), then exit");
     app.add_option("--service-cluster-ip-range", service_range, "Service CIDRs: never accepted from peers")->capture_default_str();
     app.add_option("--cluster-cidr", cluster_cidr, "Pod CIDRs of the cluster (default: the union of the nodes' podCIDRs)");
 

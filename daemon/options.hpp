@@ -82,6 +82,7 @@ struct Options {
     std::string overlay_type = "subnet";  // subnet | full
     bool enable_pod_egress = true;   // MASQUERADE pod traffic leaving the cluster (kube-router's default)
     bool cleanup_config = false;     // remove what kroute made on this node, then exit
+    bool cleanup_kube_router = false;  // remove what kube-router left on this node, then exit
     int route_protocol = 52;
     std::chrono::milliseconds routes_sync_period{std::chrono::minutes(5)};
     bool enable_ipv4 = true;
