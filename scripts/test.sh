@@ -48,6 +48,7 @@ run "end-to-end cluster in network namespaces" "$repo/tests/e2e/cluster_test.sh"
 run "end-to-end dual-stack cluster (5 nodes, IPv4 and IPv6 pods)" "$repo/tests/e2e/dualstack_test.sh"
 run "end-to-end overlay: two subnets joined by a router, pods over VXLAN (IPv4 and IPv6)" "$repo/tests/e2e/overlay_test.sh"
 run "end-to-end with a BIRD top-of-rack router: podCIDRs, import policy, service advertisement" "$repo/tests/e2e/tor_test.sh"
+run "end-to-end advertise-only beside another CNI, with the BIRD router" "$repo/tests/e2e/tor_test.sh" advertise-only
 if ((long)); then
     run "long fuzz: BGP message decoding (600 s)" "$repo/scripts/fuzz.sh" 600
     for t in "$repo"/tests/long/*.sh; do

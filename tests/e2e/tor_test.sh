@@ -11,16 +11,23 @@
 #    endpoint (an EndpointSlice); the endpoint gone, the external IP is withdrawn; the Service gone,
 #    the cluster IP too; the other nodes never install the service routes;
 #  - node annotations (path prepend, communities) set with kubectl reach BIRD without a restart.
+# With the argument advertise-only, the nodes run beside another CNI (--enable-cni=false
+# --enable-ibgp=false): no conflist, no bridge, no node mesh, the router learns the same.
 # Runs as root; re-executes itself inside the no-route sandbox.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/scripts/lib/sandbox.sh"
 e2e_reexec e2e-tor "$@"
+[[ ${1:-} == --inside ]] && shift
+MODE=${1:-full}  # full, or advertise-only (kube-router's --enable-cni=false --enable-ibgp=false)
 
 KR_BIN=${KR_BIN:-$repo/build/bin}
 source "$repo/scripts/lib/cluster.sh"
 TOR_IP=172.18.0.3
 KR_KROUTE_FLAGS+=(--peer-router-ips "$TOR_IP" --peer-router-asns 65001 --advertise-cluster-ip --advertise-external-ip)
+# Beside another CNI: no conflist, no mesh of nodes, no packet filter rules of kroute's; it only
+# announces the node's podCIDR and services to the router and installs what the router sends.
+[[ $MODE == advertise-only ]] && KR_KROUTE_FLAGS+=(--enable-cni=false --enable-ibgp=false --enable-pod-egress=false)
 bird_pid=
 tor_down() {
     [[ -z $bird_pid ]] || { kill "$bird_pid" 2>/dev/null || true; wait "$bird_pid" 2>/dev/null || true; }
@@ -83,7 +90,14 @@ for n in $nodes; do
     wait_for 20 "node$n's route to 198.51.100.0/24" node_has_route "$n" 198.51.100.0/24 "$TOR_IP"
     [[ -z $(ip -n "node$n" route show default proto "$KR_PROTO") ]] || kr_fail "node$n installed BIRD's default route"
     [[ -z $(ip -n "node$n" route show 10.244.2.0/25 proto "$KR_PROTO") ]] || kr_fail "node$n installed a piece of node2's podCIDR"
-    wait_for 20 "node$n's routes to the other nodes" node_pod_routes "$n" 2
+    if [[ $MODE == full ]]; then
+        wait_for 20 "node$n's routes to the other nodes" node_pod_routes "$n" 2
+    else
+        node_pod_routes "$n" 0 || kr_fail "node$n installed pod routes in advertise-only mode"
+        [[ ! -e $KR_DIR/node$n/net.d/10-kuberouter.conflist ]] || kr_fail "node$n wrote a conflist with --enable-cni=false"
+        ! ip -n "node$n" link show kube-bridge >/dev/null 2>&1 || kr_fail "node$n made kube-bridge with --enable-cni=false"
+        [[ $(kroutectl_on "$n" neighbors -o json | jq length) == 1 ]] || kr_fail "node$n has sessions beside the router's"
+    fi
 done
 rejected=$(kroutectl_on 1 neighbors -o json | jq --arg a "$TOR_IP" '.[] | select(.address==$a) | .prefixes_rejected')
 [[ $rejected == 2 ]] || kr_fail "node1 refused $rejected of BIRD's routes, not 2 (the default and 10.244.2.0/25)"
@@ -155,4 +169,4 @@ birdc_tor show route "$(pod_cidr 1)" all | grep -q 'BGP.community: (64512,100)' 
 birdc_tor show route "$(pod_cidr 2)" all | grep -qE 'BGP\.as_path: 64512$' || kr_fail "node2's AS path changed too"
 [[ -n $since && $(session_since) == "$since" ]] || kr_fail "node1's session to BIRD was reset (up since '$since', now '$(session_since)')"
 
-echo "PASS tor_test"
+echo "PASS tor_test ($MODE)"
