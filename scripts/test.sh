@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is missing, builds, then runs every test: the
 # Catch2 unit suites (CTest; the netlink ones in network namespaces of their own), the kubectl test
-# against the fake API server, the CNI plugin test and the end-to-end cluster in network
-# namespaces (inside the no-route sandbox). `--long` adds the long runs (soak, long fuzzing).
+# against the fake API server, the CNI plugin test, the static check of deploy/ and the
+# end-to-end cluster in network namespaces (inside the no-route sandbox). `--long` adds the long runs (soak, long fuzzing).
 # Run as root on Debian 12.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,6 +44,7 @@ run "kubectl v1.20 (Debian) against the fake API server" \
     env KUBECTL="$kubectl_120" "$repo/tests/e2e/kubectl_test.sh"
 run "real CNI plugins with kroute-cni-exec" "$repo/tests/e2e/cni_exec_test.sh"
 run "kroute with --nodes-file and --no-fib" "$repo/tests/e2e/nodes_file_test.sh"
+run "deploy/: manifests, RBAC, Dockerfile and scripts (static)" "$repo/tests/deploy/deploy_test.py"
 run "end-to-end cluster in network namespaces" "$repo/tests/e2e/cluster_test.sh"
 run "end-to-end dual-stack cluster (5 nodes, IPv4 and IPv6 pods)" "$repo/tests/e2e/dualstack_test.sh"
 run "end-to-end overlay: two subnets joined by a router, pods over VXLAN (IPv4 and IPv6)" "$repo/tests/e2e/overlay_test.sh"
