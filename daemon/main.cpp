@@ -261,6 +261,11 @@ int run(const Options& options) {
                            if (!fib) return std::nullopt;
                            return fib->snapshot();
                        }};
+    api_ctx.peer_action = [&controller](const IpAddress& a, bgp::PeerAction what, const std::string& message)
+        -> Expected<std::string, std::string> {
+        if (controller.speaker() == nullptr) return unexpected(std::string{"no BGP speaker is running yet"});
+        return controller.speaker()->peer_action(a, what, message);
+    };
     ApiServer api(ioc, options.api_socket, api_ctx);
     if (auto started = api.start(); !started) {
         log->error("{}", started.error());

@@ -169,4 +169,23 @@ birdc_tor show route "$(pod_cidr 1)" all | grep -q 'BGP.community: (64512,100)' 
 birdc_tor show route "$(pod_cidr 2)" all | grep -qE 'BGP\.as_path: 64512$' || kr_fail "node2's AS path changed too"
 [[ -n $since && $(session_since) == "$since" ]] || kr_fail "node1's session to BIRD was reset (up since '$since', now '$(session_since)')"
 
+step "kroutectl: a session shut down with a message BIRD shows, then enabled; a soft reset keeps it"
+kroutectl_on 1 neighbor "$TOR_IP" soft-reset out >/dev/null || kr_fail "soft-reset out refused"
+[[ $(session_since) == "$since" ]] || kr_fail "soft reset out reset the session"
+kroutectl_on 1 neighbor "$TOR_IP" shutdown --message "rack 7 maintenance" >/dev/null || kr_fail "shutdown refused"
+bird_down() { ! birdc_tor show protocols node1 | grep -q Established; }
+wait_for 10 "BIRD to see node1 go" bird_down
+birdc_tor show protocols all node1 | grep -q "rack 7 maintenance" ||
+    kr_fail "BIRD did not get the shutdown message: $(birdc_tor show protocols all node1)"
+wait_for 10 "node1's podCIDR to leave BIRD" bird_lacks "$(pod_cidr 1)"
+sleep 2  # BIRD keeps dialling: kroute must stay down
+bird_down || kr_fail "the session came back while shut down"
+[[ $(kroutectl_on 1 neighbors -o json | jq -r --arg a "$TOR_IP" '.[] | select(.address==$a) | .admin_shutdown') == "rack 7 maintenance" ]] ||
+    kr_fail "kroutectl neighbors does not show the shutdown"
+kroutectl_on 1 neighbor "$TOR_IP" enable >/dev/null || kr_fail "enable refused"
+bird_up() { birdc_tor show protocols node1 | grep -q Established; }
+wait_for 20 "node1's session back" bird_up
+wait_for 20 "node1's podCIDR back at BIRD" bird_has "$(pod_cidr 1)"
+! kroutectl_on 1 neighbor "$TOR_IP" bounce >/dev/null 2>&1 || kr_fail "an unknown action was accepted"
+
 echo "PASS tor_test ($MODE)"
