@@ -257,7 +257,13 @@ void Rib::drop_peer(const IpAddress& peer, Changes& out) {
 }
 
 void Rib::originate(const Prefix& prefix, const IpAddress& next_hop, Changes& out) {
+    originate(prefix, next_hop, PathAttributes{}, out);
+}
+
+void Rib::originate(const Prefix& prefix, const IpAddress& next_hop, const PathAttributes& base, Changes& out) {
     PathAttributes a;
+    a.communities = base.communities;
+    a.large_communities = base.large_communities;
     a.origin = Origin::kIgp;
     a.as_path = std::vector<AsPathSegment>{};
     Path p{.attributes = store_.intern(std::move(a)), .next_hop = next_hop, .peer_address = {},

@@ -173,6 +173,8 @@ public:
 
     // Locally originated routes (a podCIDR): ORIGIN IGP, empty AS_PATH.
     void originate(const Prefix& prefix, const IpAddress& next_hop, Changes& out);
+    // The same, with `base`'s communities and large communities (origin IGP, empty AS_PATH).
+    void originate(const Prefix& prefix, const IpAddress& next_hop, const PathAttributes& base, Changes& out);
     void withdraw_local(const Prefix& prefix, Changes& out);
 
     // Every path to `prefix`, copied; nullopt when the prefix is not in the Loc-RIB.

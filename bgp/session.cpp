@@ -13,6 +13,16 @@
 namespace kroute::bgp {
 namespace {
 
+// "Cease / Administrative Shutdown (6/2)", and what the data says where it is text (RFC 9003's
+// shutdown communication, escaped): "Cease / Administrative Shutdown (6/2): \"maintenance\"".
+std::string describe_notification(std::uint8_t code, std::uint8_t subcode, std::span<const std::uint8_t> data) {
+    const std::string plain = notification_to_string(code, subcode);
+    const std::string full = notification_to_string(code, subcode, data);
+    std::string out = plain + " (" + std::to_string(code) + "/" + std::to_string(subcode) + ")";
+    if (full.size() > plain.size() && full.starts_with(plain)) out += full.substr(plain.size());
+    return out;
+}
+
 using tcp = asio::ip::tcp;
 
 template <class... Fs>
@@ -292,8 +302,7 @@ void Session::execute(const Action& action) {
                        send_raw(encode(Message{KeepaliveMessage{}}));
                    },
                    [&](const SendNotification& a) {
-                       last_error_ = "sent " + notification_to_string(a.code, a.subcode) + " (" +
-                                     std::to_string(a.code) + "/" + std::to_string(a.subcode) + ")";
+                       last_error_ = "sent " + describe_notification(a.code, a.subcode, a.data);
                        log::get("bgp")->info("{}: NOTIFICATION {}", opts_.log_prefix, last_error_);
                        send_raw(encode(Message{NotificationMessage{a.code, a.subcode, a.data}}));
                    },
@@ -450,8 +459,7 @@ void Session::handle_message(Message&& msg) {
                        }
                    },
                    [&](NotificationMessage& m) {
-                       last_error_ = "received " + notification_to_string(m.code, m.subcode) + " (" +
-                                     std::to_string(m.code) + "/" + std::to_string(m.subcode) + ")";
+                       last_error_ = "received " + describe_notification(m.code, m.subcode, m.data);
                        log::get("bgp")->warn("{}: NOTIFICATION {}", opts_.log_prefix, last_error_);
                        dispatch(NotificationReceived{m});
                    },

@@ -135,6 +135,7 @@ public:
     std::map<IpAddress, std::vector<Prefix>> owned_by_;     // owner -> its prefixes (sorted)
     std::set<std::pair<Family, int>> owned_lengths_;      // the lengths owner_of() tries
     std::set<IpAddress> refused_logged_;
+    std::map<IpAddress, std::string> admin_down_;  // peers an operator shut down, and why
     std::mt19937_64 rng_{std::random_device{}()};
     std::unique_ptr<bfd::Service> bfd_;  // with the first peer that asks for BFD
     Rib::Changes spare_changes_;          // storage reused from one UPDATE to the next
@@ -172,7 +173,7 @@ public:
     }
 
     void start() {
-        if (primary_) return;
+        if (primary_ || sp_.admin_down_.count(cfg_.address) != 0) return;  // shut down by the operator
         primary_ = make_session();
         primary_->start();
     }
@@ -327,6 +328,24 @@ public:
         }
     }
 
+    // Operator actions (kroutectl neighbor IP ...).
+    [[nodiscard]] bool established() const noexcept { return primary_ && primary_->state() == State::kEstablished; }
+    void operator_reset() {
+        shutdown(ManualStop{kCeaseAdministrativeReset});
+        drop_all();
+        start();
+    }
+    void operator_shutdown(Bytes data) {
+        shutdown(ManualStop{kCeaseAdministrativeShutdown, std::move(data)});
+        drop_all();
+    }
+    void operator_refresh_in() { refresh_in("soft reset in, asked by the operator"); }
+    // RFC 4271 §9.2 again from nothing: the whole table goes out once more.
+    void operator_refresh_out() {
+        adj_rib_out_.clear();
+        sync_all();
+    }
+
     // The whole Loc-RIB (of one family, if given) against the Adj-RIB-Out.
     void sync_all(std::optional<Family> only = std::nullopt) {
         std::vector<Prefix> all;
@@ -366,6 +385,8 @@ public:
         n.prefixes_stale = stale_[0].size() + stale_[1].size();
         n.route_reflector_client = cfg_.route_reflector_client;
         n.max_prefix_state = max_prefix_state_;
+        if (auto it = sp_.admin_down_.find(cfg_.address); it != sp_.admin_down_.end())
+            n.admin_shutdown = it->second.empty() ? "shut down" : it->second;
         if (primary_) {
             if (const auto& o = primary_->fsm().peer_open()) n.remote_router_id = o->bgp_id;
             n.negotiated_hold_time = static_cast<std::uint16_t>(primary_->fsm().negotiated_hold_time().count());
@@ -1323,11 +1344,56 @@ void Speaker::set_peer(const PeerConfig& peer) {
     im.set_bfd(peer);
 }
 
+Expected<std::string, std::string> Speaker::peer_action(const IpAddress& address, PeerAction action,
+                                                        const std::string& message) {
+    auto& im = *impl_;
+    auto it = im.peers_.find(address);
+    if (it == im.peers_.end()) return unexpected("no peer " + address.to_string());
+    auto& peer = *it->second;
+    const std::string label = peer_label(peer.config());
+    auto log = log::get("bgp");
+    switch (action) {
+        case PeerAction::kReset:
+            if (im.admin_down_.count(address) != 0) return unexpected(label + " is shut down: enable it first");
+            log->warn("{}: reset by the operator (Cease / Administrative Reset)", label);
+            peer.operator_reset();
+            return std::string{"reset: Cease / Administrative Reset sent, reconnecting"};
+        case PeerAction::kSoftResetIn:
+            if (!peer.established()) return unexpected(label + " is not Established");
+            peer.operator_refresh_in();
+            return std::string{"soft reset in: routes asked for again (ROUTE-REFRESH, or the soft-reconfiguration copy)"};
+        case PeerAction::kSoftResetOut:
+            if (!peer.established()) return unexpected(label + " is not Established");
+            log->info("{}: soft reset out by the operator: sending the table again", label);
+            peer.operator_refresh_out();
+            return std::string{"soft reset out: the table sent again"};
+        case PeerAction::kShutdown: {
+            auto data = encode_shutdown_communication(message);  // RFC 9003
+            if (!data) return unexpected(std::string{"shutdown message: "} + std::string{to_string(data.error())});
+            log->warn("{}: shut down by the operator{}", label, message.empty() ? "" : ": \"" + message + "\"");
+            im.admin_down_[address] = message;
+            peer.operator_shutdown(std::move(*data));
+            Rib::Changes ch;
+            im.rib_.drop_peer(address, ch);
+            im.apply(ch);
+            im.check_restart_done();
+            return std::string{"shut down: Cease / Administrative Shutdown sent; stays down until enabled"};
+        }
+        case PeerAction::kEnable:
+            if (im.admin_down_.erase(address) == 0) return unexpected(label + " is not shut down");
+            log->info("{}: enabled by the operator", label);
+            if (im.running_) peer.start();
+            return std::string{"enabled: connecting"};
+    }
+    return unexpected(std::string{"unknown action"});
+}
+
 void Speaker::remove_peer(const IpAddress& address) {
     auto& im = *impl_;
     auto it = im.peers_.find(address);
     if (it == im.peers_.end()) return;
     log::get("bgp")->info("{}: removed", peer_label(it->second->config()));
+    im.admin_down_.erase(address);
     it->second->shutdown(kCeasePeerDeconfigured);
     im.peers_.erase(it);
     if (im.bfd_) im.bfd_->remove(address);
@@ -1347,6 +1413,12 @@ std::vector<IpAddress> Speaker::peers() const {
 void Speaker::originate(const Prefix& prefix, const IpAddress& next_hop) {
     Rib::Changes ch;
     impl_->rib_.originate(prefix, next_hop, ch);
+    impl_->apply(ch);
+}
+
+void Speaker::originate(const Prefix& prefix, const IpAddress& next_hop, const PathAttributes& base) {
+    Rib::Changes ch;
+    impl_->rib_.originate(prefix, next_hop, base, ch);
     impl_->apply(ch);
 }
 

@@ -143,6 +143,7 @@ struct NeighborSnapshot {
     std::uint64_t prefixes_stale = 0;  // kept from the peer's last session or before its EoRR
     bool route_reflector_client = false;
     std::string max_prefix_state;      // "" or e.g. "limit 1000 exceeded, retry in 42 s"
+    std::string admin_shutdown;        // "" or the operator's shutdown message ("shut down" without one)
 };
 
 struct PathSnapshot {
@@ -158,6 +159,15 @@ struct PathSnapshot {
 struct RibEntrySnapshot {
     Prefix prefix;
     std::vector<PathSnapshot> paths;  // best first
+};
+
+// What an operator may do to one session (kroutectl neighbor IP ...).
+enum class PeerAction {
+    kReset,         // Cease / Administrative Reset (RFC 4486), routes dropped, reconnect at once
+    kSoftResetIn,   // ROUTE-REFRESH (RFC 2918), or the soft-reconfiguration copy
+    kSoftResetOut,  // the Adj-RIB-Out sent again in full
+    kShutdown,      // Cease / Administrative Shutdown with an RFC 9003 message; stays down
+    kEnable,        // after kShutdown: connect again
 };
 
 class Speaker {
@@ -187,12 +197,19 @@ public:
 
     // Adds a peer, or reconfigures it (a changed config resets the session).
     void set_peer(const PeerConfig& peer);
+    // An operator's action on one session; what was done, or why it cannot be done (no such peer,
+    // not Established, a message over 255 octets of UTF-8).
+    [[nodiscard]] Expected<std::string, std::string> peer_action(const IpAddress& address, PeerAction action,
+                                                                 const std::string& message = {});
     // Sends Cease (Peer De-configured) and drops the peer and every route learned from it.
     void remove_peer(const IpAddress& address);
     [[nodiscard]] std::vector<IpAddress> peers() const;
 
     // Local routes, announced to every peer with the given next hop (iBGP: unchanged on the way).
     void originate(const Prefix& prefix, const IpAddress& next_hop);
+    // With communities and large communities of the caller's (origin IGP, empty AS_PATH); export
+    // policies see them like any other route's.
+    void originate(const Prefix& prefix, const IpAddress& next_hop, const PathAttributes& base);
     void withdraw(const Prefix& prefix);
 
     // Prefix ownership, a guard of kroute's own: only `owner` may announce `prefixes`, or anything

@@ -71,7 +71,8 @@ json neighbor_json(const bgp::NeighborSnapshot& n, bool detail) {
            {"graceful_restart", n.graceful_restart},
            {"route_reflector_client", n.route_reflector_client},
            {"max_prefix_state", n.max_prefix_state},
-           {"last_error", n.last_error}};
+           {"last_error", n.last_error},
+           {"admin_shutdown", n.admin_shutdown}};
     if (detail) {
         j["end_of_rib_received"] = n.end_of_rib_received;
         j["remote_router_id"] = n.remote_router_id == 0 ? "" : IpAddress::v4(n.remote_router_id).to_string();
@@ -223,6 +224,21 @@ json handle_api_request(const json& request, const ApiContext& ctx) {
     if (command == "neighbor") {
         auto a = IpAddress::parse(arg("address"));
         if (!a) return {{"error", "neighbor: '" + arg("address") + "' is not an IP address"}};
+        if (const std::string action = arg("action"); !action.empty()) {
+            std::optional<bgp::PeerAction> what;
+            const std::string dir = arg("direction");
+            if (action == "reset") what = bgp::PeerAction::kReset;
+            else if (action == "soft-reset" && dir == "in") what = bgp::PeerAction::kSoftResetIn;
+            else if (action == "soft-reset" && dir == "out") what = bgp::PeerAction::kSoftResetOut;
+            else if (action == "shutdown") what = bgp::PeerAction::kShutdown;
+            else if (action == "enable") what = bgp::PeerAction::kEnable;
+            if (!what) return {{"error", "neighbor " + a->to_string() + ": '" + action + (dir.empty() ? "" : " " + dir) +
+                                             "' is none of reset, soft-reset in, soft-reset out, shutdown, enable"}};
+            if (!ctx.peer_action) return {{"error", "no BGP speaker is running"}};
+            auto done = ctx.peer_action(*a, *what, arg("message"));
+            if (!done) return {{"error", done.error()}};
+            return {{"neighbor", a->to_string()}, {"done", *done}};
+        }
         auto list = neighbors(ctx, a);
         if (list.empty()) return {{"error", "no neighbor " + a->to_string()}};
         return list.front();

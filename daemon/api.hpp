@@ -21,6 +21,9 @@ struct ApiContext {
     const Controller& controller;
     // The kernel's view; nullopt with --no-fib.
     std::function<std::optional<FibSnapshot>()> fib_snapshot;
+    // An operator's action on a session (kroutectl neighbor IP reset|soft-reset|shutdown|enable);
+    // unset: refused.
+    std::function<Expected<std::string, std::string>(const IpAddress&, bgp::PeerAction, const std::string&)> peer_action{};
 };
 
 // {"command":"status"|"neighbors"|"neighbor"|"rib"|"routes"|"node"|"config", ...arguments}

@@ -1,5 +1,8 @@
 #include "daemon/controller.hpp"
 
+#include "daemon/node_bgp.hpp"
+#include "daemon/services.hpp"
+
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -173,6 +176,9 @@ void Controller::reconcile() {
     }
 
     sync_conflist(self);
+    self_bgp_ = node_bgp(self);
+    for (const auto& e : self_bgp_.errors)
+        if (warned_annotations_.insert(e).second) log::get("bgp")->error("{}", e);
     ensure_speaker(self);
     if (speaker_) {
         sync_ownership();  // before peers are added: their first UPDATEs meet it
@@ -180,6 +186,8 @@ void Controller::reconcile() {
         sync_peers(self);
     }
     check_stale_sweep();
+    if (speaker_ && service_next_hops_ != std::pair{node_address_, options_.enable_ipv6 ? node_address_v6_ : std::nullopt})
+        sync_all_services();
     sync_overlay(self);
     sync_host_rules(self);
     sync_network_condition(self);
@@ -282,11 +290,50 @@ void Controller::sync_network_condition(const k8s::Node& self) {
     network_ready_(node_name_);
 }
 
+// The speaker goes (its sessions closed with Cease) and everything it held with it: its routes
+// leave the kernel, and the next reconcile starts a new one.
+void Controller::stop_speaker(const std::string& why) {
+    log::get("bgp")->warn("restarting BGP: {}", why);
+    speaker_->for_each_best_route([this](const bgp::BestRoute& r) {
+        if (!r.local) routes_.remove_route(r.prefix);
+    });
+    // Stopped in the background (its NOTIFICATIONs go out), kept alive until it is done.
+    bgp::Speaker* old = speaker_.get();
+    retired_speakers_.push_back(std::move(speaker_));
+    old->stop([this, old] {
+        asio::post(ioc_, [this, old] {
+            std::erase_if(retired_speakers_, [old](const auto& s) { return s.get() == old; });
+        });
+    });
+    peers_.clear();
+    originated_.clear();
+    owners_.clear();
+    service_refs_.clear();
+    service_prefixes_.clear();
+    service_next_hops_ = {};
+}
+
+std::optional<std::uint32_t> Controller::wanted_asn() const {
+    if (options_.nodes_full_mesh) return options_.cluster_asn;
+    return self_bgp_.asn;  // --nodes-full-mesh=false: kube-router.io/node.asn, required
+}
+
 void Controller::ensure_speaker(const k8s::Node& self) {
+    const auto asn = wanted_asn();
+    if (!asn) {
+        if (!std::exchange(warned_no_asn_, true))
+            log::get("bgp")->error("--nodes-full-mesh=false needs this node's AS in the {} annotation "
+                                   "(kubectl annotate node {} {}=64513); no BGP until it has one",
+                                   kNodeAsnAnnotation, node_name_, kNodeAsnAnnotation);
+        return;
+    }
+    warned_no_asn_ = false;
+    if (speaker_ && *asn != asn_) stop_speaker("its AS changed from " + std::to_string(asn_) + " to " + std::to_string(*asn));
     if (speaker_) {
         speaker_->set_cluster_id(rr_cluster_id(self, "kube-router.io/rr.server"));  // follows the annotation
         return;
     }
+    asn_ = *asn;
     if (options_.router_id == "generate") {
         if (!node_address_) return;  // waiting for the node's address, logged in reconcile()
         router_id_ = generated_router_id(*node_address_);
@@ -298,7 +345,7 @@ void Controller::ensure_speaker(const k8s::Node& self) {
         return;  // waiting for the node's address, logged in reconcile()
     }
     bgp::SpeakerConfig cfg;
-    cfg.asn = options_.cluster_asn;
+    cfg.asn = asn_;
     cfg.router_id = router_id_;
     cfg.listen_port = options_.bgp_port;
     if (node_address_) cfg.listen_addresses = {*node_address_};
@@ -348,6 +395,7 @@ void Controller::sync_conflist(const k8s::Node& self) {
         // both families, so the larger IPv6 encapsulation decides on dual-stack.
         if (options_.enable_overlay) mtu -= vxlan_overhead(options_.enable_ipv6 ? Family::kIpv6 : Family::kIpv4);
     }
+    sync_bridge(mtu);
     if (self.pod_cidrs == written_cidrs_ && mtu == written_mtu_ && conflist_error_.empty()) return;
 
     auto log = log::get("cni");
@@ -389,6 +437,17 @@ void Controller::sync_conflist(const k8s::Node& self) {
         log->info("wrote {} for podCIDRs [{}], mtu {}", options_.cni_conf_file, join(self.pod_cidrs), mtu);
     else
         log->info("{} already up to date for podCIDRs [{}]", options_.cni_conf_file, join(self.pod_cidrs));
+}
+
+void Controller::sync_bridge(int mtu) {
+    if (plumbing_ == nullptr || mtu == bridge_mtu_) return;
+    if (auto r = plumbing_->ensure_bridge(mtu); !r) {
+        if (!std::exchange(warned_bridge_, true))
+            log::get("cni")->error("cannot set up the pod bridge: {}; retrying on the next change", r.error());
+        return;
+    }
+    warned_bridge_ = false;
+    bridge_mtu_ = mtu;
 }
 
 // Always originated: the other nodes need them (kube-router's --advertise-pod-cidr only governs
@@ -448,6 +507,11 @@ bgp::PolicyTerm reject_term(std::string name, const std::vector<Prefix>& prefixe
 
 }  // namespace
 
+// kroute's mark on the service routes it originates (large community CLUSTER_ASN:0:1, RFC 8092):
+// the node-export policy keeps them from the other nodes (each node has the service addresses
+// through kube-proxy), the external-export policy lets them out to the routers and strips it.
+static bgp::LargeCommunity service_marker(std::uint32_t asn) { return {asn, 0, 1}; }
+
 std::vector<Prefix> Controller::cluster_cidrs() const {
     if (!options_.cluster_cidr.empty()) return options_.cluster_cidr;
     std::set<Prefix> all;
@@ -476,6 +540,8 @@ std::shared_ptr<const bgp::Policy> Controller::import_policy(bool external) cons
     if (external) p->terms.push_back(reject_term("cluster-pod-cidrs", cluster_cidrs()));
     if (!options_.peer_router_import_reject.empty())
         p->terms.push_back(reject_term("peer-router-import-reject", options_.peer_router_import_reject));
+    if (!self_bgp_.import_reject.empty())
+        p->terms.push_back(reject_term("node.bgp.customimportreject", self_bgp_.import_reject));
     return p;
 }
 
@@ -493,7 +559,116 @@ std::shared_ptr<const bgp::Policy> Controller::external_export_policy(const k8s:
         own.match.prefixes = std::move(list);
         p->terms.push_back(std::move(own));
     }
+    bgp::PolicyTerm services;
+    services.name = "service-ips";
+    services.match.any_large_community = {service_marker(asn_)};
+    services.action.remove_large_communities = {service_marker(asn_)};
+    p->terms.push_back(std::move(services));
+    // The node's annotations: communities added and the AS path prepended on all it announces.
+    for (auto& t : p->terms) {
+        t.action.add_communities = self_bgp_.communities;
+        t.action.prepend_asn = self_bgp_.prepend_asn;
+        t.action.prepend_count = self_bgp_.prepend_count;
+    }
     return p;
+}
+
+// To the other nodes: everything but the service routes (see service_marker()).
+std::shared_ptr<const bgp::Policy> Controller::node_export_policy() const {
+    auto p = std::make_shared<bgp::Policy>();
+    p->name = "node-export";
+    bgp::PolicyTerm services;
+    services.name = "service-ips";
+    services.match.any_large_community = {service_marker(asn_)};
+    services.action.accept = false;
+    p->terms.push_back(std::move(services));
+    return p;
+}
+
+void Controller::handle(const k8s::ObjectEvent<k8s::Service>& event) {
+    if (event.type == k8s::EventType::kSynced) return;  // deletions come as events of their own
+    const std::string key = k8s::object_key(event.object);
+    if (event.type == k8s::EventType::kDeleted)
+        services_.erase(key);
+    else
+        services_[key] = event.object;
+    sync_service(key);
+}
+
+void Controller::handle(const k8s::ObjectEvent<k8s::EndpointSlice>& event) {
+    if (event.type == k8s::EventType::kSynced) return;
+    const std::string key = k8s::object_key(event.object);
+    std::set<std::string> touched;
+    if (auto it = slices_.find(key); it != slices_.end()) {  // the slice's previous service
+        const std::string was = it->second.ns + "/" + it->second.service_name;
+        slices_of_service_[was].erase(key);
+        if (slices_of_service_[was].empty()) slices_of_service_.erase(was);
+        touched.insert(was);
+        slices_.erase(it);
+    }
+    if (event.type != k8s::EventType::kDeleted) {
+        const std::string svc = event.object.ns + "/" + event.object.service_name;
+        slices_.emplace(key, event.object);
+        if (!event.object.service_name.empty()) slices_of_service_[svc].insert(key);
+        touched.insert(svc);
+    }
+    for (const auto& svc : touched) sync_service(svc);
+}
+
+void Controller::sync_all_services() {
+    service_next_hops_ = {node_address_, options_.enable_ipv6 ? node_address_v6_ : std::nullopt};
+    // Next hops changed: everything goes out again with the new ones.
+    for (const auto& [prefix, refs] : service_refs_) speaker_->withdraw(prefix);
+    service_refs_.clear();
+    service_prefixes_.clear();
+    for (const auto& [key, svc] : services_) sync_service(key);
+}
+
+void Controller::sync_service(const std::string& key) {
+    if (!speaker_) return;  // sync_all_services() once it runs
+    std::set<Prefix> want;
+    if (auto it = services_.find(key); it != services_.end()) {
+        std::vector<const k8s::EndpointSlice*> slices;
+        if (auto s = slices_of_service_.find(key); s != slices_of_service_.end())
+            for (const auto& k : s->second) slices.push_back(&slices_.at(k));
+        ServiceAdvertising how{options_.advertise_cluster_ip, options_.advertise_external_ip,
+                               options_.advertise_load_balancer_ip, options_.enable_ipv6};
+        auto r = service_routes(it->second, slices, node_name_, how);
+        for (const auto& w : r.warnings)
+            if (warned_annotations_.insert(w).second) log::get("bgp")->warn("{}", w);
+        for (const auto& p : r.prefixes) {
+            const auto& nh = p.family() == Family::kIpv4 ? service_next_hops_.first : service_next_hops_.second;
+            if (nh) want.insert(p);
+        }
+    }
+    auto& had = service_prefixes_[key];
+    if (had == want) {
+        if (want.empty()) service_prefixes_.erase(key);
+        return;
+    }
+    auto log = log::get("bgp");
+    for (const auto& p : had) {
+        if (want.count(p) != 0) continue;
+        if (--service_refs_[p] == 0) {
+            service_refs_.erase(p);
+            speaker_->withdraw(p);
+            log->info("withdrew {} (service {})", p.to_string(), key);
+        }
+    }
+    bgp::PathAttributes marked;
+    marked.large_communities = {service_marker(asn_)};
+    for (const auto& p : want) {
+        if (had.count(p) != 0) continue;
+        if (service_refs_[p]++ == 0) {
+            const auto& nh = p.family() == Family::kIpv4 ? *service_next_hops_.first : *service_next_hops_.second;
+            speaker_->originate(p, nh, marked);
+            log->info("advertising {} for service {} to external peers", p.to_string(), key);
+        }
+    }
+    if (want.empty())
+        service_prefixes_.erase(key);
+    else
+        had = std::move(want);
 }
 
 // Each node owns its podCIDRs: only it may announce them, or anything inside them, over iBGP.
@@ -543,6 +718,7 @@ void Controller::sync_peers(const k8s::Node& self) {
     std::map<IpAddress, bgp::PeerConfig> want;
     if (options_.enable_ibgp) {
         const bgp::PolicyRef node_import = import_policy(false);
+        const bgp::PolicyRef node_export = node_export_policy();
         auto self_addr = self.address(Family::kIpv4);
         const bool self_server = rr_cluster_id(self, kServer).has_value();
         const bool self_client = !self_server && rr_cluster_id(self, kClient).has_value();
@@ -550,6 +726,8 @@ void Controller::sync_peers(const k8s::Node& self) {
             if (name == node_name_) continue;
             auto addr = node.address(Family::kIpv4);
             if (!addr || (self_addr && *addr == *self_addr)) continue;
+            // --nodes-full-mesh=false: a mesh of the nodes of our AS only (kube-router's node.asn).
+            if (!options_.nodes_full_mesh && node_bgp(node).asn != asn_) continue;
             const bool server = rr_cluster_id(node, kServer).has_value();
             const bool client = !server && rr_cluster_id(node, kClient).has_value();
             if (self_client && !server) continue;
@@ -557,24 +735,32 @@ void Controller::sync_peers(const k8s::Node& self) {
             bgp::PeerConfig peer;
             peer.route_reflector_client = self_server && client;
             peer.address = *addr;
-            peer.remote_asn = options_.cluster_asn;
+            peer.remote_asn = asn_;
             peer.port = options_.bgp_port;
             peer.local_address = node_address_;
             peer.description = name;
             peer.import_policy = node_import;
+            peer.export_policy = node_export;
             want.emplace(*addr, std::move(peer));
         }
     }
-    if (!options_.peer_routers.empty()) {
+    // The flags' routers, and this node's own from its annotations (the annotation's entry wins for
+    // an address in both; kube-router uses the annotations only without --peer-router-ips).
+    std::vector<ExternalPeer> routers = self_bgp_.peers;
+    for (const auto& ext : options_.peer_routers)
+        if (std::none_of(routers.begin(), routers.end(), [&](const ExternalPeer& r) { return r.address == ext.address; }))
+            routers.push_back(ext);
+    if (!routers.empty()) {
         const bgp::PolicyRef ext_import = import_policy(true);
         const bgp::PolicyRef ext_export = external_export_policy(self);
-        for (const auto& ext : options_.peer_routers) {
+        for (const auto& ext : routers) {
             bgp::PeerConfig peer;
             peer.address = ext.address;
             peer.remote_asn = ext.asn;  // eBGP when it differs from --cluster-asn
             peer.port = ext.port;       // the hold time is --bgp-holdtime, the speaker's default
             // Over IPv6 from the node's IPv6 address (none: the kernel picks one).
-            peer.local_address = ext.address.is_v6() ? self.address(Family::kIpv6) : node_address_;
+            peer.local_address = ext.local_address ? ext.local_address
+                                 : ext.address.is_v6() ? self.address(Family::kIpv6) : node_address_;
             peer.description = "external";
             peer.md5_password = ext.password;
             // kube-router: multihop only from 2 up; below, eBGP is sent with TTL 1 (directly connected).
@@ -584,11 +770,12 @@ void Controller::sync_peers(const k8s::Node& self) {
             peer.export_policy = ext_export;
             peer.max_prefixes = ext.max_prefixes;
             peer.soft_reconfiguration_inbound = options_.peer_router_soft_reconfiguration_inbound;
-            if (options_.enable_bfd) {
+            if (ext.bfd.value_or(options_.enable_bfd)) {
                 bgp::bfd::PeerBfdConfig b;
                 b.required_min_rx = std::chrono::duration_cast<std::chrono::microseconds>(options_.bfd_min_rx);
                 b.desired_min_tx = std::chrono::duration_cast<std::chrono::microseconds>(options_.bfd_min_tx);
                 b.detect_mult = static_cast<std::uint8_t>(options_.bfd_multiplier);
+                if (ext.bfd_config) b = *ext.bfd_config;  // the annotation's intervals
                 b.multihop = options_.peer_router_multihop_ttl >= 2;  // RFC 5883
                 peer.bfd = b;
             }
@@ -748,7 +935,7 @@ ControllerStatus Controller::status() const {
     ControllerStatus s;
     s.node = node_name_;
     s.router_id = speaker_ ? router_id_.to_string() : options_.router_id;
-    s.asn = options_.cluster_asn;
+    s.asn = asn_ != 0 ? asn_ : options_.cluster_asn;
     s.nodes_synced = synced_;
     s.speaker_started = speaker_ != nullptr;
     s.stale_sweep_enabled = sweep_enabled_;

@@ -20,6 +20,7 @@
 #include "daemon/options.hpp"
 #include "daemon/platform/fib.hpp"
 #include "daemon/platform/host_rules.hpp"
+#include "daemon/node_bgp.hpp"
 #include "daemon/platform/vxlan.hpp"
 #include "k8s-client/object_source.hpp"
 
@@ -37,11 +38,14 @@ public:
     [[nodiscard]] virtual bool found_routes_at_start() const { return false; }
 };
 
-// Where the controller's packet filter rules go: HostRulesWriter, or nowhere (--no-fib).
+// The node's own plumbing (not with --no-fib): its packet filter rules (HostRulesWriter) and its
+// pod bridge (bridge_ensure).
 class HostPlumbing {
 public:
     virtual ~HostPlumbing() = default;
     virtual void set_rules(const HostRulesSpec& spec) = 0;
+    // The pod bridge with the pods' MTU; blocking, called when the MTU is first known or changes.
+    [[nodiscard]] virtual Expected<void, std::string> ensure_bridge(int mtu) = 0;
 };
 
 // The link that holds an address in this network namespace: its name, the subnet the address has
@@ -89,6 +93,10 @@ public:
     Controller& operator=(const Controller&) = delete;
 
     void handle(const k8s::NodeEvent& event);
+    // Services and their EndpointSlices: the host routes announced to external routers
+    // (--advertise-cluster-ip, --advertise-external-ip, --advertise-loadbalancer-ip, annotations).
+    void handle(const k8s::ObjectEvent<k8s::Service>& event);
+    void handle(const k8s::ObjectEvent<k8s::EndpointSlice>& event);
     // Called with the node's name once its network is up (node list synced, podCIDR and address
     // known, conflist written, speaker running) while its NetworkUnavailable condition is not
     // kroute's False; again if someone sets it back.
@@ -121,6 +129,13 @@ private:
     void sync_ownership();
     void sync_network_condition(const k8s::Node& self);
     void sync_host_rules(const k8s::Node& self);
+    void sync_bridge(int mtu);
+    [[nodiscard]] std::optional<std::uint32_t> wanted_asn() const;
+    void stop_speaker(const std::string& why);
+    // One service's host routes brought to what daemon/services says; all of them when the next
+    // hops or the speaker change.
+    void sync_service(const std::string& key);
+    void sync_all_services();
     void sync_overlay(const k8s::Node& self);
     // One family's device and peers; whether the set of nodes behind it changed.
     bool sync_overlay_family(const k8s::Node& self, Family family, const std::optional<IpAddress>& local);
@@ -129,6 +144,7 @@ private:
     void warn_no_pod_cidr_for_good();
     // The default policies (see docs/user-guide.md, "What kroute accepts and announces").
     [[nodiscard]] std::shared_ptr<const bgp::Policy> import_policy(bool external) const;
+    [[nodiscard]] std::shared_ptr<const bgp::Policy> node_export_policy() const;
     [[nodiscard]] std::shared_ptr<const bgp::Policy> external_export_policy(const k8s::Node& self) const;
     // --cluster-cidr, else the union of every node's podCIDRs.
     [[nodiscard]] std::vector<Prefix> cluster_cidrs() const;
@@ -183,6 +199,18 @@ private:
     bool network_ready_sent_ = false;  // asked, and kroute's False not seen on the node yet
     bool warned_no_address_ = false;
     bool warned_mtu_ = false;
+    int bridge_mtu_ = 0;       // as last set on the pod bridge
+    NodeBgp self_bgp_;         // this node's BGP annotations, as last read
+    std::uint32_t asn_ = 0;    // the running speaker's AS
+    std::vector<std::unique_ptr<bgp::Speaker>> retired_speakers_;  // stopping after an AS change
+    bool warned_no_asn_ = false;
+    std::map<std::string, k8s::Service> services_;                      // "ns/name"
+    std::map<std::string, k8s::EndpointSlice> slices_;                  // "ns/name" of the slice
+    std::map<std::string, std::set<std::string>> slices_of_service_;    // service key -> slice keys
+    std::map<std::string, std::set<Prefix>> service_prefixes_;          // service key -> announced
+    std::map<Prefix, int> service_refs_;                                // services announcing a prefix
+    std::pair<std::optional<IpAddress>, std::optional<IpAddress>> service_next_hops_;  // as announced with
+    bool warned_bridge_ = false;
     bool warned_v6_off_ = false;
     bool warned_no_v6_address_ = false;
     asio::steady_timer retry_timer_;

@@ -167,8 +167,12 @@ int main(int argc, char** argv) {
     };
     add("status", "the node, its BGP speaker and counts");
     add("neighbors", "BGP sessions: state, uptime, prefixes received and sent");
-    std::string address, prefix;
-    add("neighbor", "one BGP session in detail")->add_option("address", address, "the neighbor's address")->required();
+    std::string address, prefix, message;
+    std::vector<std::string> action;
+    auto* nb = add("neighbor", "one BGP session in detail; or act on it: reset, soft-reset in|out, shutdown [--message TEXT], enable");
+    nb->add_option("address", address, "the neighbor's address")->required();
+    nb->add_option("action", action, "reset | soft-reset in | soft-reset out | shutdown | enable")->expected(0, 2);
+    nb->add_option("--message", message, "with shutdown: the message the peer logs (RFC 9003, at most 255 bytes)");
     add("rib", "the Loc-RIB: every path, the best first")->add_option("prefix", prefix, "only this prefix");
     add("routes", "kernel routes: what kroute wants versus what the kernel has");
     add("node", "this node as kroute sees it");
@@ -179,11 +183,18 @@ int main(int argc, char** argv) {
     request["command"] = command;
     if (!address.empty()) request["address"] = address;
     if (!prefix.empty()) request["prefix"] = prefix;
+    if (!action.empty()) request["action"] = action[0];
+    if (action.size() > 1) request["direction"] = action[1];
+    if (!message.empty()) request["message"] = message;
 
     json reply;
     std::string error;
     if (!ask(socket_path, request, reply, error)) {
         std::cerr << "kroutectl: " << error << "\n";
+        return 1;
+    }
+    if (reply.is_object() && reply.contains("error")) {
+        std::cerr << "kroutectl: " << reply["error"].get<std::string>() << "\n";
         return 1;
     }
     if (output == "json") std::cout << reply.dump(2) << "\n";

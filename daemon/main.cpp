@@ -16,8 +16,10 @@
 #include "daemon/health_server.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/options.hpp"
+#include "daemon/platform/bridge.hpp"
 #include "daemon/platform/fib.hpp"
 #include "daemon/platform/host_rules.hpp"
+#include "daemon/platform/kube_router_cleanup.hpp"
 #include "daemon/platform/netlink_route_table.hpp"
 #include "daemon/platform/vxlan.hpp"
 #include "k8s-client/config.hpp"
@@ -58,11 +60,14 @@ public:
 
 class RulesSink final : public HostPlumbing {
 public:
-    explicit RulesSink(HostRulesWriter& writer) : writer_{writer} {}
-    void set_rules(const HostRulesSpec& spec) override { writer_.set(spec); }
+    explicit RulesSink(HostRulesWriter* writer) : writer_{writer} {}  // null: no packet filter here
+    void set_rules(const HostRulesSpec& spec) override {
+        if (writer_ != nullptr) writer_->set(spec);
+    }
+    Expected<void, std::string> ensure_bridge(int mtu) override { return bridge_ensure(kPodBridge, mtu); }
 
 private:
-    HostRulesWriter& writer_;
+    HostRulesWriter* writer_;
 };
 
 // The overlay's devices for real: created on the io_context thread (rare, before any route through
@@ -98,7 +103,8 @@ void remove_unwanted_overlay(const Options& options) {
 }
 
 // --cleanup-config: what kroute made on this node goes, and nothing else: its routes (by their
-// protocol), its VXLAN devices, its packet filter chains and their jumps, its CNI conflist.
+// protocol), its VXLAN devices, the pod bridge, its packet filter chains and their jumps, its CNI
+// conflist.
 int cleanup(const Options& options) {
     auto log = log::get("main");
     int rc = 0;
@@ -124,6 +130,10 @@ int cleanup(const Options& options) {
             log->error("cleanup: {}: {}", device, r.error());
             rc = 1;
         }
+    if (auto r = bridge_remove(kPodBridge); !r) {
+        log->error("cleanup: {}: {}", kPodBridge, r.error());
+        rc = 1;
+    }
     if (auto r = HostRules::cleanup(); !r) {
         log->error("cleanup: packet filter rules: {}", r.error());
         rc = 1;
@@ -140,10 +150,33 @@ int cleanup(const Options& options) {
     return rc;
 }
 
+// --cleanup-kube-router: the migration's one step on each node, before kroute takes over.
+int cleanup_kube_router(const Options& options) {
+    auto log = log::get("main");
+    const auto left = remove_kube_router_leftovers();
+    log->info("kube-router cleanup: removed {} routes of protocol {}, {} rules into table {}, {} tunnels, {} packet "
+              "filter chains", left.routes, kKubeRouterProtocol, left.rules, kKubeRouterTable, left.tunnels, left.chains);
+    int rc = left.errors.empty() ? 0 : 1;
+    for (const auto& e : left.errors) log->error("kube-router cleanup: {}", e);
+    // Its conflist (kroute writes its own there when it starts) and the older single-plugin file.
+    const auto dir = std::filesystem::path(options.cni_conf_file).parent_path();
+    for (const auto& f : {std::filesystem::path(options.cni_conf_file), dir / "10-kuberouter.conf"}) {
+        std::error_code ec;
+        if (std::filesystem::remove(f, ec))
+            log->info("kube-router cleanup: removed {}", f.string());
+        else if (ec) {
+            log->error("kube-router cleanup: cannot remove {}: {}", f.string(), ec.message());
+            rc = 1;
+        }
+    }
+    return rc;
+}
+
 int run(const Options& options) {
     log::set_verbosity(options.verbosity);
     auto log = log::get("main");
     if (options.cleanup_config) return cleanup(options);
+    if (options.cleanup_kube_router) return cleanup_kube_router(options);
     const std::string name = node_name(options);
     if (name.empty()) {
         log->error("cannot tell this node's name: set --hostname-override or NODE_NAME");
@@ -160,6 +193,8 @@ int run(const Options& options) {
     }
 
     std::unique_ptr<k8s::NodeSource> source;
+    std::unique_ptr<k8s::Source<k8s::Service>> service_source;
+    std::unique_ptr<k8s::Source<k8s::EndpointSlice>> slice_source;
     std::unique_ptr<k8s::NodeStatusWriter> status_writer;
     if (!options.nodes_file.empty()) {
         source = k8s::make_nodes_file_watcher(options.nodes_file);
@@ -172,6 +207,9 @@ int run(const Options& options) {
         }
         log->info("watching nodes on {}", cfg->server);
         source = k8s::make_node_watcher(*cfg);
+        // Services and their EndpointSlices, for service advertisement (flags or annotations).
+        service_source = k8s::make_service_watcher(*cfg);
+        slice_source = k8s::make_endpoint_slice_watcher(*cfg);
         if (options.set_node_network_unavailable)
             status_writer = std::make_unique<k8s::NodeStatusWriter>(*cfg, k8s::WatchOptions{});
     }
@@ -208,8 +246,10 @@ int run(const Options& options) {
         } else {
             rules_writer = std::make_unique<HostRulesWriter>(*rules, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                                          options.routes_sync_period));
-            rules_sink = std::make_unique<RulesSink>(*rules_writer);
         }
+        rules_sink = std::make_unique<RulesSink>(rules_writer.get());
+        if (auto bnf = enable_bridge_netfilter(options.enable_ipv6); !bnf)
+            log->error("{}; bridged pod traffic may bypass iptables (kube-proxy, network policies)", bnf.error());
     }
 
     std::unique_ptr<OverlaySink> overlay;
@@ -229,6 +269,11 @@ int run(const Options& options) {
                            if (!fib) return std::nullopt;
                            return fib->snapshot();
                        }};
+    api_ctx.peer_action = [&controller](const IpAddress& a, bgp::PeerAction what, const std::string& message)
+        -> Expected<std::string, std::string> {
+        if (controller.speaker() == nullptr) return unexpected(std::string{"no BGP speaker is running yet"});
+        return controller.speaker()->peer_action(a, what, message);
+    };
     ApiServer api(ioc, options.api_socket, api_ctx);
     if (auto started = api.start(); !started) {
         log->error("{}", started.error());
@@ -289,6 +334,14 @@ int run(const Options& options) {
     source->start([&ioc, &controller](k8s::NodeEvent ev) {
         asio::post(ioc, [&controller, ev = std::move(ev)] { controller.handle(ev); });
     });
+    if (service_source)
+        service_source->start([&ioc, &controller](k8s::ObjectEvent<k8s::Service> ev) {
+            asio::post(ioc, [&controller, ev = std::move(ev)] { controller.handle(ev); });
+        });
+    if (slice_source)
+        slice_source->start([&ioc, &controller](k8s::ObjectEvent<k8s::EndpointSlice> ev) {
+            asio::post(ioc, [&controller, ev = std::move(ev)] { controller.handle(ev); });
+        });
 
     bool stopping = false;
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -304,6 +357,8 @@ int run(const Options& options) {
 
     ioc.run();
     source->stop();
+    if (service_source) service_source->stop();
+    if (slice_source) slice_source->stop();
     if (status_writer) status_writer->stop();
     if (rules_writer) rules_writer->stop();
     if (overlay) overlay->stop();

@@ -59,41 +59,6 @@ std::vector<std::string> items(const std::vector<std::string>& values) {
     return out;
 }
 
-// RFC 4648 §4 base64 with padding, as Go's StdEncoding (which kube-router uses) reads it.
-std::optional<std::string> base64_decode(const std::string& in) {
-    if (in.size() % 4 != 0) return std::nullopt;
-    auto value = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
-    std::string out;
-    for (std::size_t i = 0; i < in.size(); i += 4) {
-        const bool last = i + 4 == in.size();
-        const int pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=' && in[i + 3] == '=') : 0;
-        std::uint32_t n = 0;
-        for (std::size_t j = 0; j < 4; ++j) {
-            int v = j >= 4 - static_cast<std::size_t>(pad) ? 0 : value(in[i + j]);
-            if (v < 0) return std::nullopt;
-            n = (n << 6) | static_cast<std::uint32_t>(v);
-        }
-        out.push_back(static_cast<char>(n >> 16));
-        if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
-        if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
-    }
-    return out;
-}
-
-// kube-router's validateASN: no AS 0, AS_TRANS (RFC 6793), documentation (RFC 5398), 65535 or
-// 4294967295 (RFC 7300), nor the unallocated 64000-64511 / 65536-131071.
-bool usable_peer_asn(std::uint64_t asn) {
-    return (asn >= 1 && asn <= 23455) || (asn >= 23457 && asn <= 63999) || (asn >= 64512 && asn <= 65534) ||
-           (asn >= 131072 && asn <= 4199999999ULL) || (asn >= 4200000000ULL && asn <= 4294967294ULL);
-}
-
 Expected<std::vector<ExternalPeer>, std::string> peer_routers(const std::vector<std::string>& ip_flags,
                                                               const std::vector<std::string>& asn_flags,
                                                               const std::vector<std::string>& port_flags,
@@ -165,6 +130,42 @@ Expected<std::vector<ExternalPeer>, std::string> peer_routers(const std::vector<
 
 }  // namespace
 
+// RFC 4648 §4 base64 with padding, as Go's StdEncoding (which kube-router uses) reads it.
+std::optional<std::string> base64_decode(const std::string& in) {
+    if (in.size() % 4 != 0) return std::nullopt;
+    auto value = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    };
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); i += 4) {
+        const bool last = i + 4 == in.size();
+        const int pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=' && in[i + 3] == '=') : 0;
+        std::uint32_t n = 0;
+        for (std::size_t j = 0; j < 4; ++j) {
+            int v = j >= 4 - static_cast<std::size_t>(pad) ? 0 : value(in[i + j]);
+            if (v < 0) return std::nullopt;
+            n = (n << 6) | static_cast<std::uint32_t>(v);
+        }
+        out.push_back(static_cast<char>(n >> 16));
+        if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
+        if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
+    }
+    return out;
+}
+
+// kube-router's validateASN: no AS 0, AS_TRANS (RFC 6793), documentation (RFC 5398), 65535 or
+// 4294967295 (RFC 7300), nor the unallocated 64000-64511 / 65536-131071.
+bool usable_peer_asn(std::uint64_t asn) {
+    return (asn >= 1 && asn <= 23455) || (asn >= 23457 && asn <= 63999) || (asn >= 64512 && asn <= 65534) ||
+           (asn >= 131072 && asn <= 4199999999ULL) || (asn >= 4200000000ULL && asn <= 4294967294ULL);
+}
+
+
 Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* argv) {
     Options o;
     CLI::App app{"kroute: node-level routing daemon for Kubernetes (BGP, kube-router compatible flags)", "kroute"};
@@ -179,7 +180,6 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     std::string peer_passwords_file, peer_import_reject;
     std::vector<std::string> peer_max_prefixes;
     std::string max_prefix_restart = "60s", gr_time = "90s", gr_deferral = "6m", bfd_rx = "300ms", bfd_tx = "300ms";
-    bool advertise_cluster_ip = false, advertise_external_ip = false, advertise_lb_ip = false;
 
     // Kubernetes
     app.add_option("--kubeconfig", o.kubeconfig, "Path to a kubeconfig file (else in-cluster config)");
@@ -234,9 +234,17 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     app.add_option("--bfd-min-tx", bfd_tx, "BFD: the fastest rate we send at")->capture_default_str();
     app.add_option("--bfd-multiplier", o.bfd_multiplier, "BFD detection multiplier")->capture_default_str()
         ->check(CLI::Range(1, 255));
-    app.add_flag("--advertise-cluster-ip", advertise_cluster_ip, "Advertise service cluster IPs (not built yet)");
-    app.add_flag("--advertise-external-ip", advertise_external_ip, "Advertise service external IPs (not built yet)");
-    app.add_flag("--advertise-loadbalancer-ip", advertise_lb_ip, "Advertise load-balancer IPs (not built yet)");
+    app.add_flag("--advertise-cluster-ip", o.advertise_cluster_ip,
+                 "Announce services' cluster IPs to the external peers (/32, /128; per service: the "
+                 "kube-router.io/service.advertise.clusterip annotation)")
+        ->capture_default_str();
+    app.add_flag("--advertise-external-ip", o.advertise_external_ip,
+                 "Announce services' externalIPs to the external peers (annotation kube-router.io/service.advertise.externalip)")
+        ->capture_default_str();
+    app.add_flag("--advertise-loadbalancer-ip", o.advertise_load_balancer_ip,
+                 "Announce services' load-balancer ingress IPs to the external peers (annotation "
+                 "kube-router.io/service.advertise.loadbalancerip)")
+        ->capture_default_str();
 
     // Data plane
     app.add_flag("--enable-cni", o.enable_cni, "Write the CNI conflist for this node's pod CIDRs")->capture_default_str();
@@ -263,7 +271,10 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
                  "MASQUERADE pod traffic to anything but the cluster's pod CIDRs and the nodes' addresses")
         ->capture_default_str();
     app.add_flag("--cleanup-config", o.cleanup_config,
-                 "Remove kroute's routes, packet filter rules and CNI conflist from this node, then exit");
+                 "Remove kroute's routes, VXLAN devices, pod bridge, packet filter rules and CNI conflist from this node, then exit");
+    app.add_flag("--cleanup-kube-router", o.cleanup_kube_router,
+                 "Remove what kube-router left on this node (its protocol 17 routes, table 77 rules, tun-* tunnels, "
+                 "KUBE-ROUTER-*/KUBE-POD-FW-*/KUBE-NWPLCY-* chains, its conflist), then exit");
     app.add_option("--service-cluster-ip-range", service_range, "Service CIDRs: never accepted from peers")->capture_default_str();
     app.add_option("--cluster-cidr", cluster_cidr, "Pod CIDRs of the cluster (default: the union of the nodes' podCIDRs)");
 
@@ -286,12 +297,6 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
         return unexpected(std::string(e.what()));
     }
 
-    auto not_built = [](const std::string& flag, const std::string& issue) {
-        return unexpected("--" + flag + " is not built yet in kroute " + KROUTE_VERSION + " (" + issue +
-                          "); remove the flag");
-    };
-    if (advertise_cluster_ip || advertise_external_ip || advertise_lb_ip)
-        return not_built("advertise-cluster-ip", "service advertisement");
     if (o.overlay_type != "subnet" && o.overlay_type != "full")
         return unexpected("--overlay-type: '" + o.overlay_type + "' is neither subnet nor full");
     if (o.metrics_path.empty() || o.metrics_path[0] != '/' || o.metrics_path == "/healthz")
@@ -464,6 +469,9 @@ std::vector<std::pair<std::string, std::string>> describe(const Options& o) {
         {"no-fib", b(o.no_fib)},
         {"enable-pod-egress", b(o.enable_pod_egress)},
         {"enable-overlay", b(o.enable_overlay)},
+        {"advertise-cluster-ip", b(o.advertise_cluster_ip)},
+        {"advertise-external-ip", b(o.advertise_external_ip)},
+        {"advertise-loadbalancer-ip", b(o.advertise_load_balancer_ip)},
         {"overlay-type", o.overlay_type},
         {"route-protocol", std::to_string(o.route_protocol)},
         {"routes-sync-period", format_duration(o.routes_sync_period)},

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/expected.hpp"
+#include "bgp/bfd.hpp"
 #include "common/ip.hpp"
 
 namespace kroute::daemon {
@@ -22,8 +23,16 @@ struct ExternalPeer {
     std::uint16_t port = 179;
     std::string password;  // RFC 2385 TCP MD5 key, base64-decoded; empty = none. Never shown or logged.
     std::uint32_t max_prefixes = 0;  // --peer-router-max-prefixes: 0 = no limit
+    std::optional<IpAddress> local_address;  // kube-router.io/peers localip; else the node's address
+    std::optional<bool> bfd;                 // the annotation's bfd.enabled; else --enable-bfd
+    std::optional<bgp::bfd::PeerBfdConfig> bfd_config;  // its intervals and multiplier; else the flags'
     friend bool operator==(const ExternalPeer&, const ExternalPeer&) = default;
 };
+
+// RFC 4648 §4 base64 with padding, as Go's StdEncoding (kube-router's) reads it.
+[[nodiscard]] std::optional<std::string> base64_decode(const std::string& in);
+// kube-router's validateASN: an AS a peer may have.
+[[nodiscard]] bool usable_peer_asn(std::uint64_t asn);
 
 struct Options {
     // Kubernetes
@@ -40,6 +49,9 @@ struct Options {
     bool enable_ibgp = true;
     bool nodes_full_mesh = true;
     bool advertise_pod_cidr = true;
+    bool advertise_cluster_ip = false;        // services' cluster IPs to external peers
+    bool advertise_external_ip = false;       // their spec.externalIPs
+    bool advertise_load_balancer_ip = false;  // their status.loadBalancer ingress IPs
     std::chrono::milliseconds bgp_holdtime{std::chrono::seconds(90)};
     std::chrono::milliseconds bgp_keepalive_time{std::chrono::seconds(30)};
     std::chrono::milliseconds bgp_connect_retry_time{std::chrono::seconds(120)};
@@ -70,6 +82,7 @@ struct Options {
     std::string overlay_type = "subnet";  // subnet | full
     bool enable_pod_egress = true;   // MASQUERADE pod traffic leaving the cluster (kube-router's default)
     bool cleanup_config = false;     // remove what kroute made on this node, then exit
+    bool cleanup_kube_router = false;  // remove what kube-router left on this node, then exit
     int route_protocol = 52;
     std::chrono::milliseconds routes_sync_period{std::chrono::minutes(5)};
     bool enable_ipv4 = true;

@@ -1,10 +1,16 @@
 #!/bin/sh
-# Init container: copies the reference CNI plugins onto the host when missing, and names kroute's
-# route protocol for iproute2 so that `ip route` on the host prints "proto kroute".
+# The DaemonSet's install-cni init container: copies the reference CNI plugins kroute's conflist
+# names (Debian's containernetworking-plugins, in /usr/lib/cni) to the host's /opt/cni/bin when it
+# lacks them. A plugin already there (from the container runtime's packages, say) is left alone.
 set -eu
+src=/usr/lib/cni
+dest=/host/opt/cni/bin
 for p in bridge host-local portmap loopback; do
-    if [ ! -x "/host/opt/cni/bin/$p" ]; then
-        cp "/usr/lib/cni/$p" "/host/opt/cni/bin/.$p.tmp" && mv "/host/opt/cni/bin/.$p.tmp" "/host/opt/cni/bin/$p"
+    if [ -x "$dest/$p" ]; then
+        echo "$p: already on the host"
+    else
+        cp "$src/$p" "$dest/.$p.tmp"
+        mv "$dest/.$p.tmp" "$dest/$p"
+        echo "$p: installed"
     fi
 done
-cp /etc/kroute/rt_protos /host/etc/iproute2/rt_protos.d/kroute.conf

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is missing, builds, then runs every test: the
 # Catch2 unit suites (CTest; the netlink ones in network namespaces of their own), the kubectl test
-# against the fake API server, the CNI plugin test and the end-to-end cluster in network
-# namespaces (inside the no-route sandbox). `--long` adds the long runs (soak, long fuzzing).
+# against the fake API server, the CNI plugin test, the static check of deploy/ and the
+# end-to-end cluster in network namespaces (inside the no-route sandbox). `--long` adds the long runs (soak, long fuzzing).
 # Run as root on Debian 12.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,9 +44,12 @@ run "kubectl v1.20 (Debian) against the fake API server" \
     env KUBECTL="$kubectl_120" "$repo/tests/e2e/kubectl_test.sh"
 run "real CNI plugins with kroute-cni-exec" "$repo/tests/e2e/cni_exec_test.sh"
 run "kroute with --nodes-file and --no-fib" "$repo/tests/e2e/nodes_file_test.sh"
+run "deploy/: manifests, RBAC, Dockerfile and scripts (static)" "$repo/tests/deploy/deploy_test.py"
 run "end-to-end cluster in network namespaces" "$repo/tests/e2e/cluster_test.sh"
 run "end-to-end dual-stack cluster (5 nodes, IPv4 and IPv6 pods)" "$repo/tests/e2e/dualstack_test.sh"
 run "end-to-end overlay: two subnets joined by a router, pods over VXLAN (IPv4 and IPv6)" "$repo/tests/e2e/overlay_test.sh"
+run "end-to-end with a BIRD top-of-rack router: podCIDRs, import policy, service advertisement" "$repo/tests/e2e/tor_test.sh"
+run "end-to-end advertise-only beside another CNI, with the BIRD router" "$repo/tests/e2e/tor_test.sh" advertise-only
 run "end-to-end metrics: promtool-clean scrapes, repairs, watch restarts and flaps counted, /healthz" "$repo/tests/e2e/metrics_test.sh"
 if ((long)); then
     run "long fuzz: BGP message decoding (600 s)" "$repo/scripts/fuzz.sh" 600

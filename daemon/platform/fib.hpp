@@ -90,5 +90,10 @@ private:
 
 // Sets net.ipv4.ip_forward / net.ipv6.conf.all.forwarding for the namespace kroute runs in.
 [[nodiscard]] Expected<void, std::string> enable_forwarding(bool ipv4, bool ipv6);
+// With br_netfilter loaded, bridged pod-to-pod traffic on one node passes iptables only when
+// net.bridge.bridge-nf-call-ip(6)tables is 1 (kube-proxy's service NAT and network policies need
+// it, as kube-router sets it): sets them under `proc_sys`. False when br_netfilter is not loaded
+// (nothing to set).
+[[nodiscard]] Expected<bool, std::string> enable_bridge_netfilter(bool ipv6, const std::string& proc_sys = "/proc/sys");
 
 }  // namespace kroute::daemon

@@ -38,8 +38,8 @@ TEST_CASE("status has the documented keys", "[daemon][api]") {
     self.name = "node1";
     self.internal_ips = {*IpAddress::parse("127.0.0.1")};
     self.pod_cidrs = {*Prefix::parse("10.244.1.0/24")};
-    c.handle({k8s::NodeEvent::Type::kAdded, self});
-    c.handle({k8s::NodeEvent::Type::kSynced, {}});
+    c.handle(k8s::NodeEvent{k8s::NodeEvent::Type::kAdded, self});
+    c.handle(k8s::NodeEvent{k8s::NodeEvent::Type::kSynced, {}});
 
     FibSnapshot fib;
     fib.kernel = {FibRoute{*Prefix::parse("10.244.2.0/24"), {*IpAddress::parse("127.0.0.2")}}};
@@ -93,7 +93,7 @@ TEST_CASE("config shows external peers but never their passwords; neighbors coun
     self.name = "node1";
     self.internal_ips = {*IpAddress::parse("127.0.0.1")};
     self.pod_cidrs = {*Prefix::parse("10.244.1.0/24")};
-    c.handle({k8s::NodeEvent::Type::kAdded, self});
+    c.handle(k8s::NodeEvent{k8s::NodeEvent::Type::kAdded, self});
     ApiContext ctx{c, [] { return std::optional<FibSnapshot>(); }};
     auto conf = handle_api_request({{"command", "config"}}, ctx);
     CHECK(conf["peer-router-ips"] == "127.0.0.9");

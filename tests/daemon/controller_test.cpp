@@ -1,6 +1,8 @@
 // The controller with real BGP speakers over loopback (127.0.0.x, no root needed): Node events in,
 // peers, conflists and desired kernel routes out.
 #include "daemon/controller.hpp"
+#include "daemon/node_bgp.hpp"
+#include "daemon/services.hpp"
 
 #include "k8s-client/node_status.hpp"
 
@@ -565,6 +567,19 @@ public:
     std::map<std::string, std::vector<VxlanPeer>> peers;
 };
 
+class FakePlumbing final : public HostPlumbing {
+public:
+    void set_rules(const HostRulesSpec& spec) override { rules.push_back(spec); }
+    Expected<void, std::string> ensure_bridge(int mtu) override {
+        bridge_mtus.push_back(mtu);
+        if (fail_bridge) return unexpected(std::string{"kube-bridge exists and is not a bridge"});
+        return {};
+    }
+    std::vector<HostRulesSpec> rules;
+    std::vector<int> bridge_mtus;
+    bool fail_bridge = false;
+};
+
 bool has_overlay_route(const FakeRouteSink& s, const std::string& prefix, const std::string& vtep, const std::string& dev) {
     auto it = s.routes.find(*Prefix::parse(prefix));
     return it != s.routes.end() && it->second.next_hops == std::vector<IpAddress>{*IpAddress::parse(vtep)} &&
@@ -582,8 +597,10 @@ TEST_CASE("overlay: nodes outside the node's subnet are reached through VXLAN, t
     auto o1 = options_for(port, dir, "node1");
     o1.enable_overlay = true;
     FakeOverlay overlay;
+    FakePlumbing plumbing;
     Controller c1(ioc, o1, "node1", sink1);
     c1.set_overlay(&overlay);
+    c1.set_host_plumbing(&plumbing);
     Controller c2(ioc, options_for(port, dir, "node2"), "node2", sink2);
     Controller c3(ioc, options_for(port, dir, "node3"), "node3", sink3);
     auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24"});
@@ -611,6 +628,10 @@ TEST_CASE("overlay: nodes outside the node's subnet are reached through VXLAN, t
     // The pods' MTU leaves room for the encapsulation (lo's 65536 is no guide: 1500 - 50).
     auto conf = nlohmann::json::parse(read(c1.options().cni_conf_file));
     CHECK(conf["plugins"][0]["mtu"] == 1450);
+    // The pod bridge gets the same MTU, once.
+    CHECK(plumbing.bridge_mtus == std::vector<int>{1450});
+    REQUIRE_FALSE(plumbing.rules.empty());
+    CHECK(plumbing.rules.back().pod_cidrs == std::vector<Prefix>{*Prefix::parse("10.244.1.0/24")});
 
     // node3 moves into the subnet: direct again, its entries gone.
     n3.internal_ips = {*IpAddress::parse("127.0.0.3")};
@@ -678,4 +699,214 @@ TEST_CASE("overlay --overlay-type full: every node through VXLAN; IPv6 on a devi
     // One veth MTU for both families: the IPv6 encapsulation's 70 bytes decide.
     auto conf = nlohmann::json::parse(read(c1.options().cni_conf_file));
     CHECK(conf["plugins"][0]["mtu"] == 1430);
+}
+
+TEST_CASE("service advertisement: host routes to the external router only, following Services and EndpointSlices",
+          "[daemon][controller][services]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1, sink2;
+    auto opts1 = options_for(port, dir, "node1");
+    opts1.peer_routers = {ExternalPeer{*IpAddress::parse("127.0.0.4"), 65001, port, ""}};
+    opts1.advertise_cluster_ip = true;
+    opts1.advertise_external_ip = true;
+    Controller c1(ioc, opts1, "node1", sink1);
+    Controller c2(ioc, options_for(port, dir, "node2"), "node2", sink2);
+
+    bgp::SpeakerConfig rc;
+    rc.asn = 65001;
+    rc.router_id = *IpAddress::parse("127.0.0.4");
+    rc.listen_port = port;
+    rc.listen_addresses = {*IpAddress::parse("127.0.0.4")};
+    rc.timers = {9s, 3s, 1s};
+    bgp::Speaker router(ioc, rc);
+    REQUIRE(router.start());
+    bgp::PeerConfig to_c1;
+    to_c1.address = *IpAddress::parse("127.0.0.1");
+    to_c1.remote_asn = 64512;
+    to_c1.port = port;
+    to_c1.local_address = *IpAddress::parse("127.0.0.4");
+    router.set_peer(to_c1);
+
+    // Services first (as a watch may deliver them before the speaker runs), then the nodes.
+    k8s::Service web;
+    web.name = "web";
+    web.ns = "shop";
+    web.type = "ClusterIP";
+    web.cluster_ips = {*IpAddress::parse("10.96.0.10")};
+    web.external_ips = {*IpAddress::parse("192.0.2.10")};
+    web.external_traffic_policy = "Local";
+    web.internal_traffic_policy = "Cluster";
+    c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kAdded, web});
+    auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24"});
+    auto n2 = node("node2", "127.0.0.2", {"10.244.2.0/24"});
+    for (auto* c : {&c1, &c2}) {
+        c->handle(event(k8s::NodeEvent::Type::kAdded, n1));
+        c->handle(event(k8s::NodeEvent::Type::kAdded, n2));
+        c->handle(event(k8s::NodeEvent::Type::kSynced));
+    }
+    auto at_router = [&](const char* p) { return !router.rib(*Prefix::parse(p)).empty(); };
+    REQUIRE(run_until(ioc, [&] { return at_router("10.96.0.10/32") && at_router("10.244.1.0/24"); }));
+    auto seen = router.rib(*Prefix::parse("10.96.0.10/32"));
+    REQUIRE(seen.size() == 1);
+    const auto& path = seen[0].paths.at(0);
+    CHECK(path.next_hops == std::vector<IpAddress>{*IpAddress::parse("127.0.0.1")});
+    CHECK(path.attributes.as_path->front().asns == std::vector<std::uint32_t>{64512});
+    CHECK(path.attributes.large_communities.empty());  // kroute's mark stays home
+    // Not to the other node (it has the service through kube-proxy), and the external IP waits
+    // for a local endpoint (externalTrafficPolicy Local).
+    ioc.restart();
+    ioc.run_for(300ms);
+    CHECK(c2.speaker()->rib(*Prefix::parse("10.96.0.10/32")).empty());
+    CHECK_FALSE(at_router("192.0.2.10/32"));
+
+    // A ready endpoint on node1: the external IP goes out; the endpoint gone: withdrawn.
+    k8s::EndpointSlice es;
+    es.name = "web-1";
+    es.ns = "shop";
+    es.service_name = "web";
+    es.address_type = "IPv4";
+    k8s::Endpoint ep;
+    ep.addresses = {*IpAddress::parse("10.244.1.7")};
+    ep.node_name = "node1";
+    es.endpoints = {ep};
+    c1.handle(k8s::ObjectEvent<k8s::EndpointSlice>{k8s::EventType::kAdded, es});
+    REQUIRE(run_until(ioc, [&] { return at_router("192.0.2.10/32"); }));
+    es.endpoints[0].node_name = "node2";  // the pod moved
+    c1.handle(k8s::ObjectEvent<k8s::EndpointSlice>{k8s::EventType::kModified, es});
+    REQUIRE(run_until(ioc, [&] { return !at_router("192.0.2.10/32"); }));
+    CHECK(at_router("10.96.0.10/32"));
+
+    // The annotation turns the cluster IP off for this service; the service deleted: all gone.
+    web.annotations[kAdvertiseClusterIpAnnotation] = "false";
+    c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kModified, web});
+    REQUIRE(run_until(ioc, [&] { return !at_router("10.96.0.10/32"); }));
+    web.annotations.clear();
+    c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kModified, web});
+    REQUIRE(run_until(ioc, [&] { return at_router("10.96.0.10/32"); }));
+    // Two services sharing an external IP: it stays while one of them wants it.
+    auto twin = web;
+    twin.name = "web-twin";
+    twin.cluster_ips = {*IpAddress::parse("10.96.0.11")};
+    twin.external_traffic_policy = "Cluster";
+    c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kAdded, twin});
+    REQUIRE(run_until(ioc, [&] { return at_router("192.0.2.10/32") && at_router("10.96.0.11/32"); }));
+    c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kDeleted, web});
+    REQUIRE(run_until(ioc, [&] { return !at_router("10.96.0.10/32"); }));
+    CHECK(at_router("192.0.2.10/32"));
+    c1.handle(k8s::ObjectEvent<k8s::Service>{k8s::EventType::kDeleted, twin});
+    REQUIRE(run_until(ioc, [&] { return !at_router("192.0.2.10/32") && !at_router("10.96.0.11/32"); }));
+    CHECK(at_router("10.244.1.0/24"));
+}
+
+TEST_CASE("per-node BGP annotations, applied live: peers, prepend, communities, import reject, node.asn",
+          "[daemon][controller][node-bgp]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1;
+    Controller c1(ioc, options_for(port, dir, "node1"), "node1", sink1);
+
+    bgp::SpeakerConfig rc;
+    rc.asn = 65001;
+    rc.router_id = *IpAddress::parse("127.0.0.4");
+    rc.listen_port = port;
+    rc.listen_addresses = {*IpAddress::parse("127.0.0.4")};
+    rc.timers = {9s, 3s, 1s};
+    bgp::Speaker router(ioc, rc);
+    REQUIRE(router.start());
+    bgp::PeerConfig to_c1;
+    to_c1.address = *IpAddress::parse("127.0.0.1");
+    to_c1.remote_asn = 64512;
+    to_c1.port = port;
+    to_c1.local_address = *IpAddress::parse("127.0.0.4");
+    router.set_peer(to_c1);
+    const auto via = *IpAddress::parse("127.0.0.4");
+    router.originate(*Prefix::parse("198.51.100.0/24"), via);
+    router.originate(*Prefix::parse("203.0.113.0/24"), via);
+
+    // No annotation: no external peer at all.
+    auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24"});
+    c1.handle(event(k8s::NodeEvent::Type::kAdded, n1));
+    c1.handle(event(k8s::NodeEvent::Type::kSynced));
+    ioc.restart();
+    ioc.run_for(300ms);
+    CHECK(c1.speaker()->neighbors().empty());
+
+    // The router as the node's own peer, with a prepend, communities and a refused range.
+    auto own = *Prefix::parse("10.244.1.0/24");
+    n1.annotations = {{kPeersAnnotation, "- remoteip: 127.0.0.4\n  remoteasn: 65001\n"},
+                      {kPrependAsAnnotation, "64512"},
+                      {kPrependRepeatAnnotation, "2"},
+                      {kCommunitiesAnnotation, "64512:7,no-export"},
+                      {kImportRejectAnnotation, "203.0.113.0/24"}};
+    c1.handle(event(k8s::NodeEvent::Type::kModified, n1));
+    REQUIRE(run_until(ioc, [&] { return !router.rib(own).empty() && has_route(sink1, "198.51.100.0/24", "127.0.0.4"); }));
+    auto path = router.rib(own)[0].paths.at(0);
+    CHECK(path.attributes.as_path->front().asns == std::vector<std::uint32_t>{64512, 64512, 64512});
+    CHECK(path.attributes.communities == std::vector<std::uint32_t>{(64512U << 16) | 7, 0xFFFFFF01});
+    ioc.restart();
+    ioc.run_for(300ms);
+    CHECK(sink1.routes.count(*Prefix::parse("203.0.113.0/24")) == 0);
+
+    // The annotations change: no prepend any more, the refused range accepted; same session.
+    n1.annotations.erase(kPrependAsAnnotation);
+    n1.annotations.erase(kPrependRepeatAnnotation);
+    n1.annotations.erase(kImportRejectAnnotation);
+    c1.handle(event(k8s::NodeEvent::Type::kModified, n1));
+    REQUIRE(run_until(ioc, [&] {
+        auto r = router.rib(own);
+        return !r.empty() && r[0].paths.at(0).attributes.as_path->front().asns.size() == 1 &&
+               has_route(sink1, "203.0.113.0/24", "127.0.0.4");
+    }));
+    REQUIRE(c1.speaker()->neighbors().size() == 1);
+    CHECK(c1.speaker()->neighbors()[0].state == "Established");
+
+    // A broken annotation: said, the peer list ignored as a whole (the session goes).
+    n1.annotations[kPeersAnnotation] = "- remoteip: 127.0.0.4\n  remoteasn: banana\n";
+    c1.handle(event(k8s::NodeEvent::Type::kModified, n1));
+    REQUIRE(run_until(ioc, [&] { return c1.speaker()->neighbors().empty(); }));
+    REQUIRE(run_until(ioc, [&] { return router.rib(own).empty(); }));
+}
+
+TEST_CASE("--nodes-full-mesh=false: the AS from kube-router.io/node.asn, a mesh within it, a change restarts BGP",
+          "[daemon][controller][node-bgp]") {
+    asio::io_context ioc;
+    TempDir dir;
+    const auto port = free_port();
+    FakeRouteSink sink1, sink2, sink3;
+    auto o = [&](const char* name) {
+        auto opts = options_for(port, dir, name);
+        opts.nodes_full_mesh = false;
+        return opts;
+    };
+    Controller c1(ioc, o("node1"), "node1", sink1);
+    Controller c2(ioc, o("node2"), "node2", sink2);
+    Controller c3(ioc, o("node3"), "node3", sink3);
+    auto n1 = node("node1", "127.0.0.1", {"10.244.1.0/24"});
+    auto n2 = node("node2", "127.0.0.2", {"10.244.2.0/24"});
+    auto n3 = node("node3", "127.0.0.3", {"10.244.3.0/24"});
+    n1.annotations[kNodeAsnAnnotation] = "64601";
+    n2.annotations[kNodeAsnAnnotation] = "64601";
+    n3.annotations[kNodeAsnAnnotation] = "64602";
+    for (auto* c : {&c1, &c2, &c3}) {
+        for (const auto& n : {n1, n2, n3}) c->handle(event(k8s::NodeEvent::Type::kAdded, n));
+        c->handle(event(k8s::NodeEvent::Type::kSynced));
+    }
+    REQUIRE(run_until(ioc, [&] { return has_route(sink1, "10.244.2.0/24", "127.0.0.2") && has_route(sink2, "10.244.1.0/24", "127.0.0.1"); }));
+    CHECK(c1.status().asn == 64601);
+    CHECK(c3.status().asn == 64602);
+    CHECK(c1.speaker()->neighbors().size() == 1);  // node2 only: node3 is in another AS
+    CHECK(c3.speaker()->neighbors().empty());
+    CHECK(sink3.routes.empty());
+
+    // node3 joins AS 64601: its BGP restarts in it, and the three mesh.
+    n3.annotations[kNodeAsnAnnotation] = "64601";
+    for (auto* c : {&c1, &c2, &c3}) c->handle(event(k8s::NodeEvent::Type::kModified, n3));
+    REQUIRE(run_until(ioc, [&] {
+        return has_route(sink3, "10.244.1.0/24", "127.0.0.1") && has_route(sink1, "10.244.3.0/24", "127.0.0.3");
+    }, 20s));
+    CHECK(c3.status().asn == 64601);
+    CHECK(c1.speaker()->neighbors().size() == 2);
 }

@@ -79,13 +79,6 @@ TEST_CASE("bad values are refused with a message naming the flag", "[daemon][opt
     CHECK_THAT(r.error(), Catch::Contains(needle));
 }
 
-TEST_CASE("flags of features not built yet are refused, never ignored", "[daemon][options]") {
-    auto args = GENERATE(as<std::vector<const char*>>{}, std::vector<const char*>{"--advertise-cluster-ip"});
-    auto r = parse(args);
-    REQUIRE_FALSE(r);
-    CHECK_THAT(r.error(), Catch::Contains("not built yet"));
-}
-
 TEST_CASE("metrics: off by default, on a port, address and path of their own", "[daemon][options]") {
     auto off = parse({});
     REQUIRE(off);

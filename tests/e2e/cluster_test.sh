@@ -40,6 +40,8 @@ for n in $nodes; do
     [[ $(jq -r '.plugins[] | select(.type=="bridge") | .mtu' "$conf") == 1500 ]] || kr_fail "mtu (auto from eth0)"
     [[ $(jq -r '.plugins[1].type' "$conf") == portmap ]] || kr_fail "portmap plugin"
     [[ $(ip netns exec "node$n" cat /proc/sys/net/ipv4/ip_forward) == 1 ]] || kr_fail "node$n ip_forward not set by kroute"
+    wait_for 10 "node$n's kube-bridge" ip -n "node$n" link show kube-bridge
+    [[ $(ip -n "node$n" -j link show kube-bridge | jq '.[0].mtu') == 1500 ]] || kr_fail "node$n kube-bridge MTU"
 done
 
 step "routes converge to exactly the other nodes' podCIDRs"
@@ -195,6 +197,7 @@ ip netns exec node1 "$KR_BIN/kroute" --cleanup-config --route-protocol "$KR_PROT
 ! ip netns exec node1 iptables-save | grep -q KROUTE || kr_fail "kroute chains left: $(ip netns exec node1 iptables-save | grep KROUTE)"
 ip netns exec node1 iptables -S FORWARD | grep -qx -- '-P FORWARD DROP' || kr_fail "cleanup touched the FORWARD policy"
 [[ ! -e $KR_DIR/node1/net.d/10-kuberouter.conflist ]] || kr_fail "conflist left after cleanup"
+! ip -n node1 link show kube-bridge >/dev/null 2>&1 || kr_fail "kube-bridge left after cleanup"
 ip -n node1 route show | grep -q "dev eth0 proto kernel" || kr_fail "cleanup removed the kernel's own routes"
 
 echo "PASS cluster_test"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end, dual-stack: a 5-node cluster in network namespaces whose nodes have an IPv4 and an
 # IPv6 InternalIP and an IPv4 and an IPv6 podCIDR, kroute with --enable-ipv6. Asserts that
-#  - every conflist holds both ranges, and the real CNI plugins give each pod an address of each;
+#  - every conflist, rendered from deploy/configmap.yaml's cni-conf.json (--cni-conf-template,
+#    with a key kroute does not know added), holds both ranges and the unknown key, and the real
+#    CNI plugins give each pod an address of each;
 #  - `ip -4/-6 route show proto 52` on each node is exactly the other nodes' podCIDRs of that
 #    family via their address of that family, learned over the one (IPv4) BGP session per pair;
 #  - pods ping every other node's pod over IPv4 and over IPv6, with their own source address;
@@ -18,6 +20,12 @@ source "$repo/scripts/lib/cluster.sh"
 trap cluster_down EXIT
 nodes="1 2 3 4 5"
 
+# The DaemonSet's template, as the ConfigMap mounts it: the block under "cni-conf.json: |".
+awk '/^  cni-conf.json: \|/ { on = 1; next } on && /^    / { print substr($0, 5); next } on { exit }' \
+    "$repo/deploy/configmap.yaml" | jq '.plugins[0].kroute_test_marker = "kept"' >"$KR_DIR/cni-conf.json" ||
+    kr_fail "deploy/configmap.yaml's cni-conf.json is not JSON"
+KR_KROUTE_FLAGS+=(--cni-conf-template "$KR_DIR/cni-conf.json")
+
 step() { printf '== %s\n' "$*"; }
 
 step "a 5-node dual-stack cluster up"
@@ -33,6 +41,8 @@ for n in $nodes; do
     [[ $(jq -r '.plugins[0].ipam.ranges[0][0].subnet' "$conf") == "$(pod_cidr "$n")" &&
        $(jq -r '.plugins[0].ipam.ranges[1][0].subnet' "$conf") == "$(pod_cidr6 "$n")" ]] ||
         kr_fail "node$n conflist ranges: $(jq -c .plugins[0].ipam.ranges "$conf")"
+    [[ $(jq -r '.plugins[0].kroute_test_marker' "$conf") == kept && $(jq -r '.plugins[0].hairpinMode' "$conf") == true &&
+       $(jq -r '.plugins[1].snat' "$conf") == true ]] || kr_fail "node$n conflist lost the template's keys"
     [[ $(ip netns exec "node$n" cat /proc/sys/net/ipv6/conf/all/forwarding) == 1 ]] ||
         kr_fail "node$n IPv6 forwarding not set by kroute"
 done

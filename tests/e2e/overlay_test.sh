@@ -9,7 +9,8 @@
 #  - pods reach each other over IPv4 and IPv6 across the router, their own source addresses kept,
 #    full-sized packets with DF set pass, and the router forwarded VXLAN (UDP 4789) to carry them;
 #  - a deleted node's route and overlay entries leave every node;
-#  - --cleanup-config removes the VXLAN devices.
+#  - kube-bridge exists with the pods' MTU before the first pod;
+#  - --cleanup-config removes the VXLAN devices and the bridge.
 # The node namespaces' FORWARD policy is DROP (scripts/lib/cluster.sh): kroute's rules let pods through.
 # Runs as root; re-executes itself inside the no-route sandbox.
 set -euo pipefail
@@ -50,6 +51,8 @@ for n in $nodes; do
     link6=$(ip -n "node$n" -d -j link show kroute-vxlan6)
     jq -e --arg local "$(node_ip6 "$n")" '.[0] | .mtu == 1430 and .linkinfo.info_data.id == 6096 and
             .linkinfo.info_data.local6 == $local' <<<"$link6" >/dev/null || kr_fail "node$n kroute-vxlan6: $link6"
+    [[ $(ip -n "node$n" -j link show kube-bridge | jq '.[0].mtu') == 1430 ]] ||
+        kr_fail "node$n kube-bridge MTU: $(ip -n "node$n" link show kube-bridge)"
     conf="$KR_DIR/node$n/net.d/10-kuberouter.conflist"
     [[ $(jq -r '.plugins[] | select(.type=="bridge") | .mtu' "$conf") == 1430 ]] ||
         kr_fail "node$n conflist MTU $(jq -r '.plugins[0].mtu' "$conf"), not 1500 - 70"
@@ -62,6 +65,8 @@ for n in $nodes; do
 done
 
 step "pods reach each other over IPv4 and IPv6, across the router through the overlay"
+[[ $(ip netns exec node1 cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo 1) == 1 ]] ||
+    kr_fail "br_netfilter is loaded but bridge-nf-call-iptables is not 1"
 for n in $nodes; do pod_up "$n" 1; done
 before=$(router_vxlan_packets)
 for n in $nodes; do
@@ -107,6 +112,7 @@ ip netns exec node1 "$KR_BIN/kroute" --cleanup-config --route-protocol "$KR_PROT
     kr_fail "cleanup failed: $(cat "$KR_DIR/cleanup.log")"
 ! ip -n node1 link show kroute-vxlan >/dev/null 2>&1 || kr_fail "kroute-vxlan left after cleanup"
 ! ip -n node1 link show kroute-vxlan6 >/dev/null 2>&1 || kr_fail "kroute-vxlan6 left after cleanup"
+! ip -n node1 link show kube-bridge >/dev/null 2>&1 || kr_fail "kube-bridge left after cleanup"
 ip -n node1 link show eth0 >/dev/null || kr_fail "cleanup removed the underlay"
 [[ -z $(kernel_routes 1) && -z $(kernel_routes6 1) ]] || kr_fail "routes left after cleanup"
 

@@ -641,3 +641,46 @@ TEST_CASE("a stricter import policy applies to the RIB at once; a looser one ask
     CHECK(a.speaker->neighbors().at(0).prefixes_rejected == 1);
     CHECK(a.speaker->neighbors().at(0).state == "Established");
 }
+
+TEST_CASE("operator actions: reset, soft reset in and out, shutdown with an RFC 9003 message, enable",
+          "[bgp][io][operator]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"}, b{ioc, "127.0.0.2"};
+    mesh({&a, &b});
+    const auto p = pfx("10.244.2.0/24");
+    b.speaker->originate(p, b.address);
+    REQUIRE(run_until(ioc, [&] { return a.best.count(p) == 1 && a.established_with(b) && b.established_with(a); }));
+
+    // No such peer, or not in a state for it: an error, nothing done.
+    CHECK_FALSE(a.speaker->peer_action(ip("127.0.0.9"), PeerAction::kReset));
+    CHECK_FALSE(a.speaker->peer_action(b.address, PeerAction::kEnable));
+    CHECK_FALSE(a.speaker->peer_action(b.address, PeerAction::kShutdown, std::string(256, 'x')));
+    CHECK(a.established_with(b));
+
+    // Soft resets keep the session: in asks b again (b receives a ROUTE-REFRESH), out sends again.
+    const auto b_in = b.neighbor(a)->messages_received;
+    const auto b_was_up = b.established[a.address];
+    REQUIRE(a.speaker->peer_action(b.address, PeerAction::kSoftResetIn));
+    REQUIRE(a.speaker->peer_action(b.address, PeerAction::kSoftResetOut));
+    REQUIRE(run_until(ioc, [&] { return b.neighbor(a)->messages_received >= b_in + 2; }));
+    CHECK(b.established[a.address] == b_was_up);
+    CHECK(a.best.count(p) == 1);
+
+    // Reset: Cease / Administrative Reset at b, and the session comes back by itself.
+    REQUIRE(a.speaker->peer_action(b.address, PeerAction::kReset));
+    REQUIRE(run_until(ioc, [&] { return b.established[a.address] == b_was_up + 1 && a.best.count(p) == 1; }));
+    CHECK_THAT(b.neighbor(a)->last_error, Catch::Contains("Administrative Reset"));
+
+    // Shutdown with a message: b logs it, a drops b's routes and stays down, even when b dials.
+    auto done = a.speaker->peer_action(b.address, PeerAction::kShutdown, "maintenance window, ticket 42");
+    REQUIRE(done);
+    REQUIRE(run_until(ioc, [&] { return a.best.count(p) == 0 && !b.established_with(a); }));
+    CHECK_THAT(b.neighbor(a)->last_error, Catch::Contains("maintenance window, ticket 42"));
+    run_for(ioc, 2500ms);  // several connect-retry rounds of b's
+    CHECK_FALSE(a.established_with(b));
+    CHECK(a.neighbor(b)->admin_shutdown == "maintenance window, ticket 42");
+    CHECK_FALSE(a.speaker->peer_action(b.address, PeerAction::kReset));  // enable first
+    REQUIRE(a.speaker->peer_action(b.address, PeerAction::kEnable));
+    REQUIRE(run_until(ioc, [&] { return a.established_with(b) && a.best.count(p) == 1; }));
+    CHECK(a.neighbor(b)->admin_shutdown.empty());
+}

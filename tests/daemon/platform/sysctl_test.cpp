@@ -46,10 +46,10 @@ TEST_CASE("enable_forwarding sets both sysctls of the current namespace", "[daem
     CHECK(read_line("/proc/sys/net/ipv6/conf/all/forwarding") == "1");
 }
 
-TEST_CASE("enable_forwarding reports a sysctl it cannot write", "[daemon][sysctl][netns]") {
-    test::enter_fresh_netns();
-    // A child makes /proc/sys/net read-only in a private mount namespace of its own (so the
-    // test process and the host keep theirs) and reports what enable_forwarding() said.
+// A child makes /proc/sys/net read-only in a private mount namespace of its own (so the test
+// process and the host keep theirs), as an unprivileged container sees it, and reports what
+// enable_forwarding() said.
+static std::string enable_forwarding_under_readonly_proc_sys() {
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
     const pid_t pid = ::fork();
@@ -76,11 +76,28 @@ TEST_CASE("enable_forwarding reports a sysctl it cannot write", "[daemon][sysctl
     ::close(fds[0]);
     int status = 0;
     REQUIRE(::waitpid(pid, &status, 0) == pid);
+    return msg;
+}
+
+TEST_CASE("enable_forwarding reports a sysctl it cannot write", "[daemon][sysctl][netns]") {
+    test::enter_fresh_netns();
+    test::must("sysctl -qw net.ipv4.ip_forward=0");
+    const std::string msg = enable_forwarding_under_readonly_proc_sys();
     INFO(msg);
     CHECK(msg.find("enable IPv4 forwarding") != std::string::npos);
     CHECK(msg.find("/proc/sys/net/ipv4/ip_forward") != std::string::npos);
     CHECK(msg.find("Read-only file system") != std::string::npos);
+    CHECK(msg.find("sysctl -w net.ipv4.ip_forward=1") != std::string::npos);
     CHECK(read_line("/proc/sys/net/ipv4/ip_forward") == "0");  // our namespace: untouched
+}
+
+TEST_CASE("enable_forwarding accepts a read-only /proc/sys whose sysctls are already set", "[daemon][sysctl][netns]") {
+    // The DaemonSet: a privileged init container sets them, the unprivileged kroute only reads.
+    test::enter_fresh_netns();
+    test::must("sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1");
+    const std::string msg = enable_forwarding_under_readonly_proc_sys();
+    INFO(msg);
+    CHECK(msg == "succeeded");
 }
 
 }  // namespace kroute::daemon
