@@ -101,6 +101,25 @@ std::string read(const std::string& path) {
     return ss.str();
 }
 
+// An external router, AS 65001 on 127.0.0.4, peered with node1 (127.0.0.1, AS 64512) on `port`.
+std::unique_ptr<bgp::Speaker> external_router(asio::io_context& ioc, std::uint16_t port) {
+    bgp::SpeakerConfig rc;
+    rc.asn = 65001;
+    rc.router_id = *IpAddress::parse("127.0.0.4");
+    rc.listen_port = port;
+    rc.listen_addresses = {*IpAddress::parse("127.0.0.4")};
+    rc.timers = {9s, 3s, 1s};
+    auto router = std::make_unique<bgp::Speaker>(ioc, rc);
+    REQUIRE(router->start());
+    bgp::PeerConfig to_c1;
+    to_c1.address = *IpAddress::parse("127.0.0.1");
+    to_c1.remote_asn = 64512;
+    to_c1.port = port;
+    to_c1.local_address = *IpAddress::parse("127.0.0.4");
+    router->set_peer(to_c1);
+    return router;
+}
+
 }  // namespace
 
 TEST_CASE("two nodes peer over BGP and each installs the other's podCIDR", "[daemon][controller]") {
@@ -277,24 +296,12 @@ TEST_CASE("external peers: eBGP with the default import and export policies, kep
     Controller c2(ioc, options_for(port, dir, "node2"), "node2", sink2);
 
     // The external router, AS 65001 on 127.0.0.4.
-    bgp::SpeakerConfig rc;
-    rc.asn = 65001;
-    rc.router_id = *IpAddress::parse("127.0.0.4");
-    rc.listen_port = port;
-    rc.listen_addresses = {*IpAddress::parse("127.0.0.4")};
-    rc.timers = {9s, 3s, 1s};
-    bgp::Speaker router(ioc, rc);
-    REQUIRE(router.start());
+    auto router_ptr = external_router(ioc, port);
+    bgp::Speaker& router = *router_ptr;
     std::map<Prefix, bgp::BestRoute> at_router;
     router.on_best_path_change([&](const Prefix& p, const std::optional<bgp::BestRoute>& r, const std::optional<bgp::BestRoute>&) {
         if (r) at_router[p] = *r; else at_router.erase(p);
     });
-    bgp::PeerConfig to_c1;
-    to_c1.address = *IpAddress::parse("127.0.0.1");
-    to_c1.remote_asn = 64512;
-    to_c1.port = port;
-    to_c1.local_address = *IpAddress::parse("127.0.0.4");
-    router.set_peer(to_c1);
     const auto via = *IpAddress::parse("127.0.0.4");
     for (const char* p : {"0.0.0.0/0", "10.244.2.128/25", "10.96.5.0/24", "203.0.113.0/24", "203.0.113.128/25",
                           "198.51.100.0/24", "10.0.0.0/8", "10.244.3.0/24"})
@@ -714,20 +721,8 @@ TEST_CASE("service advertisement: host routes to the external router only, follo
     Controller c1(ioc, opts1, "node1", sink1);
     Controller c2(ioc, options_for(port, dir, "node2"), "node2", sink2);
 
-    bgp::SpeakerConfig rc;
-    rc.asn = 65001;
-    rc.router_id = *IpAddress::parse("127.0.0.4");
-    rc.listen_port = port;
-    rc.listen_addresses = {*IpAddress::parse("127.0.0.4")};
-    rc.timers = {9s, 3s, 1s};
-    bgp::Speaker router(ioc, rc);
-    REQUIRE(router.start());
-    bgp::PeerConfig to_c1;
-    to_c1.address = *IpAddress::parse("127.0.0.1");
-    to_c1.remote_asn = 64512;
-    to_c1.port = port;
-    to_c1.local_address = *IpAddress::parse("127.0.0.4");
-    router.set_peer(to_c1);
+    auto router_ptr = external_router(ioc, port);
+    bgp::Speaker& router = *router_ptr;
 
     // Services first (as a watch may deliver them before the speaker runs), then the nodes.
     k8s::Service web;
@@ -808,20 +803,8 @@ TEST_CASE("per-node BGP annotations, applied live: peers, prepend, communities, 
     FakeRouteSink sink1;
     Controller c1(ioc, options_for(port, dir, "node1"), "node1", sink1);
 
-    bgp::SpeakerConfig rc;
-    rc.asn = 65001;
-    rc.router_id = *IpAddress::parse("127.0.0.4");
-    rc.listen_port = port;
-    rc.listen_addresses = {*IpAddress::parse("127.0.0.4")};
-    rc.timers = {9s, 3s, 1s};
-    bgp::Speaker router(ioc, rc);
-    REQUIRE(router.start());
-    bgp::PeerConfig to_c1;
-    to_c1.address = *IpAddress::parse("127.0.0.1");
-    to_c1.remote_asn = 64512;
-    to_c1.port = port;
-    to_c1.local_address = *IpAddress::parse("127.0.0.4");
-    router.set_peer(to_c1);
+    auto router_ptr = external_router(ioc, port);
+    bgp::Speaker& router = *router_ptr;
     const auto via = *IpAddress::parse("127.0.0.4");
     router.originate(*Prefix::parse("198.51.100.0/24"), via);
     router.originate(*Prefix::parse("203.0.113.0/24"), via);
