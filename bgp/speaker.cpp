@@ -214,10 +214,14 @@ public:
         deferred_ = false;
         send_initial();
     }
-    // RFC 5882 §3.2: BFD saw the path fail; tear the session down as TCP would, only sooner.
+    // RFC 5882 §3.2: BFD saw the path fail; tear the session down as TCP would, only sooner. Not
+    // a control-plane restart (§4.3.2): the peer's routes go now, graceful restart or not, or the
+    // helper would keep forwarding into the failed path for the peer's whole restart time (BIRD
+    // does the same unless told `bfd graceful`).
     void bfd_down(const std::string& diag) {
         if (!primary_ || primary_->state() != State::kEstablished) return;
-        log::get("bgp")->warn("{}: BFD down ({}), closing the session", label_, diag);
+        log::get("bgp")->warn("{}: BFD down ({}), closing the session and dropping its routes", label_, diag);
+        forwarding_failed_ = true;
         primary_->transport_failed("BFD down: " + diag);
     }
     // Sessions that were dismissed, for stop() to wait on.
@@ -506,7 +510,8 @@ public:
         rejected_.clear();
         deferred_ = false;
         const auto& peer_gr = negotiated_.peer_graceful_restart;
-        if (!notification && negotiated_.graceful_restart && peer_gr && peer_gr->restart_time > 0) {
+        const bool forwarding_failed = std::exchange(forwarding_failed_, false);
+        if (!notification && !forwarding_failed && negotiated_.graceful_restart && peer_gr && peer_gr->restart_time > 0) {
             keep_stale(*peer_gr);
             return;
         }
@@ -1094,6 +1099,7 @@ private:
     std::unordered_map<PathKey, std::pair<std::shared_ptr<const PathAttributes>, IpAddress>, PathKeyHash> received_;
     asio::steady_timer gr_timer_;
     bool deferred_ = false;  // restarting speaker: our table waits for the deferral's end
+    bool forwarding_failed_ = false;  // the session is closing because BFD went Down: no helper mode
     asio::steady_timer max_prefix_timer_;
     std::string max_prefix_state_;
     bool max_prefix_warned_ = false;

@@ -154,6 +154,11 @@ TEST_CASE("malformed datagrams on the BFD port change nothing", "[bgp][bfd][io]"
 }
 
 TEST_CASE("a Speaker closes an Established session when the peer's BFD goes Down", "[bgp][bfd][io]") {
+    // With graceful restart negotiated too: BFD saw the forwarding path fail, which is not a
+    // control-plane restart, so the peer's routes go at once rather than stay stale for its restart
+    // time (RFC 5882 §4.3.2; BIRD's default, unless `bfd graceful`).
+    const bool graceful_restart = GENERATE(false, true);
+    CAPTURE(graceful_restart);
     asio::io_context ioc;
     const std::uint16_t port_a = free_udp_port();
     const std::uint16_t port_b = free_udp_port();
@@ -166,6 +171,12 @@ TEST_CASE("a Speaker closes an Established session when the peer's BFD goes Down
     ca.listen_addresses = {ip("127.0.0.1")};
     ca.timers = timers;
     ca.bfd = bfd::ServiceConfig{.single_hop_port = port_a, .remote_single_hop_port = port_b};
+    if (graceful_restart) {
+        ca.graceful_restart.enabled = true;
+        ca.graceful_restart.restart_time = 120s;
+        ca.graceful_restart.forwarding_preserved = true;
+        ca.graceful_restart.stale_time = 300s;
+    }
     Speaker a{ioc, ca};
     REQUIRE(a.start());
     // B: a Speaker at 127.0.0.2 without BFD, and B's BFD as a Service of its own, so the test can
@@ -215,4 +226,5 @@ TEST_CASE("a Speaker closes an Established session when the peer's BFD goes Down
     REQUIRE(n.size() == 1);
     CHECK(n[0].state != "Established");
     CHECK(n[0].last_error == "BFD down: Neighbor Signaled Session Down");
+    CHECK(n[0].prefixes_stale == 0);
 }
