@@ -425,6 +425,8 @@ public:
         if (!events) return unexpected("fib: cannot subscribe to kernel route events: " + events.error().message());
         auto table = NetlinkRouteTable::open(cfg_.protocol, cfg_.table);
         if (!table) return unexpected("fib: cannot open a netlink route socket: " + table.error().message());
+        if (auto r = events->ignore_sender(table->port_id()); !r)
+            return unexpected("fib: cannot filter the echoes of our own writes: " + r.error().message());
         auto dump = table->dump();
         if (!dump) return unexpected("fib: cannot read the kernel's routes: " + dump.error().message());
         KernelState kernel = split_kernel(*dump, cfg_.protocol, cfg_.table);

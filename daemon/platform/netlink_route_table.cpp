@@ -2,6 +2,8 @@
 
 #include <net/if.h>
 
+#include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
@@ -36,8 +38,8 @@ std::error_code sys_error(int errno_value) { return {errno_value, std::system_ca
 // Requests per sendmsg and per ack collection: the acks of one batch must fit the socket's receive
 // buffer (each queued ack costs a few hundred bytes of skb), and one batch's requests must stay
 // below the send buffer.
-constexpr std::size_t kBatchOps = 128;
-constexpr std::size_t kBatchBytes = 24 * 1024;
+constexpr std::size_t kBatchOps = 256;
+constexpr std::size_t kBatchBytes = 32 * 1024;
 constexpr int kWriteRcvBuf = 1 << 20;
 constexpr int kEventRcvBuf = 8 << 20;
 constexpr int kDumpAttempts = 3;
@@ -113,11 +115,6 @@ std::optional<KernelRoute> parse_route(nlmsghdr* hdr) {
     return kernel_route_from(route.get());
 }
 
-NlPtr<nl_addr> nl_address(const IpAddress& a, int prefix_length) {
-    NlPtr<nl_addr> out(nl_addr_build(a.is_v4() ? AF_INET : AF_INET6, a.data(), a.size()));
-    if (out) nl_addr_set_prefixlen(out.get(), prefix_length);
-    return out;
-}
 
 }  // namespace
 
@@ -133,88 +130,104 @@ struct NetlinkRouteTable::Sock {
     NlPtr<nl_sock> sk;
     std::uint8_t protocol = 0;
     std::uint32_t table = 0;
+    std::uint32_t port = 0;
 
-    // Builds RTM_NEWROUTE (create|replace) or RTM_DELROUTE for one op, sequence number `seq`.
-    Expected<NlPtr<nl_msg>, std::error_code> build(const RouteOp& op, std::uint32_t seq) const {
+    // Appends RTM_NEWROUTE (create|replace) or RTM_DELROUTE for one op to `buf`, built by hand: a
+    // million routes through libnl's objects cost more than the kernel's own work. `ack` asks for
+    // an answer on success too; without it the kernel answers only failures.
+    std::error_code build(const RouteOp& op, std::uint32_t seq, bool ack, std::vector<unsigned char>& buf) const {
         const Prefix& p = op.route.prefix;
-        NlPtr<rtnl_route> route(rtnl_route_alloc());
-        NlPtr<nl_addr> dst = nl_address(p.address(), p.length());
-        if (!route || !dst) return unexpected(sys_error(ENOMEM));
-        rtnl_route_set_family(route.get(), static_cast<std::uint8_t>(p.family() == Family::kIpv4 ? AF_INET : AF_INET6));
-        if (int err = rtnl_route_set_dst(route.get(), dst.get()); err < 0) return unexpected(nl_error(err));
-        rtnl_route_set_table(route.get(), table);
-        rtnl_route_set_protocol(route.get(), protocol);
-        // Explicit, or libnl guesses "link" for a gateway-less delete and the kernel finds no match.
-        rtnl_route_set_scope(route.get(), RT_SCOPE_UNIVERSE);
-        rtnl_route_set_type(route.get(), RTN_UNICAST);
-        nl_msg* raw = nullptr;
-        int err = 0;
-        if (op.kind == RouteOpKind::kReplace) {
-            int ifindex = 0;
-            if (!op.route.dev.empty()) {
-                ifindex = static_cast<int>(if_nametoindex(op.route.dev.c_str()));
-                if (ifindex == 0) return unexpected(sys_error(ENODEV));
-            }
-            for (const auto& hop : op.route.next_hops) {
-                NlPtr<rtnl_nexthop> nh(rtnl_route_nh_alloc());
-                NlPtr<nl_addr> gw = nl_address(hop, hop.max_prefix_length());
-                if (!nh || !gw) return unexpected(sys_error(ENOMEM));
-                if (ifindex != 0) rtnl_route_nh_set_ifindex(nh.get(), ifindex);
-                if (op.route.onlink) rtnl_route_nh_set_flags(nh.get(), RTNH_F_ONLINK);
-                rtnl_route_nh_set_gateway(nh.get(), gw.get());  // takes its own reference
-                rtnl_route_add_nexthop(route.get(), nh.release());  // the route owns the next hop
-            }
-            err = rtnl_route_build_add_request(route.get(), NLM_F_CREATE | NLM_F_REPLACE, &raw);
-        } else {
-            // No next hops: the kernel deletes the route (all hops of a multipath one) whose
-            // prefix, table and protocol match; rtm_protocol keeps other protocols' routes safe.
-            err = rtnl_route_build_del_request(route.get(), 0, &raw);
+        const bool replace = op.kind == RouteOpKind::kReplace;
+        int ifindex = 0;
+        if (replace && !op.route.dev.empty()) {
+            ifindex = static_cast<int>(if_nametoindex(op.route.dev.c_str()));
+            if (ifindex == 0) return sys_error(ENODEV);
         }
-        if (err < 0) return unexpected(nl_error(err));
-        NlPtr<nl_msg> msg(raw);
-        nlmsghdr* hdr = nlmsg_hdr(msg.get());
-        hdr->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+        const std::size_t start = buf.size();
+        buf.resize(start + NLMSG_SPACE(sizeof(rtmsg)));
+        auto* rtm = reinterpret_cast<rtmsg*>(buf.data() + start + NLMSG_HDRLEN);
+        rtm->rtm_family = static_cast<unsigned char>(p.family() == Family::kIpv4 ? AF_INET : AF_INET6);
+        rtm->rtm_dst_len = static_cast<unsigned char>(p.length());
+        rtm->rtm_table = static_cast<unsigned char>(table < 256 ? table : RT_TABLE_UNSPEC);
+        rtm->rtm_protocol = protocol;
+        // Explicit: the kernel's defaults for a gateway-less delete would not match our route.
+        rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+        rtm->rtm_type = RTN_UNICAST;
+        append_attr(buf, RTA_DST, p.address().data(), p.address().size());
+        append_attr(buf, RTA_TABLE, &table, sizeof table);
+        if (replace) {
+            const auto& hops = op.route.next_hops;
+            if (hops.size() == 1) {
+                append_attr(buf, RTA_GATEWAY, hops[0].data(), hops[0].size());
+                if (ifindex != 0) append_attr(buf, RTA_OIF, &ifindex, sizeof ifindex);
+                if (op.route.onlink)
+                    reinterpret_cast<rtmsg*>(buf.data() + start + NLMSG_HDRLEN)->rtm_flags |= RTNH_F_ONLINK;
+            } else {
+                const std::size_t mp = buf.size();
+                append_attr(buf, RTA_MULTIPATH, nullptr, 0);
+                for (const auto& hop : hops) {
+                    const std::size_t nh = buf.size();
+                    buf.resize(nh + RTNH_ALIGN(sizeof(rtnexthop)));
+                    append_attr(buf, RTA_GATEWAY, hop.data(), hop.size());
+                    auto* rtnh = reinterpret_cast<rtnexthop*>(buf.data() + nh);
+                    rtnh->rtnh_len = static_cast<unsigned short>(buf.size() - nh);
+                    rtnh->rtnh_flags = op.route.onlink ? RTNH_F_ONLINK : 0;
+                    rtnh->rtnh_ifindex = ifindex;
+                }
+                reinterpret_cast<rtattr*>(buf.data() + mp)->rta_len = static_cast<unsigned short>(buf.size() - mp);
+            }
+        }
+        auto* hdr = reinterpret_cast<nlmsghdr*>(buf.data() + start);
+        hdr->nlmsg_len = static_cast<std::uint32_t>(buf.size() - start);
+        hdr->nlmsg_type = replace ? RTM_NEWROUTE : RTM_DELROUTE;
+        hdr->nlmsg_flags = static_cast<std::uint16_t>(NLM_F_REQUEST | (ack ? NLM_F_ACK : 0) |
+                                                      (replace ? NLM_F_CREATE | NLM_F_REPLACE : 0));
         hdr->nlmsg_seq = seq;
-        hdr->nlmsg_pid = nl_socket_get_local_port(sk.get());
-        return msg;
+        hdr->nlmsg_pid = port;
+        return {};
     }
 
-    // Sends one batch of already-built requests in a single sendmsg and collects one ack each.
-    void send_and_collect(const std::vector<unsigned char>& buf,
-                          std::unordered_map<std::uint32_t, std::size_t>& pending,
-                          std::vector<std::error_code>& results) {
+    static void append_attr(std::vector<unsigned char>& buf, unsigned short type, const void* data, std::size_t len) {
+        const std::size_t at = buf.size();
+        buf.resize(at + RTA_SPACE(len));  // zero-filled, padding included
+        auto* rta = reinterpret_cast<rtattr*>(buf.data() + at);
+        rta->rta_type = type;
+        rta->rta_len = static_cast<unsigned short>(RTA_LENGTH(len));
+        if (len != 0) std::memcpy(RTA_DATA(rta), data, len);
+    }
+
+    // Sends one batch of requests with sequence numbers first_seq.. in a single sendmsg. Only the
+    // last asks for an ack: the kernel handles a batch in order, so once that ack is in, every
+    // failure before it has been answered too, and a request without an answer succeeded.
+    // `results[index_of_first + k]` receives request k's error.
+    void send_and_collect(const std::vector<unsigned char>& buf, std::uint32_t first_seq, std::uint32_t last_seq,
+                          std::span<const std::size_t> indexes, std::vector<std::error_code>& results) {
+        auto fail_all = [&](std::error_code ec) {
+            for (std::size_t i : indexes) results[i] = ec;
+        };
         int sent = nl_sendto(sk.get(), const_cast<unsigned char*>(buf.data()), buf.size());
-        if (sent < 0) {
-            for (const auto& [seq, index] : pending) results[index] = nl_error(sent);
-            pending.clear();
-            return;
-        }
-        // Bounded: each read yields at least one ack, or times out (SO_RCVTIMEO), or fails.
-        for (std::size_t reads = 0; !pending.empty() && reads <= results.size() + 8; ++reads) {
+        if (sent < 0) return fail_all(nl_error(sent));
+        // Bounded: each read yields at least one message, or times out (SO_RCVTIMEO), or fails.
+        for (std::size_t reads = 0; reads <= indexes.size() + 8; ++reads) {
             Received r = receive(sk.get());
-            if (r.len <= 0) {
-                const std::error_code ec = r.len == 0 ? sys_error(ETIMEDOUT) : nl_error(r.len);
-                for (const auto& [seq, index] : pending) results[index] = ec;
-                pending.clear();
-                return;
-            }
+            if (r.len <= 0) return fail_all(r.len == 0 ? sys_error(ETIMEDOUT) : nl_error(r.len));
             int remaining = r.len;
             for (auto* hdr = reinterpret_cast<nlmsghdr*>(r.buf.get()); nlmsg_ok(hdr, remaining);
                  hdr = nlmsg_next(hdr, &remaining)) {
                 if (hdr->nlmsg_type != NLMSG_ERROR) continue;
-                auto it = pending.find(hdr->nlmsg_seq);
-                if (it == pending.end()) continue;  // a late ack of an earlier, timed-out batch
+                const std::uint32_t seq = hdr->nlmsg_seq;
+                if (seq - first_seq > last_seq - first_seq) continue;  // a late answer of an earlier batch
+                std::error_code& result = results[indexes[seq - first_seq]];
                 if (hdr->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
-                    results[it->second] = nl_error(-NLE_MSG_TRUNC);
+                    result = nl_error(-NLE_MSG_TRUNC);
                 } else {
                     const auto* e = static_cast<const nlmsgerr*>(nlmsg_data(hdr));
-                    if (e->error != 0) results[it->second] = sys_error(-e->error);
+                    if (e->error != 0) result = sys_error(-e->error);
                 }
-                pending.erase(it);
+                if (seq == last_seq) return;
             }
         }
-        for (const auto& [seq, index] : pending) results[index] = sys_error(ETIMEDOUT);
-        pending.clear();
+        fail_all(sys_error(ETIMEDOUT));
     }
 };
 
@@ -238,6 +251,7 @@ Expected<NetlinkRouteTable, std::error_code> NetlinkRouteTable::open(std::uint8_
     (void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
     timeval timeout{5, 0};  // every read below is bounded by this
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) return unexpected(sys_error(errno));
+    s->port = nl_socket_get_local_port(s->sk.get());
     return NetlinkRouteTable(std::move(s));
 }
 
@@ -296,26 +310,42 @@ std::vector<std::error_code> NetlinkRouteTable::apply(std::span<const RouteOp> o
     std::vector<std::error_code> results(ops.size());
     std::vector<unsigned char> buf;
     buf.reserve(kBatchBytes + 1024);
-    std::unordered_map<std::uint32_t, std::size_t> pending;
+    std::vector<std::size_t> batch;  // op index of each request in buf, in sequence order
+    batch.reserve(kBatchOps);
+    std::uint32_t first_seq = 0;
+    std::size_t last_offset = 0;  // where the batch's latest request starts in buf
     for (std::size_t i = 0; i < ops.size(); ++i) {
         const std::uint32_t seq = nl_socket_use_seq(sock_->sk.get());
-        auto msg = sock_->build(ops[i], seq);
-        if (!msg) {
-            results[i] = msg.error();
-        } else {
-            const nlmsghdr* hdr = nlmsg_hdr(msg->get());
-            const auto* bytes = reinterpret_cast<const unsigned char*>(hdr);
-            buf.insert(buf.end(), bytes, bytes + hdr->nlmsg_len);
-            buf.resize(NLMSG_ALIGN(buf.size()));
-            pending.emplace(seq, i);
+        if (batch.empty()) first_seq = seq;
+        // The ack marks the batch's end: ask for it on what will be the batch's last request.
+        const bool last = batch.size() + 1 >= kBatchOps || buf.size() + 512 >= kBatchBytes || i + 1 == ops.size();
+        const std::size_t before = buf.size();
+        if (auto ec = sock_->build(ops[i], seq, last, buf)) {
+            buf.resize(before);
+            results[i] = ec;
+            // Sequence numbers within a batch stay consecutive: a batch ends before a gap.
+            if (!batch.empty()) {
+                auto* hdr = reinterpret_cast<nlmsghdr*>(buf.data() + last_offset);
+                hdr->nlmsg_flags |= NLM_F_ACK;
+                sock_->send_and_collect(buf, first_seq, first_seq + static_cast<std::uint32_t>(batch.size()) - 1, batch,
+                                        results);
+                buf.clear();
+                batch.clear();
+            }
+            continue;
         }
-        if (!pending.empty() && (pending.size() >= kBatchOps || buf.size() >= kBatchBytes || i + 1 == ops.size())) {
-            sock_->send_and_collect(buf, pending, results);
+        last_offset = before;
+        batch.push_back(i);
+        if (last) {
+            sock_->send_and_collect(buf, first_seq, seq, batch, results);
             buf.clear();
+            batch.clear();
         }
     }
     return results;
 }
+
+std::uint32_t NetlinkRouteTable::port_id() const noexcept { return sock_->port; }
 
 // ---------------------------------------------------------------------------------------------
 // NetlinkEvents
@@ -330,6 +360,20 @@ NetlinkEvents& NetlinkEvents::operator=(NetlinkEvents&&) noexcept = default;
 NetlinkEvents::~NetlinkEvents() = default;
 
 int NetlinkEvents::fd() const noexcept { return nl_socket_get_fd(sock_->sk.get()); }
+
+Expected<void, std::error_code> NetlinkEvents::ignore_sender(std::uint32_t port) {
+    // Each notification is an skb of its own starting with its nlmsghdr; BPF_ABS loads read
+    // network byte order, nlmsg_pid is in host order.
+    sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(nlmsghdr, nlmsg_pid)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(port), 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0),           // drop
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffff),  // keep, whole
+    };
+    sock_fprog prog{static_cast<unsigned short>(std::size(code)), code};
+    if (setsockopt(fd(), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0) return unexpected(sys_error(errno));
+    return {};
+}
 
 Expected<NetlinkEvents, std::error_code> NetlinkEvents::open() {
     auto s = std::make_unique<Sock>();

@@ -1,4 +1,5 @@
-// daemon/platform/netlink_route_table: the only code that speaks rtnetlink (libnl-route-3).
+// daemon/platform/netlink_route_table: the only code that speaks rtnetlink (requests built by hand,
+// dumps and notifications parsed with libnl-route-3).
 // NetlinkRouteTable dumps a table and writes batches of routes; NetlinkEvents listens to the
 // kernel's route and link notifications. Both are plain blocking/non-blocking socket wrappers with
 // no policy: what to write and when is route_diff's and Fib's business. Not thread-safe: each
@@ -42,10 +43,12 @@ public:
     // dump (NLM_F_DUMP_INTR: the table changed meanwhile) is retried a few times.
     [[nodiscard]] Expected<std::vector<KernelRoute>, std::error_code> dump();
 
-    // Sends the ops in batches (many requests per sendmsg, then the batch's acks are collected);
-    // one result per op, in order: empty on success, else the kernel's errno (ENETUNREACH, ESRCH...)
-    // or a transport error.
+    // Sends the ops in batches (many requests per sendmsg; the kernel answers failures, and the
+    // last request of each batch, which marks its end); one result per op, in order: empty on
+    // success, else the kernel's errno (ENETUNREACH, ESRCH...) or a transport error.
     [[nodiscard]] std::vector<std::error_code> apply(std::span<const RouteOp> ops);
+    // The socket's netlink port id: the kernel's notifications of our own writes carry it.
+    [[nodiscard]] std::uint32_t port_id() const noexcept;
 
 private:
     struct Sock;
@@ -69,6 +72,10 @@ public:
     ~NetlinkEvents();
 
     [[nodiscard]] int fd() const noexcept;
+    // Drops, in the kernel (a socket filter), the notifications of changes requested from netlink
+    // port `port`: the echoes of our own writes, which tell the writer nothing it does not know and
+    // would otherwise fill the socket while a million routes are written.
+    [[nodiscard]] Expected<void, std::error_code> ignore_sender(std::uint32_t port);
 
     struct Batch {
         std::vector<KernelEvent> events;
