@@ -159,7 +159,7 @@ start_kroute() {
 JSON
     setsid ip netns exec rx "$KR_BIN/kroute" --nodes-file "$d/nodes.json" --hostname-override bench-kroute \
         --enable-cni=false --health-port 0 --cluster-asn $ASN --peer-router-ips $FEED_ADDR \
-        --peer-router-asns $FEED_AS --api-socket "$d/kroute.sock" "$@" </dev/null >"$d/kroute.log" 2>&1 &
+        --peer-router-asns $FEED_AS --api-socket "$d/kroute.sock" ${KROUTE_EXTRA_FLAGS:-} "$@" </dev/null >"$d/kroute.log" 2>&1 &
     RPID=$!
 }
 ready_kroute() { "$KR_BIN/kroutectl" --socket "$1/kroute.sock" status -o json >/dev/null 2>&1; }

@@ -16,9 +16,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <map>
 #include <mutex>
-#include <set>
+#include <unordered_map>
 #include <thread>
 
 #include "common/log.hpp"
@@ -87,13 +86,20 @@ void apply_report(IoState& s, Report& r) {
 
 std::int64_t since_epoch(Clock::time_point t) { return t.time_since_epoch().count(); }
 
-// io_context thread -> writer. Changes coalesce per prefix: only the latest desired state matters.
+// io_context thread -> writer, in order (the writer applies them in turn, so the latest desired
+// state of a prefix wins). A vector: a million routes cost a million appends, not tree inserts.
+using Change = std::pair<Prefix, std::optional<FibRoute>>;
 struct Inbox {
     std::mutex mutex;
-    std::map<Prefix, std::optional<FibRoute>> changes;
+    std::vector<Change> changes;
     bool sweep = false;
     bool stop = false;
     std::chrono::milliseconds stall{0};  // stall_writer_for_testing
+};
+
+struct Candidate {
+    Prefix prefix;
+    bool fresh = false;
 };
 
 class Writer {
@@ -137,7 +143,7 @@ public:
 private:
     // Returns false when asked to stop.
     bool take_inbox() {
-        std::map<Prefix, std::optional<FibRoute>> changes;
+        std::vector<Change> changes;
         bool sweep = false;
         std::chrono::milliseconds stall{0};
         {
@@ -152,14 +158,13 @@ private:
         for (auto& [p, route] : changes) {
             if (route) {
                 desired_.insert_or_assign(p, std::move(*route));
-                withdrawn_.erase(p);
+                if (!withdrawn_.empty()) withdrawn_.erase(p);
             } else {
                 desired_.erase(p);
                 withdrawn_.insert(p);
             }
-            retry_.erase(p);  // a new desired state deserves a fresh attempt
-            fresh_.insert(p);
-            mark_dirty(p, now + cfg_.batch_delay);
+            if (!retry_.empty()) retry_.erase(p);  // a new desired state deserves a fresh attempt
+            mark_dirty(p, now + cfg_.batch_delay, /*fresh=*/true);
         }
         if (sweep && !sweep_) {
             sweep_ = true;
@@ -169,8 +174,10 @@ private:
         return true;
     }
 
-    void mark_dirty(const Prefix& p, Clock::time_point due) {
-        dirty_.insert(p);
+    // `fresh`: the RIB changed the prefix's desired state (a write then is not a repair).
+    void mark_dirty(const Prefix& p, Clock::time_point due, bool fresh) {
+        auto [it, inserted] = dirty_.try_emplace(p, fresh);
+        if (!inserted) it->second = it->second || fresh;
         if (!batch_due_ || due < *batch_due_) batch_due_ = due;
     }
 
@@ -186,8 +193,14 @@ private:
         for (const auto& ev : batch->events) {
             if (ev.kind == KernelEvent::Kind::kNewRoute && ev.route.protocol != cfg_.protocol)
                 retry_now_reachable(ev.route.route.prefix, now);
-            if (ev.kind == KernelEvent::Kind::kLink) {
-                if (!link_due_) link_due_ = std::max(now + kLinkRecheckDelay, last_link_check_ + kLinkRecheckSpacing);
+            if (ev.kind == KernelEvent::Kind::kLinkDown || ev.kind == KernelEvent::Kind::kLinkUp) {
+                // Up again: only failing routes can gain (those flushed with the link were re-added,
+                // or failed and wait for a retry, when it went down).
+                const bool worth_a_look = ev.kind == KernelEvent::Kind::kLinkDown || !retry_.empty();
+                log_->debug("a link went {}{}", ev.kind == KernelEvent::Kind::kLinkDown ? "down" : "up",
+                            worth_a_look ? ": re-reading the table" : "");
+                if (worth_a_look && !link_due_)
+                    link_due_ = std::max(now + kLinkRecheckDelay, last_link_check_ + kLinkRecheckSpacing);
                 continue;
             }
             const auto kind = ev.kind == KernelEvent::Kind::kNewRoute ? EventKind::kNewRoute : EventKind::kDelRoute;
@@ -199,9 +212,9 @@ private:
             } else if (!kernel_.foreign.contains(p)) {
                 occupied_logged_.erase(p);
             }
-            // Someone else changed this prefix (or it is the echo of our own write, which the
-            // diff then finds already in place): look at it with the next batch.
-            mark_dirty(p, now + cfg_.batch_delay);
+            // Someone else changed this prefix: look at it with the next batch. (The echoes of
+            // our own writes are filtered out in the kernel.)
+            mark_dirty(p, now + cfg_.batch_delay, /*fresh=*/false);
         }
         if (batch->overflow) {
             log_->warn("kernel route events were lost (socket buffer overflow); resynchronising");
@@ -237,6 +250,7 @@ private:
         const bool link = link_due_ && *link_due_ <= now;
         const bool resync = (resync_due_ && *resync_due_ <= now) || next_sync_ <= now || link;
         if (resync) {
+            log_->debug("full reconciliation: {}", link ? "a link changed" : next_sync_ <= now ? "sync period" : "requested");
             if (link) {
                 last_link_check_ = now;
                 link_due_.reset();
@@ -249,18 +263,22 @@ private:
         bool retry_due = false;
         for (const auto& [p, r] : retry_) {
             if (r.next_at <= now) {
-                dirty_.insert(p);
+                dirty_.try_emplace(p, false);
                 retry_due = true;
             }
         }
         if (dirty_.empty() || (!retry_due && batch_due_ && *batch_due_ > now)) return;
-        std::set<Prefix> candidates;
-        candidates.swap(dirty_);
+        std::vector<Candidate> candidates;
+        candidates.reserve(dirty_.size());
+        for (const auto& [p, fresh] : dirty_) {
+            if (!retry_.empty()) {
+                auto it = retry_.find(p);
+                if (it != retry_.end() && it->second.next_at > now) continue;  // still backing off
+            }
+            candidates.push_back({p, fresh});
+        }
+        dirty_.clear();
         batch_due_.reset();
-        std::erase_if(candidates, [&](const Prefix& p) {
-            auto it = retry_.find(p);
-            return it != retry_.end() && it->second.next_at > now;  // still backing off
-        });
         flush(candidates, now);
     }
 
@@ -282,14 +300,13 @@ private:
         Report report;
         report.full = kernel_.ours;
         post_(std::move(report));
-        std::set<Prefix> all;
-        for (const auto& [p, r] : desired_) all.insert(p);
-        for (const auto& [p, r] : kernel_.ours) all.insert(p);
-        for (const auto& p : withdrawn_) all.insert(p);
-        std::erase_if(all, [&](const Prefix& p) {
+        std::vector<Candidate> all;
+        for (const auto& p : all_prefixes({desired_, kernel_, withdrawn_, sweep_})) {
             auto it = retry_.find(p);
-            return it != retry_.end() && it->second.next_at > now;
-        });
+            if (it != retry_.end() && it->second.next_at > now) continue;
+            auto d = dirty_.find(p);
+            all.push_back({p, d != dirty_.end() && d->second});
+        }
         dirty_.clear();
         batch_due_.reset();
         flush(all, now);
@@ -299,64 +316,70 @@ private:
         return true;
     }
 
-    void flush(const std::set<Prefix>& candidates, Clock::time_point now) {
+    void flush(const std::vector<Candidate>& candidates, Clock::time_point now) {
         if (candidates.empty()) return;
-        const RouteDiff diff = diff_routes({desired_, kernel_, withdrawn_, sweep_}, candidates);
-        for (const auto& o : diff.occupied) {
-            if (occupied_logged_.insert(o.prefix).second)
-                log_->warn("{} is held by a route of protocol {} in table {}: not replacing it", o.prefix.to_string(),
-                           o.protocol, cfg_.table);
-        }
+        const DiffInput in{desired_, kernel_, withdrawn_, sweep_};
         std::vector<RouteOp> ops;
-        ops.reserve(diff.replace.size() + diff.remove.size());
-        for (const auto& r : diff.replace) ops.push_back({RouteOpKind::kReplace, r});
-        for (const auto& r : diff.remove) ops.push_back({RouteOpKind::kRemove, r});
-
-        // Candidates needing nothing are settled: forget their retry state; an occupied prefix
-        // keeps none either (it is looked at again when the foreign route goes away).
-        std::set<Prefix> written;
-        for (const auto& op : ops) written.insert(op.route.prefix);
-        for (const auto& p : candidates) {
-            if (written.contains(p)) continue;
-            fresh_.erase(p);
-            retry_.erase(p);
-            if (!desired_.contains(p) && !kernel_.ours.contains(p)) withdrawn_.erase(p);
-            if (errors_.clear(p)) log_->info("{}: no longer failing", p.to_string());
+        std::vector<bool> fresh;  // per op
+        for (const auto& c : candidates) {
+            const PrefixAction a = decide(in, c.prefix);
+            switch (a.kind) {
+                case PrefixAction::Kind::kReplace:
+                    ops.push_back({RouteOpKind::kReplace, *a.route});
+                    fresh.push_back(c.fresh);
+                    continue;
+                case PrefixAction::Kind::kRemove:
+                    ops.push_back({RouteOpKind::kRemove, *a.route});
+                    fresh.push_back(c.fresh);
+                    continue;
+                case PrefixAction::Kind::kOccupied:
+                    if (occupied_logged_.insert(c.prefix).second)
+                        log_->warn("{} is held by a route of protocol {} in table {}: not replacing it",
+                                   c.prefix.to_string(), a.occupier, cfg_.table);
+                    break;
+                case PrefixAction::Kind::kNone: break;
+            }
+            // Needing nothing, or occupied (looked at again when the foreign route goes away): settled.
+            if (!retry_.empty()) retry_.erase(c.prefix);
+            if (!withdrawn_.empty() && !desired_.contains(c.prefix) && !kernel_.ours.contains(c.prefix))
+                withdrawn_.erase(c.prefix);
+            if (errors_.size() != 0 && errors_.clear(c.prefix)) log_->info("{}: no longer failing", c.prefix.to_string());
         }
         if (ops.empty()) return;
 
         // Per-route lines at info while batches are small (a cluster's worth of pod CIDRs); a big
         // batch (start-up, a full table from a router) logs its routes at debug and its counts.
         const auto per_route = ops.size() <= kPerRouteInfoLimit ? spdlog::level::info : spdlog::level::debug;
+        const bool log_routes = log_->should_log(per_route);
         const auto results = table_.apply(ops);
         Report report;
+        report.changes.reserve(ops.size());
         std::size_t installed = 0;
         std::size_t removed = 0;
         std::size_t failed = 0;
         for (std::size_t i = 0; i < ops.size(); ++i) {
-            const RouteOp& op = ops[i];
+            RouteOp& op = ops[i];
             const Prefix& p = op.route.prefix;
             std::error_code ec = results[i];
             if (op.kind == RouteOpKind::kRemove && ec == std::error_code(ESRCH, std::system_category()))
                 ec.clear();  // already gone: that is what we wanted
-            const bool fresh = fresh_.erase(p) != 0;
             if (!ec) {
                 ++report.writes;
-                const bool retried = retry_.erase(p) != 0;
-                const bool recovered = errors_.clear(p);
+                const bool retried = !retry_.empty() && retry_.erase(p) != 0;
+                const bool recovered = errors_.size() != 0 && errors_.clear(p);
                 if (op.kind == RouteOpKind::kReplace) {
                     ++installed;
                     // Not a new desired state nor a retry: the kernel lost or changed the route.
-                    if (!fresh && !retried) ++report.repairs;
+                    if (!fresh[i] && !retried) ++report.repairs;
+                    if (log_routes) log_->log(per_route, "installed {}{}", describe(op.route), recovered ? " (after errors)" : "");
                     kernel_.ours.insert_or_assign(p, op.route);
-                    report.changes.emplace_back(p, op.route);
-                    log_->log(per_route, "installed {}{}", describe(op.route), recovered ? " (after errors)" : "");
+                    report.changes.emplace_back(p, std::move(op.route));
                 } else {
                     ++removed;
+                    if (log_routes) log_->log(per_route, "removed {}", describe(op.route));
                     kernel_.ours.erase(p);
-                    withdrawn_.erase(p);
+                    if (!withdrawn_.empty()) withdrawn_.erase(p);
                     report.changes.emplace_back(p, std::nullopt);
-                    log_->log(per_route, "removed {}", describe(op.route));
                 }
                 continue;
             }
@@ -393,14 +416,15 @@ private:
     std::shared_ptr<spdlog::logger> log_;
 
     RouteMap desired_;
-    std::set<Prefix> fresh_;  // desired state changed by the RIB since the prefix was last written
-    std::set<Prefix> withdrawn_;  // removed by the RIB: delete our route there even before the sweep
+    PrefixSet withdrawn_;  // removed by the RIB: delete our route there even before the sweep
     bool sweep_ = false;
-    std::set<Prefix> dirty_;
+    // To look at with the next batch; true when the RIB changed the desired state since the prefix
+    // was last written (a write then is not a repair).
+    std::unordered_map<Prefix, bool> dirty_;
     std::optional<Clock::time_point> batch_due_;
-    std::map<Prefix, Retry> retry_;
+    std::unordered_map<Prefix, Retry> retry_;
     ErrorMemo errors_;
-    std::set<Prefix> occupied_logged_;
+    PrefixSet occupied_logged_;
     std::optional<Clock::time_point> resync_due_;
     std::optional<Clock::time_point> link_due_;
     Clock::time_point last_link_check_{};
@@ -505,6 +529,9 @@ public:
         for (const auto& [p, r] : io_->desired) s.desired.push_back(r);
         s.kernel.reserve(io_->kernel.size());
         for (const auto& [p, r] : io_->kernel) s.kernel.push_back(r);
+        const auto by_prefix = [](const FibRoute& a, const FibRoute& b) { return a.prefix < b.prefix; };
+        std::sort(s.desired.begin(), s.desired.end(), by_prefix);
+        std::sort(s.kernel.begin(), s.kernel.end(), by_prefix);
         return s;
     }
 
@@ -544,7 +571,7 @@ private:
         {
             std::lock_guard lock(inbox_.mutex);
             was_empty = inbox_.changes.empty();
-            inbox_.changes.insert_or_assign(prefix, std::move(route));
+            inbox_.changes.emplace_back(prefix, std::move(route));
         }
         if (was_empty) wake();  // one wakeup per batch, not per route
     }

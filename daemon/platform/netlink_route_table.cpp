@@ -2,6 +2,8 @@
 
 #include <net/if.h>
 
+#include <linux/if.h>
+
 #include <arpa/inet.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
@@ -352,6 +354,42 @@ std::uint32_t NetlinkRouteTable::port_id() const noexcept { return sock_->port; 
 
 struct NetlinkEvents::Sock {
     NlPtr<nl_sock> sk;
+    // The links seen so far and whether each was up (IFF_UP and IFF_LOWER_UP); bridge ports are
+    // not kept (they carry no routes).
+    std::unordered_map<int, bool> links;
+
+    // A link message -> a link event worth a look at the routes, if any: an up link going down or
+    // away may take routes with it (IPv4 says nothing of routes flushed with their device); a link
+    // coming back up lets failed routes be retried. A link seen for the first time (start-up's
+    // dump, or a new pod's veth) carried no routes; flag changes other than up/down, and bridge
+    // ports (every pod's veth), change no route.
+    std::optional<KernelEvent::Kind> link_change(nlmsghdr* hdr) {
+        if (hdr->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) return std::nullopt;
+        const auto* ifi = static_cast<const ifinfomsg*>(nlmsg_data(hdr));
+        bool port = false;
+        int len = static_cast<int>(hdr->nlmsg_len - NLMSG_LENGTH(sizeof(ifinfomsg)));
+        for (auto* rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+            if (rta->rta_type == IFLA_MASTER) port = true;
+        const bool up = (ifi->ifi_flags & IFF_UP) != 0 && (ifi->ifi_flags & IFF_LOWER_UP) != 0;
+        auto it = links.find(ifi->ifi_index);
+        if (hdr->nlmsg_type == RTM_DELLINK) {
+            if (it == links.end()) return std::nullopt;
+            const bool was_up = it->second;
+            links.erase(it);
+            return was_up ? std::optional(KernelEvent::Kind::kLinkDown) : std::nullopt;
+        }
+        if (port) {
+            if (it != links.end()) links.erase(it);
+            return std::nullopt;
+        }
+        if (it == links.end()) {
+            links.emplace(ifi->ifi_index, up);
+            return std::nullopt;
+        }
+        if (it->second == up) return std::nullopt;
+        it->second = up;
+        return up ? KernelEvent::Kind::kLinkUp : KernelEvent::Kind::kLinkDown;
+    }
 };
 
 NetlinkEvents::NetlinkEvents(std::unique_ptr<Sock> sock) : sock_{std::move(sock)} {}
@@ -392,6 +430,12 @@ Expected<NetlinkEvents, std::error_code> NetlinkEvents::open() {
     // CAP_NET_ADMIN, which kroute has; otherwise take what rmem_max allows.
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &kEventRcvBuf, sizeof kEventRcvBuf) != 0)
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kEventRcvBuf, sizeof kEventRcvBuf);
+    // Every current link, read on this socket like any link notification, so that later ones can
+    // be compared with it.
+    ifinfomsg ifi{};
+    ifi.ifi_family = AF_UNSPEC;
+    if (int err = nl_send_simple(s->sk.get(), RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof ifi); err < 0)
+        return unexpected(nl_error(err));
     return NetlinkEvents(std::move(s));
 }
 
@@ -411,7 +455,7 @@ Expected<NetlinkEvents::Batch, std::error_code> NetlinkEvents::read_pending(int 
             switch (hdr->nlmsg_type) {
             case RTM_NEWLINK:
             case RTM_DELLINK:
-                batch.events.push_back({KernelEvent::Kind::kLink, {}});
+                if (auto kind = sock_->link_change(hdr)) batch.events.push_back({*kind, {}});
                 break;
             case RTM_NEWROUTE:
             case RTM_DELROUTE:

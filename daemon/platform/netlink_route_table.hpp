@@ -57,15 +57,17 @@ private:
 };
 
 struct KernelEvent {
-    enum class Kind : std::uint8_t { kNewRoute, kDelRoute, kLink };
-    Kind kind = Kind::kLink;
+    // kLinkDown: a link that was up went down or away; kLinkUp: it came back (see link_change()).
+    enum class Kind : std::uint8_t { kNewRoute, kDelRoute, kLinkDown, kLinkUp };
+    Kind kind = Kind::kLinkDown;
     KernelRoute route;  // route events only
 };
 
 class NetlinkEvents {
 public:
     // Joins RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE (when the kernel has IPv6) and RTNLGRP_LINK on
-    // a non-blocking socket of its own.
+    // a non-blocking socket of its own, and asks for every link once (the base that link events are
+    // compared with). Link events report only up/down changes of links that can carry routes.
     [[nodiscard]] static Expected<NetlinkEvents, std::error_code> open();
     NetlinkEvents(NetlinkEvents&&) noexcept;
     NetlinkEvents& operator=(NetlinkEvents&&) noexcept;

@@ -68,32 +68,48 @@ bool apply_event(KernelState& state, EventKind kind, const KernelRoute& kr, std:
     return true;
 }
 
-RouteDiff diff_routes(const DiffInput& in, const std::set<Prefix>& candidates) {
+PrefixAction decide(const DiffInput& in, const Prefix& p) {
+    using Kind = PrefixAction::Kind;
+    auto d = in.desired.find(p);
+    auto k = in.kernel.ours.find(p);
+    const bool have_ours = k != in.kernel.ours.end();
+    if (d != in.desired.end()) {
+        if (have_ours && k->second == d->second) return {};
+        if (!in.kernel.foreign.empty()) {
+            if (auto f = in.kernel.foreign.find(p); f != in.kernel.foreign.end()) return {Kind::kOccupied, nullptr, f->second};
+        }
+        return {Kind::kReplace, &d->second};
+    }
+    if (have_ours && (in.sweep || in.withdrawn.contains(p))) return {Kind::kRemove, &k->second};
+    return {};
+}
+
+RouteDiff diff_routes(const DiffInput& in, std::span<const Prefix> candidates) {
     RouteDiff diff;
     for (const auto& p : candidates) {
-        auto d = in.desired.find(p);
-        auto k = in.kernel.ours.find(p);
-        const bool have_ours = k != in.kernel.ours.end();
-        if (d != in.desired.end()) {
-            if (have_ours && k->second == d->second) continue;
-            if (auto f = in.kernel.foreign.find(p); f != in.kernel.foreign.end()) {
-                diff.occupied.push_back({p, f->second});
-                continue;
-            }
-            diff.replace.push_back(d->second);
-        } else if (have_ours && (in.sweep || in.withdrawn.contains(p))) {
-            diff.remove.push_back(k->second);
+        const PrefixAction a = decide(in, p);
+        switch (a.kind) {
+            case PrefixAction::Kind::kNone: break;
+            case PrefixAction::Kind::kReplace: diff.replace.push_back(*a.route); break;
+            case PrefixAction::Kind::kRemove: diff.remove.push_back(*a.route); break;
+            case PrefixAction::Kind::kOccupied: diff.occupied.push_back({p, a.occupier}); break;
         }
     }
     return diff;
 }
 
-RouteDiff diff_all(const DiffInput& in) {
-    std::set<Prefix> all;
-    for (const auto& [p, r] : in.desired) all.insert(p);
-    for (const auto& [p, r] : in.kernel.ours) all.insert(p);
-    return diff_routes(in, all);
+std::vector<Prefix> all_prefixes(const DiffInput& in) {
+    std::vector<Prefix> all;
+    all.reserve(in.desired.size() + in.kernel.ours.size() + in.withdrawn.size());
+    for (const auto& [p, r] : in.desired) all.push_back(p);
+    for (const auto& [p, r] : in.kernel.ours) all.push_back(p);
+    for (const auto& p : in.withdrawn) all.push_back(p);
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    return all;
 }
+
+RouteDiff diff_all(const DiffInput& in) { return diff_routes(in, all_prefixes(in)); }
 
 std::chrono::milliseconds retry_delay(unsigned failures) noexcept {
     constexpr std::chrono::milliseconds kFirst{250};

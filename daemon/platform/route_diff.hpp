@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
+#include <span>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/ip.hpp"
@@ -26,8 +28,10 @@ struct KernelRoute {
     friend bool operator==(const KernelRoute&, const KernelRoute&) = default;
 };
 
-using RouteMap = std::map<Prefix, FibRoute>;
-using ForeignMap = std::map<Prefix, std::uint8_t>;  // prefix -> the other protocol holding it
+// Hash maps: the writer looks a prefix up several times per route, a million routes at a time.
+using RouteMap = std::unordered_map<Prefix, FibRoute>;
+using ForeignMap = std::unordered_map<Prefix, std::uint8_t>;  // prefix -> the other protocol holding it
+using PrefixSet = std::unordered_set<Prefix>;
 
 // Next hops sorted, duplicates and hops of the other family dropped. The kernel reports the hops
 // of a multipath route in its own order, so routes compare as sets of next hops.
@@ -68,16 +72,28 @@ struct RouteDiff {
 struct DiffInput {
     const RouteMap& desired;        // normalized routes
     const KernelState& kernel;
-    const std::set<Prefix>& withdrawn;  // removed by remove_route(): delete even before the sweep
+    const PrefixSet& withdrawn;     // removed by remove_route(): delete even before the sweep
     bool sweep = false;             // delete every undesired route of ours
 };
 
-// The changes that make `candidates` in the kernel match `desired`. A desired route is never written
+// What one prefix needs: nothing, our route written (the desired one) or deleted (ours, as the
+// kernel has it), or nothing because another protocol occupies it. A desired route is never written
 // over another protocol's route (NLM_F_REPLACE matches on prefix and metric, not protocol); an
 // undesired route of ours is deleted only when withdrawn or when the stale sweep is on.
-[[nodiscard]] RouteDiff diff_routes(const DiffInput& in, const std::set<Prefix>& candidates);
-// The same over every prefix either side knows (periodic reconciliation).
+struct PrefixAction {
+    enum class Kind : std::uint8_t { kNone, kReplace, kRemove, kOccupied };
+    Kind kind = Kind::kNone;
+    const FibRoute* route = nullptr;  // kReplace: the desired route; kRemove: ours in the kernel
+    std::uint8_t occupier = 0;        // kOccupied: the other protocol
+};
+[[nodiscard]] PrefixAction decide(const DiffInput& in, const Prefix& prefix);
+
+// decide() over `candidates`, collected.
+[[nodiscard]] RouteDiff diff_routes(const DiffInput& in, std::span<const Prefix> candidates);
+// The same over every prefix either side knows or withdrew, in prefix order (periodic reconciliation).
 [[nodiscard]] RouteDiff diff_all(const DiffInput& in);
+// The prefixes diff_all() looks at, sorted.
+[[nodiscard]] std::vector<Prefix> all_prefixes(const DiffInput& in);
 
 // Delay before the n-th retry of a failed write (n >= 1): 250 ms doubling up to 30 s.
 [[nodiscard]] std::chrono::milliseconds retry_delay(unsigned failures) noexcept;
@@ -93,7 +109,7 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return errors_.size(); }
 
 private:
-    std::map<Prefix, int> errors_;
+    std::unordered_map<Prefix, int> errors_;
 };
 
 }  // namespace kroute::daemon

@@ -5,6 +5,9 @@
 
 #include <poll.h>
 
+#include <algorithm>
+#include <set>
+
 #include <catch2/catch.hpp>
 
 #include "tests/daemon/platform/netns_support.hpp"
@@ -137,9 +140,45 @@ TEST_CASE("NetlinkEvents drops the echoes of our own writes and keeps everyone e
     std::vector<std::string> seen;
     for (int i = 0; i < 5 && seen.size() < 2; ++i)
         for (const auto& ev : read_events(*events).events)
-            if (ev.kind != KernelEvent::Kind::kLink)
+            if (ev.kind == KernelEvent::Kind::kNewRoute || ev.kind == KernelEvent::Kind::kDelRoute)
                 seen.push_back((ev.kind == KernelEvent::Kind::kNewRoute ? "new " : "del ") + ev.route.route.prefix.to_string());
     CHECK(seen == std::vector<std::string>{"new 10.244.3.0/24", "del 10.244.2.0/24"});
+}
+
+TEST_CASE("NetlinkEvents reports links going down and up, not new links, bridge ports or other changes",
+          "[daemon][fib][netns]") {
+    test::enter_fresh_netns();
+    test::setup_node();  // veth0 and veth1, up
+    auto events = NetlinkEvents::open();
+    REQUIRE(events);
+    auto link_events = [&] {
+        std::vector<std::string> out;
+        for (int i = 0; i < 3; ++i) {  // a few reads: notifications may come in separate wakeups
+            for (const auto& ev : read_events(*events).events) {
+                if (ev.kind == KernelEvent::Kind::kLinkDown) out.emplace_back("down");
+                if (ev.kind == KernelEvent::Kind::kLinkUp) out.emplace_back("up");
+            }
+        }
+        return out;
+    };
+    CHECK(link_events().empty());  // the start-up dump itself is no change
+
+    must("ip link set veth0 mtu 1400");
+    // A new pod's veth made a bridge port (its peer, in the pod's namespace in real life, stays
+    // down here), up, then gone; the bridge itself is new, and stays down without an up port.
+    must("ip link add pod0 type veth peer name pod0c");
+    must("ip link add kb type bridge");
+    must("ip link set pod0 master kb");
+    must("ip link set pod0 up");
+    must("ip link del pod0");
+    CHECK(link_events() == std::vector<std::string>{});
+
+    must("ip link set veth0 down");  // veth1 loses its carrier with it
+    CHECK(link_events() == std::vector<std::string>{"down", "down"});
+    must("ip link set veth0 up");
+    CHECK(link_events() == std::vector<std::string>{"up", "up"});
+    must("ip link del veth0");  // veth1 goes with it: two links that were up
+    CHECK(link_events() == std::vector<std::string>{"down", "down"});
 }
 
 }  // namespace kroute::daemon

@@ -104,7 +104,7 @@ TEST_CASE("diff_routes installs what is missing or different, and nothing else",
         {pfx("10.244.3.0/24"), route("10.244.3.0/24", {"172.18.0.12"})},                  // a hop short
         {pfx("fd00:244:2::/64"), route("fd00:244:2::/64", {"fd00:18::99"})},              // other gateway
     };
-    const std::set<Prefix> none;
+    const PrefixSet none;
     auto diff = diff_all({desired, kernel, none, false});
     CHECK(diff.replace == std::vector<FibRoute>{desired.at(pfx("10.244.3.0/24")), desired.at(pfx("10.244.4.0/24")),
                                                 desired.at(pfx("fd00:244:2::/64"))});
@@ -112,7 +112,8 @@ TEST_CASE("diff_routes installs what is missing or different, and nothing else",
     CHECK(diff.occupied.empty());
 
     // Only the candidates are looked at.
-    auto some = diff_routes({desired, kernel, none, false}, {pfx("10.244.2.0/24"), pfx("10.244.4.0/24")});
+    const std::vector<Prefix> candidates{pfx("10.244.2.0/24"), pfx("10.244.4.0/24")};
+    auto some = diff_routes({desired, kernel, none, false}, candidates);
     CHECK(some.replace == std::vector<FibRoute>{desired.at(pfx("10.244.4.0/24"))});
 }
 
@@ -124,7 +125,7 @@ TEST_CASE("diff_routes never writes over another protocol's route", "[daemon][ro
     KernelState kernel;
     kernel.foreign = {{pfx("10.244.5.0/24"), 4}, {pfx("10.244.6.0/24"), 12}};
     kernel.ours = {{pfx("10.244.6.0/24"), route("10.244.6.0/24", {"172.18.0.16"})}};  // ours, already there too
-    const std::set<Prefix> none;
+    const PrefixSet none;
     auto diff = diff_all({desired, kernel, none, true});
     CHECK(diff.replace.empty());
     CHECK(diff.remove.empty());
@@ -138,7 +139,7 @@ TEST_CASE("undesired routes of ours: kept before the sweep unless withdrawn, rem
         {pfx("10.244.8.0/24"), route("10.244.8.0/24", {"172.18.0.18"})},  // a previous run's
         {pfx("10.244.9.0/24"), route("10.244.9.0/24", {"172.18.0.19"})},  // withdrawn by the RIB
     };
-    const std::set<Prefix> withdrawn = {pfx("10.244.9.0/24")};
+    const PrefixSet withdrawn = {pfx("10.244.9.0/24")};
 
     auto before = diff_all({desired, kernel, withdrawn, false});
     CHECK(before.replace.empty());
