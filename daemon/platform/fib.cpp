@@ -161,7 +161,8 @@ private:
                 if (!withdrawn_.empty()) withdrawn_.erase(p);
             } else {
                 desired_.erase(p);
-                withdrawn_.insert(p);
+                // Remembered only where there is something of ours to delete.
+                if (kernel_.ours.contains(p)) withdrawn_.insert(p);
             }
             if (!retry_.empty()) retry_.erase(p);  // a new desired state deserves a fresh attempt
             mark_dirty(p, now + cfg_.batch_delay, /*fresh=*/true);
@@ -176,8 +177,7 @@ private:
 
     // `fresh`: the RIB changed the prefix's desired state (a write then is not a repair).
     void mark_dirty(const Prefix& p, Clock::time_point due, bool fresh) {
-        auto [it, inserted] = dirty_.try_emplace(p, fresh);
-        if (!inserted) it->second = it->second || fresh;
+        dirty_.push_back({p, fresh});
         if (!batch_due_ || due < *batch_due_) batch_due_ = due;
     }
 
@@ -263,23 +263,34 @@ private:
         bool retry_due = false;
         for (const auto& [p, r] : retry_) {
             if (r.next_at <= now) {
-                dirty_.try_emplace(p, false);
+                dirty_.push_back({p, false});
                 retry_due = true;
             }
         }
         if (dirty_.empty() || (!retry_due && batch_due_ && *batch_due_ > now)) return;
-        std::vector<Candidate> candidates;
-        candidates.reserve(dirty_.size());
-        for (const auto& [p, fresh] : dirty_) {
-            if (!retry_.empty()) {
-                auto it = retry_.find(p);
-                if (it != retry_.end() && it->second.next_at > now) continue;  // still backing off
-            }
-            candidates.push_back({p, fresh});
+        std::vector<Candidate> candidates = take_dirty();
+        if (!retry_.empty()) {
+            std::erase_if(candidates, [&](const Candidate& c) {
+                auto it = retry_.find(c.prefix);
+                return it != retry_.end() && it->second.next_at > now;  // still backing off
+            });
         }
-        dirty_.clear();
         batch_due_.reset();
         flush(candidates, now);
+    }
+
+    // The dirty prefixes, each once (fresh if any of its marks was), in prefix order: the kernel's
+    // FIB trie takes neighbours much faster than prefixes in hash order.
+    std::vector<Candidate> take_dirty() {
+        std::vector<Candidate> out;
+        out.swap(dirty_);
+        std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
+            if (a.prefix != b.prefix) return a.prefix < b.prefix;
+            return a.fresh > b.fresh;  // the fresh mark first, so that unique() keeps it
+        });
+        out.erase(std::unique(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) { return a.prefix == b.prefix; }),
+                  out.end());
+        return out;
     }
 
     // Re-reads the table, then reconciles every prefix. False when the dump failed.
@@ -300,14 +311,15 @@ private:
         Report report;
         report.full = kernel_.ours;
         post_(std::move(report));
+        const std::vector<Candidate> dirty = take_dirty();
         std::vector<Candidate> all;
+        auto d = dirty.begin();
         for (const auto& p : all_prefixes({desired_, kernel_, withdrawn_, sweep_})) {
+            while (d != dirty.end() && d->prefix < p) ++d;
             auto it = retry_.find(p);
             if (it != retry_.end() && it->second.next_at > now) continue;
-            auto d = dirty_.find(p);
-            all.push_back({p, d != dirty_.end() && d->second});
+            all.push_back({p, d != dirty.end() && d->prefix == p && d->fresh});
         }
-        dirty_.clear();
         batch_due_.reset();
         flush(all, now);
         Report done;
@@ -318,6 +330,7 @@ private:
 
     void flush(const std::vector<Candidate>& candidates, Clock::time_point now) {
         if (candidates.empty()) return;
+        const auto batch_start = Clock::now();
         const DiffInput in{desired_, kernel_, withdrawn_, sweep_};
         std::vector<RouteOp> ops;
         std::vector<bool> fresh;  // per op
@@ -351,7 +364,9 @@ private:
         // batch (start-up, a full table from a router) logs its routes at debug and its counts.
         const auto per_route = ops.size() <= kPerRouteInfoLimit ? spdlog::level::info : spdlog::level::debug;
         const bool log_routes = log_->should_log(per_route);
+        const auto apply_start = Clock::now();
         const auto results = table_.apply(ops);
+        const auto apply_end = Clock::now();
         Report report;
         report.changes.reserve(ops.size());
         std::size_t installed = 0;
@@ -396,7 +411,12 @@ private:
                 log_->warn("{} {} failed: {} (retrying with backoff)", verb,
                            op.kind == RouteOpKind::kReplace ? describe(op.route) : p.to_string(), ec.message());
         }
-        if (ops.size() > 1) log_->info("programmed {} routes, removed {}, {} failed", installed, removed, failed);
+        if (ops.size() > 1) {
+            using ms = std::chrono::duration<double, std::milli>;
+            log_->info("programmed {} routes, removed {}, {} failed (kernel {:.0f} ms, ours {:.0f} ms)", installed, removed,
+                       failed, ms(apply_end - apply_start).count(),
+                       ms((apply_start - batch_start) + (Clock::now() - apply_end)).count());
+        }
         post_(std::move(report));
     }
 
@@ -420,7 +440,7 @@ private:
     bool sweep_ = false;
     // To look at with the next batch; true when the RIB changed the desired state since the prefix
     // was last written (a write then is not a repair).
-    std::unordered_map<Prefix, bool> dirty_;
+    std::vector<Candidate> dirty_;  // duplicates allowed; take_dirty() merges them
     std::optional<Clock::time_point> batch_due_;
     std::unordered_map<Prefix, Retry> retry_;
     ErrorMemo errors_;
