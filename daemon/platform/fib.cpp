@@ -1,7 +1,7 @@
 // Fib: desired state on the io_context thread, kernel work on a writer thread of its own.
 //
 //   io_context thread                         writer thread
-//   set_route/remove_route ─► Inbox (mutex) ─► desired_, dirty_ ─(batch_delay)─► route_diff ─► netlink
+//   set_route/remove_route ─► Inbox (mutex) ─► slots_, dirty_ ─(batch_delay)─► route_diff ─► netlink
 //   IoState (snapshot)  ◄──── asio::post(Report) ◄── acks, kernel events, dumps
 //
 // The only shared objects are the Inbox (a mutex, held for a map swap) and the eventfd that wakes
@@ -18,6 +18,7 @@
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <thread>
 
 #include "common/log.hpp"
@@ -105,13 +106,13 @@ struct Candidate {
 class Writer {
 public:
     Writer(const FibConfig& cfg, NetlinkRouteTable table, NetlinkEvents events, int wake_fd, Inbox& inbox,
-           KernelState kernel, std::function<void(Report)> post, std::atomic<std::int64_t>& heartbeat)
+           RouteTable slots, std::function<void(Report)> post, std::atomic<std::int64_t>& heartbeat)
         : cfg_{cfg},
           table_{std::move(table)},
           events_{std::move(events)},
           wake_fd_{wake_fd},
           inbox_{inbox},
-          kernel_{std::move(kernel)},
+          slots_{std::move(slots)},
           post_{std::move(post)},
           heartbeat_{heartbeat},
           log_{log::get("fib")} {}
@@ -156,13 +157,13 @@ private:
         if (stall.count() > 0) std::this_thread::sleep_for(stall);
         const auto now = Clock::now();
         for (auto& [p, route] : changes) {
+            RouteSlot& slot = slots_[p];
             if (route) {
-                desired_.insert_or_assign(p, std::move(*route));
-                if (!withdrawn_.empty()) withdrawn_.erase(p);
+                slot.desired = std::move(*route);
+                slot.withdrawn = false;
             } else {
-                desired_.erase(p);
-                // Remembered only where there is something of ours to delete.
-                if (kernel_.ours.contains(p)) withdrawn_.insert(p);
+                slot.desired.reset();
+                slot.withdrawn = slot.ours.has_value();  // something of ours to delete, even before the sweep
             }
             if (!retry_.empty()) retry_.erase(p);  // a new desired state deserves a fresh attempt
             mark_dirty(p, now + cfg_.batch_delay, /*fresh=*/true);
@@ -205,13 +206,12 @@ private:
             }
             const auto kind = ev.kind == KernelEvent::Kind::kNewRoute ? EventKind::kNewRoute : EventKind::kDelRoute;
             const Prefix& p = ev.route.route.prefix;
-            if (!apply_event(kernel_, kind, ev.route, cfg_.protocol, cfg_.table)) continue;
-            if (ev.route.protocol == cfg_.protocol) {
-                auto it = kernel_.ours.find(p);
-                report.changes.emplace_back(p, it == kernel_.ours.end() ? std::nullopt : std::optional<FibRoute>(it->second));
-            } else if (!kernel_.foreign.contains(p)) {
+            if (!apply_event(slots_, kind, ev.route, cfg_.protocol, cfg_.table)) continue;
+            auto it = slots_.find(p);
+            if (ev.route.protocol == cfg_.protocol)
+                report.changes.emplace_back(p, it == slots_.end() ? std::nullopt : it->second.ours);
+            else if (it == slots_.end() || !it->second.foreign)
                 occupied_logged_.erase(p);
-            }
             // Someone else changed this prefix: look at it with the next batch. (The echoes of
             // our own writes are filtered out in the kernel.)
             mark_dirty(p, now + cfg_.batch_delay, /*fresh=*/false);
@@ -229,9 +229,9 @@ private:
     void retry_now_reachable(const Prefix& appeared, Clock::time_point now) {
         for (auto& [p, retry] : retry_) {
             if (retry.next_at <= now) continue;
-            auto d = desired_.find(p);
-            if (d == desired_.end()) continue;
-            const auto& hops = d->second.next_hops;
+            auto d = slots_.find(p);
+            if (d == slots_.end() || !d->second.desired) continue;
+            const auto& hops = d->second.desired->next_hops;
             if (std::any_of(hops.begin(), hops.end(), [&](const IpAddress& h) { return appeared.contains(h); }))
                 retry.next_at = now + cfg_.batch_delay;
         }
@@ -306,15 +306,18 @@ private:
             return false;
         }
         dump_error_logged_.clear();
-        kernel_ = split_kernel(*dump, cfg_.protocol, cfg_.table);
-        std::erase_if(occupied_logged_, [&](const Prefix& p) { return !kernel_.foreign.contains(p); });
+        load_kernel(slots_, *dump, cfg_.protocol, cfg_.table);
+        std::erase_if(occupied_logged_, [&](const Prefix& p) {
+            auto it = slots_.find(p);
+            return it == slots_.end() || !it->second.foreign;
+        });
         Report report;
-        report.full = kernel_.ours;
+        report.full = ours_of(slots_);
         post_(std::move(report));
         const std::vector<Candidate> dirty = take_dirty();
         std::vector<Candidate> all;
         auto d = dirty.begin();
-        for (const auto& p : all_prefixes({desired_, kernel_, withdrawn_, sweep_})) {
+        for (const auto& p : sorted_prefixes(slots_)) {
             while (d != dirty.end() && d->prefix < p) ++d;
             auto it = retry_.find(p);
             if (it != retry_.end() && it->second.next_at > now) continue;
@@ -331,19 +334,22 @@ private:
     void flush(const std::vector<Candidate>& candidates, Clock::time_point now) {
         if (candidates.empty()) return;
         const auto batch_start = Clock::now();
-        const DiffInput in{desired_, kernel_, withdrawn_, sweep_};
         std::vector<RouteOp> ops;
-        std::vector<bool> fresh;  // per op
+        struct OpInfo {
+            RouteSlot* slot;  // stable: nothing is inserted or erased until the results are in
+            bool fresh;
+        };
+        std::vector<OpInfo> info;
         for (const auto& c : candidates) {
-            const PrefixAction a = decide(in, c.prefix);
+            auto it = slots_.find(c.prefix);
+            RouteSlot* slot = it == slots_.end() ? nullptr : &it->second;
+            const PrefixAction a = slot ? decide(*slot, sweep_) : PrefixAction{};
             switch (a.kind) {
                 case PrefixAction::Kind::kReplace:
-                    ops.push_back({RouteOpKind::kReplace, *a.route});
-                    fresh.push_back(c.fresh);
-                    continue;
                 case PrefixAction::Kind::kRemove:
-                    ops.push_back({RouteOpKind::kRemove, *a.route});
-                    fresh.push_back(c.fresh);
+                    ops.push_back({a.kind == PrefixAction::Kind::kReplace ? RouteOpKind::kReplace : RouteOpKind::kRemove,
+                                   *a.route});
+                    info.push_back({slot, c.fresh});
                     continue;
                 case PrefixAction::Kind::kOccupied:
                     if (occupied_logged_.insert(c.prefix).second)
@@ -354,9 +360,9 @@ private:
             }
             // Needing nothing, or occupied (looked at again when the foreign route goes away): settled.
             if (!retry_.empty()) retry_.erase(c.prefix);
-            if (!withdrawn_.empty() && !desired_.contains(c.prefix) && !kernel_.ours.contains(c.prefix))
-                withdrawn_.erase(c.prefix);
             if (errors_.size() != 0 && errors_.clear(c.prefix)) log_->info("{}: no longer failing", c.prefix.to_string());
+            if (slot && !slot->desired && !slot->ours) slot->withdrawn = false;
+            if (slot && slot->empty()) slots_.erase(it);
         }
         if (ops.empty()) return;
 
@@ -385,16 +391,18 @@ private:
                 if (op.kind == RouteOpKind::kReplace) {
                     ++installed;
                     // Not a new desired state nor a retry: the kernel lost or changed the route.
-                    if (!fresh[i] && !retried) ++report.repairs;
+                    if (!info[i].fresh && !retried) ++report.repairs;
                     if (log_routes) log_->log(per_route, "installed {}{}", describe(op.route), recovered ? " (after errors)" : "");
-                    kernel_.ours.insert_or_assign(p, op.route);
+                    info[i].slot->ours = op.route;
                     report.changes.emplace_back(p, std::move(op.route));
                 } else {
                     ++removed;
                     if (log_routes) log_->log(per_route, "removed {}", describe(op.route));
-                    kernel_.ours.erase(p);
-                    if (!withdrawn_.empty()) withdrawn_.erase(p);
+                    RouteSlot& slot = *info[i].slot;
+                    slot.ours.reset();
+                    slot.withdrawn = false;
                     report.changes.emplace_back(p, std::nullopt);
+                    if (slot.empty()) slots_.erase(p);  // last use of info[i].slot
                 }
                 continue;
             }
@@ -430,13 +438,11 @@ private:
     NetlinkEvents events_;
     const int wake_fd_;
     Inbox& inbox_;
-    KernelState kernel_;
+    RouteTable slots_;  // every prefix the RIB wants, we hold, another protocol holds, or we must delete
     std::function<void(Report)> post_;
     std::atomic<std::int64_t>& heartbeat_;
     std::shared_ptr<spdlog::logger> log_;
 
-    RouteMap desired_;
-    PrefixSet withdrawn_;  // removed by the RIB: delete our route there even before the sweep
     bool sweep_ = false;
     // To look at with the next batch; true when the RIB changed the desired state since the prefix
     // was last written (a write then is not a repair).
@@ -444,7 +450,7 @@ private:
     std::optional<Clock::time_point> batch_due_;
     std::unordered_map<Prefix, Retry> retry_;
     ErrorMemo errors_;
-    PrefixSet occupied_logged_;
+    std::unordered_set<Prefix> occupied_logged_;
     std::optional<Clock::time_point> resync_due_;
     std::optional<Clock::time_point> link_due_;
     Clock::time_point last_link_check_{};
@@ -473,10 +479,12 @@ public:
             return unexpected("fib: cannot filter the echoes of our own writes: " + r.error().message());
         auto dump = table->dump();
         if (!dump) return unexpected("fib: cannot read the kernel's routes: " + dump.error().message());
-        KernelState kernel = split_kernel(*dump, cfg_.protocol, cfg_.table);
-        log->info("table {}: found {} routes of protocol {} ({} routes of other protocols)", cfg_.table,
-                  kernel.ours.size(), cfg_.protocol, kernel.foreign.size());
-        io_->kernel = kernel.ours;
+        RouteTable slots;
+        load_kernel(slots, *dump, cfg_.protocol, cfg_.table);
+        io_->kernel = ours_of(slots);
+        const auto foreign = std::count_if(slots.begin(), slots.end(), [](const auto& e) { return e.second.foreign.has_value(); });
+        log->info("table {}: found {} routes of protocol {} ({} prefixes held by other protocols)", cfg_.table,
+                  io_->kernel.size(), cfg_.protocol, foreign);
 
         wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (wake_fd_ < 0) return unexpected(std::string("fib: eventfd: ") + std::strerror(errno));
@@ -488,7 +496,7 @@ public:
             });
         };
         auto writer = std::make_unique<Writer>(cfg_, std::move(*table), std::move(*events), wake_fd_, inbox_,
-                                               std::move(kernel), std::move(post), heartbeat_);
+                                               std::move(slots), std::move(post), heartbeat_);
         try {
             thread_ = std::thread([w = std::move(writer)] { w->run(); });
         } catch (const std::system_error& e) {

@@ -31,63 +31,87 @@ std::string describe(const FibRoute& route) {
     return out;
 }
 
-KernelState split_kernel(const std::vector<KernelRoute>& dump, std::uint8_t protocol, std::uint32_t table) {
-    KernelState state;
-    for (const auto& kr : dump) {
-        if (kr.table != table) continue;
-        if (kr.protocol == protocol)
-            state.ours.insert_or_assign(kr.route.prefix, normalized(kr.route));
-        else
-            state.foreign.emplace(kr.route.prefix, kr.protocol);  // first one wins; any one blocks
+void load_kernel(RouteTable& table, const std::vector<KernelRoute>& dump, std::uint8_t protocol, std::uint32_t table_id) {
+    for (auto& [p, slot] : table) {
+        slot.ours.reset();
+        slot.foreign.reset();
     }
-    return state;
+    for (const auto& kr : dump) {
+        if (kr.table != table_id) continue;
+        RouteSlot& slot = table[kr.route.prefix];
+        if (kr.protocol == protocol)
+            slot.ours = normalized(kr.route);
+        else if (!slot.foreign)
+            slot.foreign = kr.protocol;  // first one wins; any one blocks
+    }
+    std::erase_if(table, [](const auto& entry) { return entry.second.empty(); });
 }
 
-bool apply_event(KernelState& state, EventKind kind, const KernelRoute& kr, std::uint8_t protocol,
-                 std::uint32_t table) {
-    if (kr.table != table) return false;
+RouteMap ours_of(const RouteTable& table) {
+    RouteMap out;
+    for (const auto& [p, slot] : table)
+        if (slot.ours) out.emplace(p, *slot.ours);
+    return out;
+}
+
+bool apply_event(RouteTable& table, EventKind kind, const KernelRoute& kr, std::uint8_t protocol, std::uint32_t table_id) {
+    if (kr.table != table_id) return false;
     const Prefix& p = kr.route.prefix;
-    if (kr.protocol == protocol) {
-        if (kind == EventKind::kDelRoute) return state.ours.erase(p) > 0;
-        FibRoute r = normalized(kr.route);
-        auto it = state.ours.find(p);
-        if (it != state.ours.end() && it->second == r) return false;
-        state.ours.insert_or_assign(p, std::move(r));
-        return true;
-    }
-    auto it = state.foreign.find(p);
+    auto it = table.find(p);
     if (kind == EventKind::kDelRoute) {
-        // Only the protocol we recorded: another protocol's route may still hold the prefix, and
-        // the next full dump corrects that case.
-        if (it == state.foreign.end() || it->second != kr.protocol) return false;
-        state.foreign.erase(it);
+        if (it == table.end()) return false;
+        RouteSlot& slot = it->second;
+        bool changed = false;
+        if (kr.protocol == protocol) {
+            changed = slot.ours.has_value();
+            slot.ours.reset();
+        } else if (slot.foreign == kr.protocol) {
+            // Only the protocol we recorded: another protocol's route may still hold the prefix,
+            // and the next full dump corrects that case.
+            slot.foreign.reset();
+            changed = true;
+        }
+        if (slot.empty()) table.erase(it);
+        return changed;
+    }
+    if (it == table.end()) it = table.try_emplace(p).first;
+    RouteSlot& slot = it->second;
+    if (kr.protocol == protocol) {
+        FibRoute r = normalized(kr.route);
+        if (slot.ours == r) return false;
+        slot.ours = std::move(r);
         return true;
     }
-    if (it != state.foreign.end()) return false;
-    state.foreign.emplace(p, kr.protocol);
+    if (slot.foreign) return false;
+    slot.foreign = kr.protocol;
     return true;
 }
 
-PrefixAction decide(const DiffInput& in, const Prefix& p) {
+PrefixAction decide(const RouteSlot& slot, bool sweep) {
     using Kind = PrefixAction::Kind;
-    auto d = in.desired.find(p);
-    auto k = in.kernel.ours.find(p);
-    const bool have_ours = k != in.kernel.ours.end();
-    if (d != in.desired.end()) {
-        if (have_ours && k->second == d->second) return {};
-        if (!in.kernel.foreign.empty()) {
-            if (auto f = in.kernel.foreign.find(p); f != in.kernel.foreign.end()) return {Kind::kOccupied, nullptr, f->second};
-        }
-        return {Kind::kReplace, &d->second};
+    if (slot.desired) {
+        if (slot.ours == slot.desired) return {};
+        if (slot.foreign) return {Kind::kOccupied, nullptr, *slot.foreign};
+        return {Kind::kReplace, &*slot.desired};
     }
-    if (have_ours && (in.sweep || in.withdrawn.contains(p))) return {Kind::kRemove, &k->second};
+    if (slot.ours && (sweep || slot.withdrawn)) return {Kind::kRemove, &*slot.ours};
     return {};
 }
 
-RouteDiff diff_routes(const DiffInput& in, std::span<const Prefix> candidates) {
+std::vector<Prefix> sorted_prefixes(const RouteTable& table) {
+    std::vector<Prefix> all;
+    all.reserve(table.size());
+    for (const auto& [p, slot] : table) all.push_back(p);
+    std::sort(all.begin(), all.end());
+    return all;
+}
+
+RouteDiff diff_routes(const RouteTable& table, bool sweep, std::span<const Prefix> candidates) {
     RouteDiff diff;
     for (const auto& p : candidates) {
-        const PrefixAction a = decide(in, p);
+        auto it = table.find(p);
+        if (it == table.end()) continue;
+        const PrefixAction a = decide(it->second, sweep);
         switch (a.kind) {
             case PrefixAction::Kind::kNone: break;
             case PrefixAction::Kind::kReplace: diff.replace.push_back(*a.route); break;
@@ -98,18 +122,7 @@ RouteDiff diff_routes(const DiffInput& in, std::span<const Prefix> candidates) {
     return diff;
 }
 
-std::vector<Prefix> all_prefixes(const DiffInput& in) {
-    std::vector<Prefix> all;
-    all.reserve(in.desired.size() + in.kernel.ours.size() + in.withdrawn.size());
-    for (const auto& [p, r] : in.desired) all.push_back(p);
-    for (const auto& [p, r] : in.kernel.ours) all.push_back(p);
-    for (const auto& p : in.withdrawn) all.push_back(p);
-    std::sort(all.begin(), all.end());
-    all.erase(std::unique(all.begin(), all.end()), all.end());
-    return all;
-}
-
-RouteDiff diff_all(const DiffInput& in) { return diff_routes(in, all_prefixes(in)); }
+RouteDiff diff_all(const RouteTable& table, bool sweep) { return diff_routes(table, sweep, sorted_prefixes(table)); }
 
 std::chrono::milliseconds retry_delay(unsigned failures) noexcept {
     constexpr std::chrono::milliseconds kFirst{250};

@@ -1,18 +1,16 @@
 // daemon/platform/route_diff: the deciding half of the FIB, with no netlink, thread or clock in it.
-// Given what the RIB wants (desired), what the kernel holds under kroute's protocol (kernel) and
-// which prefixes another protocol occupies in kroute's table (foreign), it says which routes to
-// replace and which to delete. It also holds the small bookkeeping the writer needs: retry
+// Given, per prefix, what the RIB wants (desired), what the kernel holds under kroute's protocol
+// (ours) and whether another protocol occupies it in kroute's table (foreign), it says which routes
+// to replace and which to delete. It also holds the small bookkeeping the writer needs: retry
 // backoff and "log an error once per prefix". Fib's writer thread calls it; tests call it directly.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "common/ip.hpp"
@@ -28,10 +26,7 @@ struct KernelRoute {
     friend bool operator==(const KernelRoute&, const KernelRoute&) = default;
 };
 
-// Hash maps: the writer looks a prefix up several times per route, a million routes at a time.
 using RouteMap = std::unordered_map<Prefix, FibRoute>;
-using ForeignMap = std::unordered_map<Prefix, std::uint8_t>;  // prefix -> the other protocol holding it
-using PrefixSet = std::unordered_set<Prefix>;
 
 // Next hops sorted, duplicates and hops of the other family dropped. The kernel reports the hops
 // of a multipath route in its own order, so routes compare as sets of next hops.
@@ -42,19 +37,28 @@ using PrefixSet = std::unordered_set<Prefix>;
 // "10.244.2.0/24 via 172.18.0.12" / "10.244.3.0/24 via 172.18.0.12, 172.18.0.13"
 [[nodiscard]] std::string describe(const FibRoute& route);
 
-struct KernelState {
-    RouteMap ours;       // our protocol, our table
-    ForeignMap foreign;  // other protocols, our table
+// Everything the writer knows of one prefix, in one place: a million routes cost one hash lookup
+// each per step, not one per fact.
+struct RouteSlot {
+    std::optional<FibRoute> desired;       // what the RIB wants (normalized)
+    std::optional<FibRoute> ours;          // our route in the kernel, as last read or written (normalized)
+    std::optional<std::uint8_t> foreign;   // another protocol's route holds the prefix in our table
+    bool withdrawn = false;                // removed by the RIB: delete ours even before the sweep
+    [[nodiscard]] bool empty() const noexcept { return !desired && !ours && !foreign && !withdrawn; }
 };
-// Splits a full dump. Routes of other tables are dropped.
-[[nodiscard]] KernelState split_kernel(const std::vector<KernelRoute>& dump, std::uint8_t protocol,
-                                       std::uint32_t table);
+using RouteTable = std::unordered_map<Prefix, RouteSlot>;
+
+// A full dump replaces what `table` knows of the kernel (`ours`, `foreign`); what the RIB wants
+// stays. Routes of other tables are ignored; slots left empty are dropped.
+void load_kernel(RouteTable& table, const std::vector<KernelRoute>& dump, std::uint8_t protocol, std::uint32_t table_id);
+// Our routes in `table`, as a map (for the io_context thread's view).
+[[nodiscard]] RouteMap ours_of(const RouteTable& table);
 
 enum class EventKind : std::uint8_t { kNewRoute, kDelRoute };
-// Applies one kernel route notification to `state`; true when the prefix's state changed (then the
+// Applies one kernel route notification; true when the prefix's kernel state changed (then the
 // prefix needs a look: our route deleted behind our back, a foreign route appeared or went away).
-bool apply_event(KernelState& state, EventKind kind, const KernelRoute& route, std::uint8_t protocol,
-                 std::uint32_t table);
+bool apply_event(RouteTable& table, EventKind kind, const KernelRoute& route, std::uint8_t protocol,
+                 std::uint32_t table_id);
 
 struct Occupied {
     Prefix prefix;
@@ -69,31 +73,24 @@ struct RouteDiff {
     [[nodiscard]] bool empty() const noexcept { return replace.empty() && remove.empty(); }
 };
 
-struct DiffInput {
-    const RouteMap& desired;        // normalized routes
-    const KernelState& kernel;
-    const PrefixSet& withdrawn;     // removed by remove_route(): delete even before the sweep
-    bool sweep = false;             // delete every undesired route of ours
-};
-
-// What one prefix needs: nothing, our route written (the desired one) or deleted (ours, as the
-// kernel has it), or nothing because another protocol occupies it. A desired route is never written
-// over another protocol's route (NLM_F_REPLACE matches on prefix and metric, not protocol); an
-// undesired route of ours is deleted only when withdrawn or when the stale sweep is on.
+// What one prefix needs: nothing, the desired route written, our route deleted, or nothing
+// because another protocol occupies it. A desired route is never written over another protocol's
+// route (NLM_F_REPLACE matches on prefix and metric, not protocol); an undesired route of ours is
+// deleted only when withdrawn or when the stale sweep (`sweep`) is on.
 struct PrefixAction {
     enum class Kind : std::uint8_t { kNone, kReplace, kRemove, kOccupied };
     Kind kind = Kind::kNone;
     const FibRoute* route = nullptr;  // kReplace: the desired route; kRemove: ours in the kernel
     std::uint8_t occupier = 0;        // kOccupied: the other protocol
 };
-[[nodiscard]] PrefixAction decide(const DiffInput& in, const Prefix& prefix);
+[[nodiscard]] PrefixAction decide(const RouteSlot& slot, bool sweep);
 
-// decide() over `candidates`, collected.
-[[nodiscard]] RouteDiff diff_routes(const DiffInput& in, std::span<const Prefix> candidates);
-// The same over every prefix either side knows or withdrew, in prefix order (periodic reconciliation).
-[[nodiscard]] RouteDiff diff_all(const DiffInput& in);
-// The prefixes diff_all() looks at, sorted.
-[[nodiscard]] std::vector<Prefix> all_prefixes(const DiffInput& in);
+// Every prefix the table knows, sorted.
+[[nodiscard]] std::vector<Prefix> sorted_prefixes(const RouteTable& table);
+// decide() over `candidates` (prefixes the table does not know need nothing), collected.
+[[nodiscard]] RouteDiff diff_routes(const RouteTable& table, bool sweep, std::span<const Prefix> candidates);
+// The same over every prefix, in prefix order (periodic reconciliation).
+[[nodiscard]] RouteDiff diff_all(const RouteTable& table, bool sweep);
 
 // Delay before the n-th retry of a failed write (n >= 1): 250 ms doubling up to 30 s.
 [[nodiscard]] std::chrono::milliseconds retry_delay(unsigned failures) noexcept;
