@@ -119,12 +119,29 @@ std::string Prefix::to_string() const { return address_.to_string() + "/" + std:
 
 }  // namespace kroute
 
-std::size_t std::hash<kroute::IpAddress>::operator()(const kroute::IpAddress& a) const noexcept {
-    std::size_t h = static_cast<std::size_t>(a.family());
-    for (std::size_t i = 0; i < a.size(); ++i) h = h * 131 + a.data()[i];
-    return h;
+namespace {
+// The address's bytes folded into 64 bits (IPv4 in the low 32, IPv6 as its two halves xored),
+// then spread over every bit by a multiply and a shift, so that the low bits unordered containers
+// use differ even for prefixes that share their low bytes (all of a /24's have a zero last byte).
+std::uint64_t fold(const kroute::IpAddress& a) noexcept {
+    std::uint64_t hi = 0;
+    std::uint64_t lo = 0;
+    if (a.is_v4()) {
+        std::memcpy(&lo, a.data(), 4);
+    } else {
+        std::memcpy(&hi, a.data(), 8);
+        std::memcpy(&lo, a.data() + 8, 8);
+    }
+    return hi ^ (lo * 0x9E3779B97F4A7C15ull) ^ (static_cast<std::uint64_t>(a.family()) << 62);
 }
+std::size_t mix(std::uint64_t x) noexcept {
+    x *= 0xBF58476D1CE4E5B9ull;
+    return static_cast<std::size_t>(x ^ (x >> 31));
+}
+}  // namespace
+
+std::size_t std::hash<kroute::IpAddress>::operator()(const kroute::IpAddress& a) const noexcept { return mix(fold(a)); }
 
 std::size_t std::hash<kroute::Prefix>::operator()(const kroute::Prefix& p) const noexcept {
-    return std::hash<kroute::IpAddress>{}(p.address()) * 31 + static_cast<std::size_t>(p.length());
+    return mix(fold(p.address()) + static_cast<std::uint64_t>(p.length()) * 0x94D049BB133111EBull);
 }

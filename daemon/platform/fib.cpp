@@ -346,9 +346,13 @@ private:
             const PrefixAction a = slot ? decide(*slot, sweep_) : PrefixAction{};
             switch (a.kind) {
                 case PrefixAction::Kind::kReplace:
+                    ops.push_back({RouteOpKind::kReplace, *a.route});
+                    info.push_back({slot, c.fresh});
+                    continue;
                 case PrefixAction::Kind::kRemove:
-                    ops.push_back({a.kind == PrefixAction::Kind::kReplace ? RouteOpKind::kReplace : RouteOpKind::kRemove,
-                                   *a.route});
+                    // A delete names the prefix only (the kernel matches prefix, table and
+                    // protocol); the slot still has the next hops for the log.
+                    ops.push_back({RouteOpKind::kRemove, FibRoute{c.prefix, {}}});
                     info.push_back({slot, c.fresh});
                     continue;
                 case PrefixAction::Kind::kOccupied:
@@ -397,8 +401,8 @@ private:
                     report.changes.emplace_back(p, std::move(op.route));
                 } else {
                     ++removed;
-                    if (log_routes) log_->log(per_route, "removed {}", describe(op.route));
                     RouteSlot& slot = *info[i].slot;
+                    if (log_routes) log_->log(per_route, "removed {}", slot.ours ? describe(*slot.ours) : p.to_string());
                     slot.ours.reset();
                     slot.withdrawn = false;
                     report.changes.emplace_back(p, std::nullopt);
@@ -412,7 +416,8 @@ private:
             ++retry.failures;
             retry.next_at = now + retry_delay(retry.failures);
             const char* verb = op.kind == RouteOpKind::kReplace ? "installing" : "removing";
-            report.last_error = std::string(verb) + " " + describe(op.route) + ": " + ec.message();
+            report.last_error = std::string(verb) + " " + (op.kind == RouteOpKind::kReplace ? describe(op.route) : p.to_string()) +
+                                ": " + ec.message();
             // Once per prefix and error, not once per attempt: an unreachable gateway retries
             // for as long as it stays unreachable.
             if (errors_.record(p, ec.value()))
