@@ -813,9 +813,9 @@ std::optional<std::string> Controller::import_rejection(const Prefix& prefix, co
     if (best.next_hops.empty()) return "it has no next hop";
     for (const auto& nh : best.next_hops) {
         if (nh == node_address_ || nh == node_address_v6_) return "its next hop is this node";
-        if (nh.family() != prefix.family())
-            // RFC 8950 next hops (an IPv4 route via IPv6) need RTA_VIA routes: not built.
-            return "its next hop " + nh.to_string() + " is of the other address family";
+        // An IPv4 route via IPv6 (RFC 8950) is installed with RTA_VIA; the kernel has no IPv6 route via IPv4.
+        if (prefix.family() == Family::kIpv6 && nh.is_v4())
+            return "its next hop " + nh.to_string() + " is IPv4 (an IPv6 route needs an IPv6 next hop)";
     }
     return std::nullopt;
 }

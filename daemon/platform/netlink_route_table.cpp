@@ -94,8 +94,11 @@ std::optional<KernelRoute> kernel_route_from(rtnl_route* r) {
         rtnl_nexthop* nh = rtnl_route_nexthop_n(r, i);
         if (nh == nullptr) continue;
         nl_addr* gw = rtnl_route_nh_get_gateway(nh);
-        if (gw == nullptr || nl_addr_get_family(gw) != family) continue;  // device routes, RTA_VIA
-        const IpAddress hop = address_from(gw, family);
+        if (gw == nullptr) gw = rtnl_route_nh_get_via(nh);  // an IPv4 route via IPv6 (RFC 8950)
+        if (gw == nullptr) continue;  // a device route
+        const int gw_family = nl_addr_get_family(gw);
+        if (gw_family != AF_INET && gw_family != AF_INET6) continue;
+        const IpAddress hop = address_from(gw, gw_family);
         kr.route.next_hops.push_back(hop);
         // The device matters only for on-link routes (ours through the overlay) and link-local
         // gateways (meaningless without it); for the others it is whatever the kernel resolved
@@ -160,7 +163,7 @@ struct NetlinkRouteTable::Sock {
         if (replace) {
             const auto& hops = op.route.next_hops;
             if (hops.size() == 1) {
-                append_attr(buf, RTA_GATEWAY, hops[0].data(), hops[0].size());
+                append_gateway(buf, p, hops[0]);
                 if (ifindex != 0) append_attr(buf, RTA_OIF, &ifindex, sizeof ifindex);
                 if (op.route.onlink)
                     reinterpret_cast<rtmsg*>(buf.data() + start + NLMSG_HDRLEN)->rtm_flags |= RTNH_F_ONLINK;
@@ -170,7 +173,7 @@ struct NetlinkRouteTable::Sock {
                 for (const auto& hop : hops) {
                     const std::size_t nh = buf.size();
                     buf.resize(nh + RTNH_ALIGN(sizeof(rtnexthop)));
-                    append_attr(buf, RTA_GATEWAY, hop.data(), hop.size());
+                    append_gateway(buf, p, hop);
                     auto* rtnh = reinterpret_cast<rtnexthop*>(buf.data() + nh);
                     rtnh->rtnh_len = static_cast<unsigned short>(buf.size() - nh);
                     rtnh->rtnh_flags = op.route.onlink ? RTNH_F_ONLINK : 0;
@@ -187,6 +190,16 @@ struct NetlinkRouteTable::Sock {
         hdr->nlmsg_seq = seq;
         hdr->nlmsg_pid = port;
         return {};
+    }
+
+    // RTA_GATEWAY, or RTA_VIA for an IPv6 next hop of an IPv4 prefix (RFC 8950; Linux 5.2 and later).
+    static void append_gateway(std::vector<unsigned char>& buf, const Prefix& p, const IpAddress& hop) {
+        if (hop.family() == p.family()) return append_attr(buf, RTA_GATEWAY, hop.data(), hop.size());
+        std::array<unsigned char, sizeof(rtvia) + 16> via{};
+        const auto family = static_cast<__kernel_sa_family_t>(hop.is_v4() ? AF_INET : AF_INET6);
+        std::memcpy(via.data(), &family, sizeof family);
+        std::memcpy(via.data() + sizeof(rtvia), hop.data(), hop.size());
+        append_attr(buf, RTA_VIA, via.data(), sizeof(rtvia) + hop.size());
     }
 
     static void append_attr(std::vector<unsigned char>& buf, unsigned short type, const void* data, std::size_t len) {

@@ -4,10 +4,16 @@
 
 namespace kroute::daemon {
 
+namespace {
+// Next hops the kernel can install for a prefix of this family: its own, and for IPv4 also IPv6
+// ones (RFC 8950 next hops, as RTA_VIA); the kernel has no IPv6 route via an IPv4 gateway.
+bool usable_hop_family(Family prefix, Family hop) { return hop == prefix || prefix == Family::kIpv4; }
+}  // namespace
+
 FibRoute normalized(FibRoute route) {
     auto& hops = route.next_hops;
     const Family family = route.prefix.family();
-    std::erase_if(hops, [family](const IpAddress& a) { return a.family() != family; });
+    std::erase_if(hops, [family](const IpAddress& a) { return !usable_hop_family(family, a.family()); });
     std::sort(hops.begin(), hops.end());
     hops.erase(std::unique(hops.begin(), hops.end()), hops.end());
     return route;
@@ -16,7 +22,7 @@ FibRoute normalized(FibRoute route) {
 bool installable(const FibRoute& route) {
     if (route.next_hops.empty()) return false;
     return std::all_of(route.next_hops.begin(), route.next_hops.end(), [&](const IpAddress& a) {
-        return a.family() == route.prefix.family() && !a.is_unspecified();
+        return usable_hop_family(route.prefix.family(), a.family()) && !a.is_unspecified();
     });
 }
 

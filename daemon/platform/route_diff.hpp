@@ -28,11 +28,12 @@ struct KernelRoute {
 
 using RouteMap = std::unordered_map<Prefix, FibRoute>;
 
-// Next hops sorted, duplicates and hops of the other family dropped. The kernel reports the hops
+// Next hops sorted, duplicates and hops the kernel cannot take dropped (an IPv4 hop of an IPv6
+// prefix; an IPv6 hop of an IPv4 prefix is an RFC 8950 next hop, kept). The kernel reports the hops
 // of a multipath route in its own order, so routes compare as sets of next hops.
 [[nodiscard]] FibRoute normalized(FibRoute route);
-// Something the kernel can be asked to install: at least one next hop of the prefix's family,
-// none of them unspecified (0.0.0.0 / ::).
+// Something the kernel can be asked to install: at least one next hop, each of the prefix's family
+// (or IPv6 for an IPv4 prefix), none unspecified (0.0.0.0 / ::).
 [[nodiscard]] bool installable(const FibRoute& route);
 // "10.244.2.0/24 via 172.18.0.12" / "10.244.3.0/24 via 172.18.0.12, 172.18.0.13"
 [[nodiscard]] std::string describe(const FibRoute& route);

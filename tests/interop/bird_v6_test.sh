@@ -7,9 +7,13 @@
 #    hops (RFC 2545), AS path [65001]; kroute keeps the link-local one (a directly connected eBGP
 #    router, as BIRD itself chooses) and installs it on the session's interface:
 #    `2001:db8:2::/48 via fe80::... dev eth0 proto 52`.
-# 3. kroute's IPv4 podCIDR reaches BIRD over the IPv6 session with its IPv4 next hop 10.0.0.1 and
-#    AS path 64512 (IPv4 NLRI over an IPv6 transport, RFC 4760).
-# 4. BIRD withdraws its IPv6 route: it leaves kroute.
+# 3. kroute's IPv4 podCIDR reaches BIRD over the IPv6 session (IPv4 NLRI over an IPv6 transport, RFC
+#    4760) with AS path 64512 and, extended next hops being negotiated (BIRD's `extended next hop
+#    on`), the session's own IPv6 address fd00::1 as next hop (RFC 8950).
+# 4. BIRD's IPv4 route 198.51.100.0/24 comes over the IPv6 session with an IPv6 next hop (RFC 8950,
+#    `extended next hop on`): kroute installs it `via inet6 <BIRD's link-local> dev eth0` and an
+#    IPv4 ping through it reaches BIRD's namespace.
+# 5. BIRD withdraws its IPv6 route: it leaves kroute.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 if [[ ${1:-} != --inside ]]; then
@@ -51,11 +55,12 @@ log "$KR_DIR/rt.log" all;
 protocol device { }
 protocol direct { ipv4; ipv6; interface "eth0"; }
 protocol static s6 { ipv6; $route }
+protocol static s4 { ipv4; route 198.51.100.0/24 blackhole; }
 protocol bgp kroute {
   local fd00::2 as 65001;
   neighbor fd00::1 as 64512;
   hold time 9; keepalive time 3; connect retry time 1;
-  ipv4 { import all; export none; };
+  ipv4 { import all; export where proto = "s4"; extended next hop on; };
   ipv6 { import all; export where source = RTS_STATIC; };
 }
 CONF
@@ -78,11 +83,20 @@ wait_for 10 "2001:db8:2::/48 via $rt_ll dev eth0 in kr's kernel" kernel_has_ll
 ip netns exec kr ping -6 -c1 -W2 "$rt_ll%eth0" >/dev/null || fail "BIRD's link-local next hop does not answer"
 echo "ok: BIRD's IPv6 route in MP_REACH_NLRI: next hop $rt_ll (link-local, on eth0), AS path [65001], installed"
 
-bird_learned_v4() { birdc_at rt show route 10.244.1.0/24 protocol kroute all | grep -q 'BGP.next_hop: 10.0.0.1'; }
-wait_for 20 "BIRD to learn 10.244.1.0/24 with next hop 10.0.0.1 over the IPv6 session" bird_learned_v4
+bird_learned_v4() { birdc_at rt show route 10.244.1.0/24 protocol kroute all | grep -q 'BGP.next_hop: fd00::1'; }
+wait_for 20 "BIRD to learn 10.244.1.0/24 with next hop fd00::1 over the IPv6 session" bird_learned_v4
 birdc_at rt show route 10.244.1.0/24 protocol kroute all | grep -qE 'BGP\.as_path: 64512$' ||
     fail "BIRD's AS path for 10.244.1.0/24 is not 64512: $(birdc_at rt show route 10.244.1.0/24 all)"
-echo "ok: kroute's IPv4 podCIDR reaches BIRD over the IPv6 session, next hop 10.0.0.1, AS path 64512"
+echo "ok: kroute's IPv4 podCIDR reaches BIRD over the IPv6 session with its IPv6 next hop fd00::1 (RFC 8950), AS path 64512"
+
+ip -n rt addr add 198.51.100.1/32 dev lo
+wait_for 20 "kroute to learn 198.51.100.0/24 from BIRD" node_rib_has n1 198.51.100.0/24 fd00::2
+path=$(kctl n1 rib 198.51.100.0/24 -o json | jq -c '.[0].paths[0]')
+[[ $(jq -r '.next_hops[0]' <<<"$path") == "$rt_ll" ]] || fail "198.51.100.0/24's next hop is not BIRD's link-local $rt_ll: $path"
+kernel_has_v4_via_v6() { ip -n kr route show 198.51.100.0/24 proto 52 | grep -q "via inet6 $rt_ll dev eth0"; }
+wait_for 10 "198.51.100.0/24 via inet6 $rt_ll dev eth0 in kr's kernel" kernel_has_v4_via_v6
+ip netns exec kr ping -c1 -W2 198.51.100.1 >/dev/null || fail "no IPv4 ping through the route via an IPv6 next hop"
+echo "ok: BIRD's IPv4 route with an IPv6 next hop (RFC 8950) installed via inet6 $rt_ll dev eth0, and it forwards"
 
 bird_conf 0
 birdc_at rt configure >/dev/null

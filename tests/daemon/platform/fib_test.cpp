@@ -165,6 +165,22 @@ TEST_CASE("Fib re-adds a route deleted behind its back", "[daemon][fib][netns]")
     CHECK(run_until(ioc, [] { return contains(ours("-4"), "10.244.2.0/24 via 172.18.0.12"); }));
 }
 
+TEST_CASE("Fib installs an IPv4 route via an IPv6 next hop (RFC 8950), reads it back and repairs it",
+          "[daemon][fib][netns]") {
+    Node node;
+    asio::io_context ioc;
+    Fib fib(ioc, fast_config());
+    REQUIRE(fib.start());
+    fib.set_route(route("10.244.7.0/24", {"fd00:18::17"}));
+    REQUIRE(run_until(ioc, [] { return contains(ours("-4"), "10.244.7.0/24 via inet6 fd00:18::17 dev veth0"); }));
+    // Read back as written: the kernel view matches the desired route, so nothing is rewritten.
+    REQUIRE(run_until(ioc, [&] { return fib.snapshot().kernel == fib.snapshot().desired; }));
+    const auto writes = fib.snapshot().writes;
+    must("ip route del 10.244.7.0/24 proto 52");
+    CHECK(run_until(ioc, [] { return contains(ours("-4"), "10.244.7.0/24 via inet6 fd00:18::17 dev veth0"); }));
+    CHECK(run_until(ioc, [&] { return fib.snapshot().writes == writes + 1 && fib.snapshot().repairs == 1; }));
+}
+
 TEST_CASE("Fib restores routes flushed by a link going down and up", "[daemon][fib][netns]") {
     Node node;
     asio::io_context ioc;

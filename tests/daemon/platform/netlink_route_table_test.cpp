@@ -95,6 +95,8 @@ TEST_CASE("NetlinkRouteTable writes multipath, on-link and IPv6 routes as iprout
         {RouteOpKind::kReplace, missing_dev},
         {RouteOpKind::kReplace, route("fd00:244:2::/64", {"fd00:18::12"})},
         {RouteOpKind::kReplace, route("fd00:244:3::/64", {"fd00:18::12", "fd00:18::13"})},
+        {RouteOpKind::kReplace, route("10.244.7.0/24", {"fd00:18::17"})},  // RFC 8950: RTA_VIA
+        {RouteOpKind::kReplace, route("10.244.8.0/24", {"172.18.0.18", "fd00:18::18"})},
     };
     const auto results = table->apply(ops);
     CHECK(!results[0]);
@@ -102,12 +104,16 @@ TEST_CASE("NetlinkRouteTable writes multipath, on-link and IPv6 routes as iprout
     CHECK(results[2] == std::error_code(ENODEV, std::system_category()));
     CHECK(!results[3]);
     CHECK(!results[4]);
+    CHECK(!results[5]);
+    CHECK(!results[6]);
     const std::string v4 = ours("-4");  // filtered by protocol 52, which it then does not print
     CHECK(contains(v4, "10.244.2.0/24 \n"));
     CHECK(contains(v4, "nexthop via 172.18.0.12 dev veth0"));
     CHECK(contains(v4, "nexthop via 172.18.0.13 dev veth0"));
     CHECK(contains(v4, "10.250.0.0/24 via 10.9.9.9 dev veth0 onlink"));
     CHECK(!contains(v4, "10.251.0.0"));
+    CHECK(contains(v4, "10.244.7.0/24 via inet6 fd00:18::17 dev veth0"));
+    CHECK(contains(v4, "nexthop via inet6 fd00:18::18 dev veth0"));
     const std::string v6 = ours("-6");
     CHECK(contains(v6, "fd00:244:2::/64 via fd00:18::12 dev veth0"));
     CHECK(contains(v6, "nexthop via fd00:18::13 dev veth0"));
@@ -121,6 +127,11 @@ TEST_CASE("NetlinkRouteTable writes multipath, on-link and IPv6 routes as iprout
     REQUIRE(mp != dump->end());
     CHECK(mp->protocol == 52);
     CHECK(mp->route.next_hops.size() == 2);
+    const auto via6 = std::find_if(dump->begin(), dump->end(), [](const KernelRoute& r) {
+        return r.route.prefix.to_string() == "10.244.7.0/24";
+    });
+    REQUIRE(via6 != dump->end());
+    CHECK(via6->route.next_hops == std::vector<IpAddress>{*IpAddress::parse("fd00:18::17")});
 }
 
 TEST_CASE("NetlinkEvents drops the echoes of our own writes and keeps everyone else's", "[daemon][fib][netns]") {

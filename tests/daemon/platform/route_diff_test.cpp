@@ -30,20 +30,24 @@ constexpr std::uint32_t kTable = 254;
 
 }  // namespace
 
-TEST_CASE("normalized sorts next hops, drops duplicates and the other family", "[daemon][route_diff]") {
+TEST_CASE("normalized sorts next hops, drops duplicates and IPv4 hops of IPv6 prefixes", "[daemon][route_diff]") {
+    // An IPv6 hop of an IPv4 prefix is an RFC 8950 next hop: kept.
     auto r = normalized(route("10.244.3.0/24", {"172.18.0.13", "fd00::1", "172.18.0.12", "172.18.0.13"}));
-    CHECK(r == route("10.244.3.0/24", {"172.18.0.12", "172.18.0.13"}));
+    CHECK(r == route("10.244.3.0/24", {"172.18.0.12", "172.18.0.13", "fd00::1"}));
     CHECK(normalized(route("fd00:244::/64", {"fd00::2", "10.0.0.1", "fd00::1"})) ==
           route("fd00:244::/64", {"fd00::1", "fd00::2"}));
 }
 
-TEST_CASE("installable needs next hops of the prefix's family, none unspecified", "[daemon][route_diff]") {
+TEST_CASE("installable needs next hops the kernel takes for the prefix, none unspecified", "[daemon][route_diff]") {
     CHECK(installable(route("10.244.2.0/24", {"172.18.0.12"})));
     CHECK(installable(route("fd00:244:2::/64", {"fd00:18::12", "fd00:18::13"})));
     CHECK_FALSE(installable(route("10.244.2.0/24", {})));
     CHECK_FALSE(installable(route("10.244.2.0/24", {"0.0.0.0"})));
-    CHECK_FALSE(installable(route("10.244.2.0/24", {"fd00:18::12"})));
-    CHECK_FALSE(installable(route("10.244.2.0/24", {"172.18.0.12", "fd00:18::12"})));
+    CHECK(installable(route("10.244.2.0/24", {"fd00:18::12"})));  // RFC 8950: via inet6
+    CHECK(installable(route("10.244.2.0/24", {"172.18.0.12", "fd00:18::12"})));
+    CHECK_FALSE(installable(route("fd00:244:2::/64", {"172.18.0.12"})));
+    CHECK_FALSE(installable(route("fd00:244:2::/64", {"fd00:18::12", "172.18.0.12"})));
+    CHECK_FALSE(installable(route("10.244.2.0/24", {"::"})));
 }
 
 TEST_CASE("describe names the prefix and its next hops", "[daemon][route_diff]") {
