@@ -144,10 +144,11 @@ void Controller::reconcile() {
     warned_missing_self_ = false;
     const k8s::Node& self = self_it->second;
 
-    auto address = self.address(Family::kIpv4);
+    auto address = self.address(session_family());
     if (!address) {
         if (!warned_no_address_)
-            log->warn("node {} has no IPv4 InternalIP or ExternalIP yet; waiting", node_name_);
+            log->warn("node {} has no {} InternalIP or ExternalIP yet; waiting", node_name_,
+                      session_family() == Family::kIpv4 ? "IPv4" : "IPv6");
         warned_no_address_ = true;
     } else {
         warned_no_address_ = false;
@@ -186,7 +187,7 @@ void Controller::reconcile() {
         sync_peers(self);
     }
     check_stale_sweep();
-    if (speaker_ && service_next_hops_ != std::pair{node_address_, options_.enable_ipv6 ? node_address_v6_ : std::nullopt})
+    if (speaker_ && service_next_hops_ != std::pair{node_address_of(Family::kIpv4), node_address_of(Family::kIpv6)})
         sync_all_services();
     sync_overlay(self);
     sync_host_rules(self);
@@ -195,7 +196,7 @@ void Controller::reconcile() {
 
 void Controller::sync_overlay(const k8s::Node& self) {
     if (!options_.enable_overlay || overlay_plumbing_ == nullptr) return;
-    bool moved = sync_overlay_family(self, Family::kIpv4, node_address_);
+    bool moved = options_.enable_ipv4 && sync_overlay_family(self, Family::kIpv4, node_address_);
     if (options_.enable_ipv6) moved = sync_overlay_family(self, Family::kIpv6, node_address_v6_) || moved;
     // Routes to the nodes that moved behind the overlay (or out of it) change device and gateway.
     if (!moved || !speaker_) return;
@@ -252,7 +253,7 @@ void Controller::sync_host_rules(const k8s::Node& self) {
     if (plumbing_ == nullptr || self.pod_cidrs.empty()) return;
     HostRulesSpec spec;
     for (const auto& p : self.pod_cidrs)
-        if (p.family() == Family::kIpv4 || options_.enable_ipv6) spec.pod_cidrs.push_back(p);
+        if (family_enabled(p.family())) spec.pod_cidrs.push_back(p);
     spec.cluster_cidrs = cluster_cidrs();
     for (const auto& [name, node] : nodes_) {
         spec.node_addresses.insert(spec.node_addresses.end(), node.internal_ips.begin(), node.internal_ips.end());
@@ -340,7 +341,8 @@ void Controller::ensure_speaker(const k8s::Node& self) {
     } else if (!options_.router_id.empty()) {
         router_id_ = *IpAddress::parse(options_.router_id);
     } else if (node_address_) {
-        router_id_ = *node_address_;
+        // A BGP identifier is 32 bits: an IPv6-only node's is generated from its address.
+        router_id_ = node_address_->is_v4() ? *node_address_ : generated_router_id(*node_address_);
     } else {
         return;  // waiting for the node's address, logged in reconcile()
     }
@@ -351,7 +353,7 @@ void Controller::ensure_speaker(const k8s::Node& self) {
     if (node_address_) cfg.listen_addresses = {*node_address_};
     // An IPv6 InternalIP too: external routers may peer over IPv6 (the session carries IPv4 routes
     // with IPv4 next hops, or IPv6 ones with RFC 8950).
-    if (auto v6 = self.address(Family::kIpv6)) cfg.listen_addresses.push_back(*v6);
+    if (auto v6 = self.address(Family::kIpv6); v6 && v6 != node_address_) cfg.listen_addresses.push_back(*v6);
     cfg.timers.hold_time = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_holdtime);
     cfg.timers.keepalive = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_keepalive_time);
     cfg.timers.connect_retry = std::chrono::duration_cast<std::chrono::seconds>(options_.bgp_connect_retry_time);
@@ -456,13 +458,12 @@ void Controller::sync_originated(const k8s::Node& self) {
     // Each podCIDR goes out with this node's address of its family as next hop: an IPv6 podCIDR
     // (with --enable-ipv6) needs the node's IPv6 InternalIP; it travels over the same session.
     std::map<Prefix, IpAddress> want;
-    const auto v6 = options_.enable_ipv6 ? node_address_v6_ : std::nullopt;
+    const auto v4 = node_address_of(Family::kIpv4);
+    const auto v6 = node_address_of(Family::kIpv6);
     if (node_address_) {
         for (const auto& p : self.pod_cidrs) {
-            if (p.family() == Family::kIpv4)
-                want.emplace(p, *node_address_);
-            else if (v6)
-                want.emplace(p, *v6);
+            const auto& hop = p.family() == Family::kIpv4 ? v4 : v6;
+            if (hop) want.emplace(p, *hop);
         }
     }
     if (options_.enable_ipv6 && !v6 && !warned_no_v6_address_ &&
@@ -616,7 +617,7 @@ void Controller::handle(const k8s::ObjectEvent<k8s::EndpointSlice>& event) {
 }
 
 void Controller::sync_all_services() {
-    service_next_hops_ = {node_address_, options_.enable_ipv6 ? node_address_v6_ : std::nullopt};
+    service_next_hops_ = {node_address_of(Family::kIpv4), node_address_of(Family::kIpv6)};
     // Next hops changed: everything goes out again with the new ones.
     for (const auto& [prefix, refs] : service_refs_) speaker_->withdraw(prefix);
     service_refs_.clear();
@@ -675,7 +676,7 @@ void Controller::sync_service(const std::string& key) {
 void Controller::sync_ownership() {
     std::map<IpAddress, std::vector<Prefix>> want;
     for (const auto& [name, node] : nodes_) {
-        auto addr = node.address(Family::kIpv4);
+        auto addr = node.address(session_family());  // the address its iBGP session comes from
         if (!addr || node.pod_cidrs.empty()) continue;
         auto& v = want[*addr];
         v.insert(v.end(), node.pod_cidrs.begin(), node.pod_cidrs.end());
@@ -719,12 +720,12 @@ void Controller::sync_peers(const k8s::Node& self) {
     if (options_.enable_ibgp) {
         const bgp::PolicyRef node_import = import_policy(false);
         const bgp::PolicyRef node_export = node_export_policy();
-        auto self_addr = self.address(Family::kIpv4);
+        auto self_addr = self.address(session_family());
         const bool self_server = rr_cluster_id(self, kServer).has_value();
         const bool self_client = !self_server && rr_cluster_id(self, kClient).has_value();
         for (const auto& [name, node] : nodes_) {
             if (name == node_name_) continue;
-            auto addr = node.address(Family::kIpv4);
+            auto addr = node.address(session_family());
             if (!addr || (self_addr && *addr == *self_addr)) continue;
             // --nodes-full-mesh=false: a mesh of the nodes of our AS only (kube-router's node.asn).
             if (!options_.nodes_full_mesh && node_bgp(node).asn != asn_) continue;
@@ -760,7 +761,7 @@ void Controller::sync_peers(const k8s::Node& self) {
             peer.port = ext.port;       // the hold time is --bgp-holdtime, the speaker's default
             // Over IPv6 from the node's IPv6 address (none: the kernel picks one).
             peer.local_address = ext.local_address ? ext.local_address
-                                 : ext.address.is_v6() ? self.address(Family::kIpv6) : node_address_;
+                                 : ext.address.is_v6() ? self.address(Family::kIpv6) : node_address_of(Family::kIpv4);
             peer.description = "external";
             peer.md5_password = ext.password;
             // kube-router: multihop only from 2 up; below, eBGP is sent with TTL 1 (directly connected).
@@ -810,6 +811,7 @@ void Controller::sync_peers(const k8s::Node& self) {
 std::optional<std::string> Controller::import_rejection(const Prefix& prefix, const bgp::BestRoute& best) const {
     // IPv6 routes stay in the RIB (kroutectl rib shows them) until dual-stack routing is built.
     if (prefix.family() == Family::kIpv6 && !options_.enable_ipv6) return "IPv6 routing is off (--enable-ipv6)";
+    if (prefix.family() == Family::kIpv4 && !options_.enable_ipv4) return "IPv4 routing is off (--enable-ipv4=false)";
     if (best.next_hops.empty()) return "it has no next hop";
     for (const auto& nh : best.next_hops) {
         if (nh == node_address_ || nh == node_address_v6_) return "its next hop is this node";
@@ -866,10 +868,10 @@ void Controller::on_best_path(const Prefix& prefix, const std::optional<bgp::Bes
     if (best && !best->local) {
         if (auto why = import_rejection(prefix, *best)) {
             ++rejected_;
-            const bool v6_off = prefix.family() == Family::kIpv6 && !options_.enable_ipv6;  // a table: say it once
+            const bool v6_off = !family_enabled(prefix.family());  // a table: say it once
             if (v6_off ? !std::exchange(warned_v6_off_, true) : rejection_logged_.insert(prefix).second)
                 log::get("fib")->warn("not installing {} from {}: {}{}", prefix.to_string(), best->from_peer.to_string(),
-                                      *why, v6_off ? " (said once for every IPv6 route)" : "");
+                                      *why, v6_off ? (prefix.family() == Family::kIpv6 ? " (said once for every IPv6 route)" : " (said once for every IPv4 route)") : "");
         } else {
             now = route_for(prefix, *best);
         }

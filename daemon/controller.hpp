@@ -165,8 +165,21 @@ private:
     RouteSink& routes_;
     std::unique_ptr<bgp::Speaker> speaker_;
     IpAddress router_id_;
+    // The node's address that BGP runs from (of session_family()); its IPv6 address, if it has one.
     std::optional<IpAddress> node_address_;
-    std::optional<IpAddress> node_address_v6_;  // the node's IPv6 address, if it has one
+    std::optional<IpAddress> node_address_v6_;
+
+    // The family of the node addresses iBGP sessions run between: IPv4, or IPv6 in an IPv6-only
+    // cluster (--enable-ipv4=false).
+    [[nodiscard]] Family session_family() const noexcept { return options_.enable_ipv4 ? Family::kIpv4 : Family::kIpv6; }
+    [[nodiscard]] bool family_enabled(Family f) const noexcept {
+        return f == Family::kIpv4 ? options_.enable_ipv4 : options_.enable_ipv6;
+    }
+    // The node's address of family `f` where that family is routed; nullopt otherwise.
+    [[nodiscard]] std::optional<IpAddress> node_address_of(Family f) const {
+        if (!family_enabled(f)) return std::nullopt;
+        return f == Family::kIpv4 ? node_address_ : node_address_v6_;
+    }
 
     std::map<std::string, k8s::Node> nodes_;
     bool synced_ = false;

@@ -95,7 +95,7 @@ private:
 // off): their routes would blackhole nothing, but they are kroute's and stale.
 void remove_unwanted_overlay(const Options& options) {
     for (Family f : {Family::kIpv4, Family::kIpv6}) {
-        const bool wanted = options.enable_overlay && (f == Family::kIpv4 || options.enable_ipv6);
+        const bool wanted = options.enable_overlay && (f == Family::kIpv4 ? options.enable_ipv4 : options.enable_ipv6);
         if (wanted) continue;
         if (auto r = vxlan_remove(vxlan_device(f)); !r)
             log::get("fib")->error("cannot remove the unused {}: {}", vxlan_device(f), r.error());
@@ -222,7 +222,7 @@ int run(const Options& options) {
         log->info("--no-fib: no kernel state will be changed");
         sink = std::make_unique<NoFibSink>();
     } else {
-        if (auto fw = enable_forwarding(true, options.enable_ipv6); !fw) {
+        if (auto fw = enable_forwarding(options.enable_ipv4, options.enable_ipv6); !fw) {
             log->error("cannot enable IP forwarding: {}", fw.error());
             return 1;
         }

@@ -304,7 +304,8 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     if (o.metrics_port != 0 && o.metrics_port == o.health_port &&
         (o.metrics_addr == o.health_addr || o.metrics_addr.empty() || o.health_addr.empty()))
         return unexpected("--metrics-port " + std::to_string(o.metrics_port) + " is --health-port too: give them different ports");
-    if (!o.enable_ipv4) return unexpected("--enable-ipv4=false leaves no address family to route");
+    if (!o.enable_ipv4 && !o.enable_ipv6)
+        return unexpected("--enable-ipv4=false without --enable-ipv6 leaves no address family to route");
 
     if (o.cluster_asn == 0 || o.cluster_asn == 23456)
         return unexpected("--cluster-asn: " + std::to_string(o.cluster_asn) + " is not a usable AS number");

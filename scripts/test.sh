@@ -47,6 +47,7 @@ run "kroute with --nodes-file and --no-fib" "$repo/tests/e2e/nodes_file_test.sh"
 run "deploy/: manifests, RBAC, Dockerfile and scripts (static)" "$repo/tests/deploy/deploy_test.py"
 run "end-to-end cluster in network namespaces" "$repo/tests/e2e/cluster_test.sh"
 run "end-to-end dual-stack cluster (5 nodes, IPv4 and IPv6 pods)" "$repo/tests/e2e/dualstack_test.sh"
+run "end-to-end IPv6-only cluster (3 nodes, --enable-ipv4=false)" "$repo/tests/e2e/ipv6only_test.sh"
 run "end-to-end overlay: two subnets joined by a router, pods over VXLAN (IPv4 and IPv6)" "$repo/tests/e2e/overlay_test.sh"
 run "end-to-end with a BIRD top-of-rack router: podCIDRs, import policy, service advertisement" "$repo/tests/e2e/tor_test.sh"
 run "end-to-end advertise-only beside another CNI, with the BIRD router" "$repo/tests/e2e/tor_test.sh" advertise-only

@@ -7,6 +7,9 @@
 #
 # With KR_DUALSTACK=1 every node also has fd00:18::(10+N)/64 on eth0, IPv6 podCIDR
 # fd00:244:N::/64 (after the IPv4 one), and kroute runs with --enable-ipv6.
+# With KR_IPV6ONLY=1 (which implies KR_DUALSTACK's addresses on eth0) the Node objects carry only
+# the IPv6 InternalIP and the IPv6 podCIDR, and kroute runs with --enable-ipv4=false --enable-ipv6:
+# an IPv6-only cluster, whose nodes reach the (IPv4) fake API server over a management address.
 #
 # Two subnets (the overlay's scenario): the nodes listed in KR_SUBNET_B sit on a second switch sw2
 # (172.19.0.(10+N)/16, fd00:19::(10+N)/64); router_up joins both switches through namespace rtr
@@ -25,8 +28,11 @@ KR_KROUTE_FLAGS=(--bgp-holdtime 9s --bgp-keepalive-time 3s --bgp-connect-retry-t
 declare -A KR_PIDS=()   # name -> PID of a daemon we started
 declare -A KR_POD_IP=() # pod_N_M -> its address
 declare -A KR_POD_IP6=() # pod_N_M -> its IPv6 address (KR_DUALSTACK=1)
+KR_IPV6ONLY=${KR_IPV6ONLY:-0}
+((KR_IPV6ONLY)) && KR_DUALSTACK=1
 KR_DUALSTACK=${KR_DUALSTACK:-0}
 ((KR_DUALSTACK)) && KR_KROUTE_FLAGS+=(--enable-ipv6)
+((KR_IPV6ONLY)) && KR_KROUTE_FLAGS+=(--enable-ipv4=false)
 KR_SUBNET_B=${KR_SUBNET_B:-}
 KR_OVERLAY=${KR_OVERLAY:-}
 [[ -z $KR_OVERLAY ]] || KR_KROUTE_FLAGS+=(--enable-overlay --overlay-type "$KR_OVERLAY")
@@ -162,8 +168,7 @@ metadata:
     kubernetes.io/hostname: node$n
 status:
   addresses:
-  - type: InternalIP
-    address: $(node_ip "$n")
+$( ((KR_IPV6ONLY)) || printf '  - type: InternalIP\n    address: %s\n' "$(node_ip "$n")")
 $( ((KR_DUALSTACK)) && printf '  - type: InternalIP\n    address: %s\n' "$(node_ip6 "$n")")
   - type: Hostname
     address: node$n
@@ -176,10 +181,13 @@ $( ((KR_DUALSTACK)) && printf '  - type: InternalIP\n    address: %s\n' "$(node_
     reason: NoRouteCreated
 YAML
     kubectl_api apply --validate=false -f "$KR_DIR/node$n.yaml" >/dev/null
-    local cidrs="\"$(pod_cidr "$n")\""
-    ((KR_DUALSTACK)) && cidrs+=",\"$(pod_cidr6 "$n")\""
+    local first cidrs
+    first=$(pod_cidr "$n")
+    ((KR_IPV6ONLY)) && first=$(pod_cidr6 "$n")
+    cidrs="\"$first\""
+    ((KR_DUALSTACK && !KR_IPV6ONLY)) && cidrs+=",\"$(pod_cidr6 "$n")\""
     kubectl_api patch node "node$n" --type=merge \
-        -p "{\"spec\":{\"podCIDR\":\"$(pod_cidr "$n")\",\"podCIDRs\":[$cidrs]}}" >/dev/null
+        -p "{\"spec\":{\"podCIDR\":\"$first\",\"podCIDRs\":[$cidrs]}}" >/dev/null
 }
 
 # node_up N: the node's namespace and its kroute (which waits for its Node object by itself).
@@ -219,8 +227,10 @@ pod_up() {
     ip netns exec "node$n" "$KR_BIN/kroute-cni-exec" add --conflist "$dir/net.d/10-kuberouter.conflist" \
         --netns "/run/netns/$pod" --container-id "$pod" --cache-dir "$dir/cni-cache" "${ports[@]}" >"$KR_DIR/$pod.json"
     local ip
-    ip=$(jq -r '[.ips[] | select(.address | contains("."))][0].address' "$KR_DIR/$pod.json")
-    KR_POD_IP[$pod]=${ip%/*}
+    if ! ((KR_IPV6ONLY)); then
+        ip=$(jq -r '[.ips[] | select(.address | contains("."))][0].address' "$KR_DIR/$pod.json")
+        KR_POD_IP[$pod]=${ip%/*}
+    fi
     if ((KR_DUALSTACK)); then
         ip=$(jq -r '[.ips[] | select(.address | contains(":"))][0].address' "$KR_DIR/$pod.json")
         KR_POD_IP6[$pod]=${ip%/*}
@@ -276,7 +286,11 @@ expected_routes() {
 
 routes_converged() {
     local n=$1 nodes=$2
-    [[ "$(kernel_routes "$n")" == "$(expected_routes "$n" "$nodes")" ]] || return 1
+    if ((KR_IPV6ONLY)); then
+        [[ -z "$(kernel_routes "$n")" ]] || return 1
+    else
+        [[ "$(kernel_routes "$n")" == "$(expected_routes "$n" "$nodes")" ]] || return 1
+    fi
     ((KR_DUALSTACK)) || return 0
     [[ "$(kernel_routes6 "$n")" == "$(expected_routes6 "$n" "$nodes")" ]]
 }

@@ -105,6 +105,20 @@ TEST_CASE("the overlay: off by default, subnet or full", "[daemon][options]") {
     CHECK(full->options->overlay_type == "full");
 }
 
+TEST_CASE("address families: IPv4 by default, dual-stack, IPv6-only; never none", "[daemon][options]") {
+    auto v4 = parse({});
+    REQUIRE(v4);
+    CHECK(v4->options->enable_ipv4);
+    CHECK_FALSE(v4->options->enable_ipv6);
+    auto v6only = parse({"--enable-ipv4=false", "--enable-ipv6"});
+    REQUIRE(v6only);
+    CHECK_FALSE(v6only->options->enable_ipv4);
+    CHECK(v6only->options->enable_ipv6);
+    auto none = parse({"--enable-ipv4=false"});
+    REQUIRE_FALSE(none);
+    CHECK(none.error().find("no address family") != std::string::npos);
+}
+
 TEST_CASE("--help and --version print without running", "[daemon][options]") {
     auto help = parse({"--help"});
     REQUIRE(help);
