@@ -16,9 +16,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <condition_variable>
 #include <mutex>
-#include <span>
 #include <unordered_map>
 #include <unordered_set>
 #include <thread>
@@ -41,69 +39,6 @@ constexpr auto kLinkRecheckSpacing = 200ms;
 constexpr auto kDumpRetry = 1s;
 constexpr auto kMaxPollWait = 1s;  // the loop wakes at least this often, whatever happens
 constexpr std::size_t kPerRouteInfoLimit = 32;
-constexpr std::size_t kSliceCandidates = 8192;  // per slice of a big batch (a few dozen sendmsgs)
-
-// Runs NetlinkRouteTable::apply on a thread of its own, one slice at a time, so that the writer
-// decides the next slice while the kernel works through this one. The table is used by one thread
-// at a time: the writer dumps only between flushes, when no slice is in flight.
-class Applier {
-public:
-    explicit Applier(NetlinkRouteTable& table) : table_{table}, thread_{[this] { run(); }} {}
-    ~Applier() {
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = true;
-        }
-        cv_.notify_all();
-        thread_.join();
-    }
-    Applier(const Applier&) = delete;
-    Applier& operator=(const Applier&) = delete;
-
-    void submit(std::vector<RouteOp> ops) {
-        {
-            std::lock_guard lock(mutex_);
-            ops_ = std::move(ops);
-            pending_ = true;
-        }
-        cv_.notify_all();
-    }
-    // The slice's ops back, with one result each.
-    std::pair<std::vector<RouteOp>, std::vector<std::error_code>> wait() {
-        std::unique_lock lock(mutex_);
-        cv_.wait(lock, [this] { return done_; });
-        done_ = false;
-        return {std::move(ops_), std::move(results_)};
-    }
-
-private:
-    void run() {
-        std::unique_lock lock(mutex_);
-        while (true) {
-            cv_.wait(lock, [this] { return stop_ || pending_; });
-            if (stop_) return;
-            pending_ = false;
-            std::vector<RouteOp> ops = std::move(ops_);
-            lock.unlock();
-            auto results = table_.apply(ops);
-            lock.lock();
-            ops_ = std::move(ops);
-            results_ = std::move(results);
-            done_ = true;
-            cv_.notify_all();
-        }
-    }
-
-    NetlinkRouteTable& table_;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<RouteOp> ops_;
-    std::vector<std::error_code> results_;
-    bool pending_ = false;
-    bool done_ = false;
-    bool stop_ = false;
-    std::thread thread_;  // last: starts once the rest is ready
-};
 
 // What the io_context thread sees (snapshot, desired_count); touched on that thread only.
 struct IoState {
@@ -133,8 +68,6 @@ struct Report {
 
 void apply_report(IoState& s, Report& r) {
     if (r.full) s.kernel = std::move(*r.full);
-    // A big batch: grow once rather than rehash a million routes step by step.
-    if (r.changes.size() > 1024) s.kernel.reserve(s.kernel.size() + r.changes.size());
     for (auto& [p, route] : r.changes) {
         if (route)
             s.kernel.insert_or_assign(p, std::move(*route));
@@ -185,13 +118,6 @@ public:
           log_{log::get("fib")} {}
 
     void run() {
-        std::optional<Applier> applier;
-        try {
-            applier.emplace(table_);
-            applier_ = &*applier;
-        } catch (const std::system_error& e) {
-            log_->warn("no applier thread ({}): kernel writes and their bookkeeping take turns", e.what());
-        }
         next_sync_ = Clock::now() + cfg_.sync_period;
         while (true) {
             const auto now = Clock::now();
@@ -230,7 +156,6 @@ private:
         }
         if (stall.count() > 0) std::this_thread::sleep_for(stall);
         const auto now = Clock::now();
-        if (changes.size() > 1024) slots_.reserve(slots_.size() + changes.size());  // grow once, not step by step
         for (auto& [p, route] : changes) {
             RouteSlot& slot = slots_[p];
             if (route) {
@@ -406,77 +331,29 @@ private:
         return true;
     }
 
-    // What the kernel is asked for one slice of candidates, and how to account for the answers.
-    struct OpInfo {
-        RouteSlot* slot;  // stable: a slot is erased only with its own results, after its last use
-        bool fresh;
-    };
-    struct Slice {
-        std::vector<RouteOp> ops;
-        std::vector<OpInfo> info;
-    };
-    struct Totals {
-        std::size_t installed = 0;
-        std::size_t removed = 0;
-        std::size_t failed = 0;
-    };
-
-    // Writes what `candidates` need, in slices: while the kernel works through one slice (on the
-    // applier's thread), this thread decides the next and accounts for the previous, so that a
-    // million routes cost the kernel's time plus little of ours.
     void flush(const std::vector<Candidate>& candidates, Clock::time_point now) {
         if (candidates.empty()) return;
-        const auto started = Clock::now();
-        // Per-route lines at info while batches are small (a cluster's worth of pod CIDRs); a big
-        // batch (start-up, a full table from a router) logs its routes at debug and its counts.
-        const auto per_route = candidates.size() <= kPerRouteInfoLimit ? spdlog::level::info : spdlog::level::debug;
-        Totals totals;
-        std::optional<Slice> in_flight;
-        const std::span<const Candidate> all(candidates);
-        for (std::size_t at = 0; at < all.size(); at += kSliceCandidates) {
-            Slice next = prepare(all.subspan(at, std::min(kSliceCandidates, all.size() - at)));
-            if (in_flight) {
-                auto [ops, results] = applier_->wait();
-                in_flight->ops = std::move(ops);
-                finish(*in_flight, results, now, per_route, totals);
-                in_flight.reset();
-            }
-            if (next.ops.empty()) continue;
-            if (applier_ != nullptr) {
-                applier_->submit(std::move(next.ops));
-                in_flight = std::move(next);
-            } else {
-                const auto results = table_.apply(next.ops);
-                finish(next, results, now, per_route, totals);
-            }
-        }
-        if (in_flight) {
-            auto [ops, results] = applier_->wait();
-            in_flight->ops = std::move(ops);
-            finish(*in_flight, results, now, per_route, totals);
-        }
-        const std::size_t written = totals.installed + totals.removed + totals.failed;
-        if (written > 1)
-            log_->info("programmed {} routes, removed {}, {} failed in {:.0f} ms", totals.installed, totals.removed,
-                       totals.failed, std::chrono::duration<double, std::milli>(Clock::now() - started).count());
-    }
-
-    Slice prepare(std::span<const Candidate> candidates) {
-        Slice slice;
+        const auto batch_start = Clock::now();
+        std::vector<RouteOp> ops;
+        struct OpInfo {
+            RouteSlot* slot;  // stable: nothing is inserted or erased until the results are in
+            bool fresh;
+        };
+        std::vector<OpInfo> info;
         for (const auto& c : candidates) {
             auto it = slots_.find(c.prefix);
             RouteSlot* slot = it == slots_.end() ? nullptr : &it->second;
             const PrefixAction a = slot ? decide(*slot, sweep_) : PrefixAction{};
             switch (a.kind) {
                 case PrefixAction::Kind::kReplace:
-                    slice.ops.push_back({RouteOpKind::kReplace, *a.route});
-                    slice.info.push_back({slot, c.fresh});
+                    ops.push_back({RouteOpKind::kReplace, *a.route});
+                    info.push_back({slot, c.fresh});
                     continue;
                 case PrefixAction::Kind::kRemove:
                     // A delete names the prefix only (the kernel matches prefix, table and
                     // protocol); the slot still has the next hops for the log.
-                    slice.ops.push_back({RouteOpKind::kRemove, FibRoute{c.prefix, {}}});
-                    slice.info.push_back({slot, c.fresh});
+                    ops.push_back({RouteOpKind::kRemove, FibRoute{c.prefix, {}}});
+                    info.push_back({slot, c.fresh});
                     continue;
                 case PrefixAction::Kind::kOccupied:
                     if (occupied_logged_.insert(c.prefix).second)
@@ -491,16 +368,22 @@ private:
             if (slot && !slot->desired && !slot->ours) slot->withdrawn = false;
             if (slot && slot->empty()) slots_.erase(it);
         }
-        return slice;
-    }
+        if (ops.empty()) return;
 
-    void finish(Slice& slice, const std::vector<std::error_code>& results, Clock::time_point now,
-                spdlog::level::level_enum per_route, Totals& totals) {
+        // Per-route lines at info while batches are small (a cluster's worth of pod CIDRs); a big
+        // batch (start-up, a full table from a router) logs its routes at debug and its counts.
+        const auto per_route = ops.size() <= kPerRouteInfoLimit ? spdlog::level::info : spdlog::level::debug;
         const bool log_routes = log_->should_log(per_route);
+        const auto apply_start = Clock::now();
+        const auto results = table_.apply(ops);
+        const auto apply_end = Clock::now();
         Report report;
-        report.changes.reserve(slice.ops.size());
-        for (std::size_t i = 0; i < slice.ops.size(); ++i) {
-            RouteOp& op = slice.ops[i];
+        report.changes.reserve(ops.size());
+        std::size_t installed = 0;
+        std::size_t removed = 0;
+        std::size_t failed = 0;
+        for (std::size_t i = 0; i < ops.size(); ++i) {
+            RouteOp& op = ops[i];
             const Prefix& p = op.route.prefix;
             std::error_code ec = results[i];
             if (op.kind == RouteOpKind::kRemove && ec == std::error_code(ESRCH, std::system_category()))
@@ -510,34 +393,42 @@ private:
                 const bool retried = !retry_.empty() && retry_.erase(p) != 0;
                 const bool recovered = errors_.size() != 0 && errors_.clear(p);
                 if (op.kind == RouteOpKind::kReplace) {
-                    ++totals.installed;
+                    ++installed;
                     // Not a new desired state nor a retry: the kernel lost or changed the route.
-                    if (!slice.info[i].fresh && !retried) ++report.repairs;
+                    if (!info[i].fresh && !retried) ++report.repairs;
                     if (log_routes) log_->log(per_route, "installed {}{}", describe(op.route), recovered ? " (after errors)" : "");
-                    slice.info[i].slot->ours = op.route;
+                    info[i].slot->ours = op.route;
                     report.changes.emplace_back(p, std::move(op.route));
                 } else {
-                    ++totals.removed;
-                    RouteSlot& slot = *slice.info[i].slot;
+                    ++removed;
+                    RouteSlot& slot = *info[i].slot;
                     if (log_routes) log_->log(per_route, "removed {}", slot.ours ? describe(*slot.ours) : p.to_string());
                     slot.ours.reset();
                     slot.withdrawn = false;
                     report.changes.emplace_back(p, std::nullopt);
-                    if (slot.empty()) slots_.erase(p);  // last use of this slot
+                    if (slot.empty()) slots_.erase(p);  // last use of info[i].slot
                 }
                 continue;
             }
-            ++totals.failed;
+            ++failed;
             ++report.errors;
             auto& retry = retry_[p];
             ++retry.failures;
             retry.next_at = now + retry_delay(retry.failures);
             const char* verb = op.kind == RouteOpKind::kReplace ? "installing" : "removing";
-            const std::string what = op.kind == RouteOpKind::kReplace ? describe(op.route) : p.to_string();
-            report.last_error = std::string(verb) + " " + what + ": " + ec.message();
+            report.last_error = std::string(verb) + " " + (op.kind == RouteOpKind::kReplace ? describe(op.route) : p.to_string()) +
+                                ": " + ec.message();
             // Once per prefix and error, not once per attempt: an unreachable gateway retries
             // for as long as it stays unreachable.
-            if (errors_.record(p, ec.value())) log_->warn("{} {} failed: {} (retrying with backoff)", verb, what, ec.message());
+            if (errors_.record(p, ec.value()))
+                log_->warn("{} {} failed: {} (retrying with backoff)", verb,
+                           op.kind == RouteOpKind::kReplace ? describe(op.route) : p.to_string(), ec.message());
+        }
+        if (ops.size() > 1) {
+            using ms = std::chrono::duration<double, std::milli>;
+            log_->info("programmed {} routes, removed {}, {} failed (kernel {:.0f} ms, ours {:.0f} ms)", installed, removed,
+                       failed, ms(apply_end - apply_start).count(),
+                       ms((apply_start - batch_start) + (Clock::now() - apply_end)).count());
         }
         post_(std::move(report));
     }
@@ -549,7 +440,6 @@ private:
 
     const FibConfig cfg_;
     NetlinkRouteTable table_;
-    Applier* applier_ = nullptr;  // run()'s, while it runs
     NetlinkEvents events_;
     const int wake_fd_;
     Inbox& inbox_;
