@@ -68,6 +68,8 @@ struct Report {
 
 void apply_report(IoState& s, Report& r) {
     if (r.full) s.kernel = std::move(*r.full);
+    // A big batch: grow once rather than rehash a million routes step by step.
+    if (r.changes.size() > 1024) s.kernel.reserve(s.kernel.size() + r.changes.size());
     for (auto& [p, route] : r.changes) {
         if (route)
             s.kernel.insert_or_assign(p, std::move(*route));
@@ -156,6 +158,7 @@ private:
         }
         if (stall.count() > 0) std::this_thread::sleep_for(stall);
         const auto now = Clock::now();
+        if (changes.size() > 1024) slots_.reserve(slots_.size() + changes.size());  // grow once, not step by step
         for (auto& [p, route] : changes) {
             RouteSlot& slot = slots_[p];
             if (route) {
