@@ -17,13 +17,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Kubeconfigs, certificates and tokens are kilobytes; a path naming a device or a huge file is a
+// mistake to report, not something to read forever.
+constexpr std::size_t kMaxFileBytes = 16 << 20;
+
 Expected<std::string, std::string> read_file(const std::string& path) {
     std::ifstream in{path, std::ios::binary};
     if (!in) return unexpected("cannot read " + path);
-    std::ostringstream buf;
-    buf << in.rdbuf();
+    std::string out;
+    char chunk[64 * 1024];
+    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+        out.append(chunk, static_cast<std::size_t>(in.gcount()));
+        if (out.size() > kMaxFileBytes) return unexpected(path + " is larger than 16 MiB");
+    }
     if (in.bad()) return unexpected("cannot read " + path);
-    return buf.str();
+    return out;
 }
 
 std::string trim_space(std::string s) {
@@ -93,29 +101,27 @@ std::string resolve_path(const std::string& path, const fs::path& base_dir) {
 
 // `<key>-data` (base64 PEM) wins over `<key>` (a file), as in client-go.
 Expected<std::string, std::string> pem_from(const YAML::Node& map, const std::string& key, const std::string& where,
-                                            const fs::path& base_dir) {
+                                            const fs::path& base_dir, const FileReader& read) {
     auto data = yaml_string(map, (key + "-data").c_str(), where);
     if (!data) return unexpected(std::move(data).error());
     if (!data->empty()) return decode_base64(*data, where + "." + key + "-data");
     auto file = yaml_string(map, key.c_str(), where);
     if (!file) return unexpected(std::move(file).error());
     if (file->empty()) return std::string{};
-    auto content = read_file(resolve_path(*file, base_dir));
+    auto content = read(resolve_path(*file, base_dir));
     if (!content) return unexpected(where + "." + key + ": " + content.error());
     return content;
 }
 
-Expected<ClientConfig, std::string> load_kubeconfig_impl(const std::string& path) {
-    auto text = read_file(path);
-    if (!text) return unexpected(std::move(text).error());
+Expected<ClientConfig, std::string> parse_kubeconfig_impl(const std::string& text, const fs::path& base_dir,
+                                                         const FileReader& read) {
     YAML::Node root;
     try {
-        root = YAML::Load(*text);
+        root = YAML::Load(text);
     } catch (const YAML::Exception& e) {
         return unexpected(std::string{"not valid YAML: "} + e.what());
     }
     if (!root.IsMap()) return unexpected(std::string{"not a kubeconfig (expected a map)"});
-    const fs::path base_dir = fs::path{path}.parent_path();
 
     auto context_name = yaml_string(root, "current-context", "kubeconfig");
     if (!context_name) return unexpected(std::move(context_name).error());
@@ -137,7 +143,7 @@ Expected<ClientConfig, std::string> load_kubeconfig_impl(const std::string& path
     if (!server) return unexpected(std::move(server).error());
     if (server->empty()) return unexpected(cl_where + " has no server");
     cfg.server = *server;
-    auto ca = pem_from(*cluster, "certificate-authority", cl_where, base_dir);
+    auto ca = pem_from(*cluster, "certificate-authority", cl_where, base_dir, read);
     if (!ca) return unexpected(std::move(ca).error());
     cfg.ca_pem = std::move(*ca);
     if (auto data = yaml_string(*cluster, "certificate-authority-data", cl_where); data && data->empty()) {
@@ -177,14 +183,14 @@ Expected<ClientConfig, std::string> load_kubeconfig_impl(const std::string& path
     if (!token_file) return unexpected(std::move(token_file).error());
     cfg.token_file = resolve_path(*token_file, base_dir);
     if (!cfg.token_file.empty() && cfg.token.empty()) {
-        auto t = read_file(cfg.token_file);
+        auto t = read(cfg.token_file);
         if (!t) return unexpected(u_where + ".tokenFile: " + t.error());
         cfg.token = trim_space(std::move(*t));
     }
-    auto cert = pem_from(*user, "client-certificate", u_where, base_dir);
+    auto cert = pem_from(*user, "client-certificate", u_where, base_dir, read);
     if (!cert) return unexpected(std::move(cert).error());
     cfg.client_cert_pem = std::move(*cert);
-    auto key = pem_from(*user, "client-key", u_where, base_dir);
+    auto key = pem_from(*user, "client-key", u_where, base_dir, read);
     if (!key) return unexpected(std::move(key).error());
     cfg.client_key_pem = std::move(*key);
     if (cfg.client_cert_pem.empty() != cfg.client_key_pem.empty())
@@ -221,14 +227,21 @@ Expected<ClientConfig, std::string> load_in_cluster_config(const std::string& se
     return cfg;
 }
 
-Expected<ClientConfig, std::string> load_kubeconfig(const std::string& path) {
+Expected<ClientConfig, std::string> parse_kubeconfig(const std::string& text, const std::string& base_dir,
+                                                    const FileReader& read) {
     try {
-        auto cfg = load_kubeconfig_impl(path);
-        if (!cfg) return unexpected("kubeconfig " + path + ": " + cfg.error());
-        return cfg;
+        return parse_kubeconfig_impl(text, fs::path{base_dir}, read);
     } catch (const std::exception& e) {  // yaml-cpp conversions; defensive
-        return unexpected("kubeconfig " + path + ": " + e.what());
+        return unexpected(std::string{e.what()});
     }
+}
+
+Expected<ClientConfig, std::string> load_kubeconfig(const std::string& path) {
+    auto text = read_file(path);
+    if (!text) return unexpected("kubeconfig " + path + ": " + text.error());
+    auto cfg = parse_kubeconfig(*text, fs::path{path}.parent_path().string(), read_file);
+    if (!cfg) return unexpected("kubeconfig " + path + ": " + cfg.error());
+    return cfg;
 }
 
 Expected<ClientConfig, std::string> resolve_config(const std::string& kubeconfig_path, const std::string& master) {

@@ -1,6 +1,7 @@
 // How to reach the API server: in-cluster service-account config or a kubeconfig file.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "common/expected.hpp"
@@ -31,6 +32,13 @@ struct ClientConfig {
 // client-key[-data]). exec and auth-provider users are refused with an error naming them.
 // Relative paths resolve against the kubeconfig's directory.
 [[nodiscard]] Expected<ClientConfig, std::string> load_kubeconfig(const std::string& path);
+
+// Reads a file a kubeconfig names (certificate authority, client certificate and key, token file).
+using FileReader = std::function<Expected<std::string, std::string>(const std::string& path)>;
+// The kubeconfig's text itself, its relative paths resolved against base_dir and read with `read`
+// (load_kubeconfig reads from disk, at most 16 MiB a file; the fuzz target reads nothing).
+[[nodiscard]] Expected<ClientConfig, std::string> parse_kubeconfig(const std::string& text, const std::string& base_dir,
+                                                                   const FileReader& read);
 
 // kube-router's order: --kubeconfig if given, else in-cluster; `master` (if not empty) overrides
 // the server.

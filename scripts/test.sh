@@ -36,7 +36,7 @@ run() {
 }
 
 run "unit tests (ctest)" ctest --test-dir "$repo/build" --output-on-failure -j 2
-run "fuzz: BGP message decoding (30 s)" "$repo/scripts/fuzz.sh" 30
+run "fuzz: BGP messages, watch streams, nodes file, kubeconfig, CNI template (30 s each)" "$repo/scripts/fuzz.sh" 30
 # CTest ran the kubectl test with the kubectl on PATH (v1.32 on the project's image); run it
 # again with Debian's v1.20, which speaks the older discovery.
 kubectl_120=$("$repo/scripts/lib/kubectl-debian.sh" "$repo/build/tools/kubernetes-client")
@@ -53,7 +53,7 @@ run "end-to-end with a BIRD top-of-rack router: podCIDRs, import policy, service
 run "end-to-end advertise-only beside another CNI, with the BIRD router" "$repo/tests/e2e/tor_test.sh" advertise-only
 run "end-to-end metrics: promtool-clean scrapes, repairs, watch restarts and flaps counted, /healthz" "$repo/tests/e2e/metrics_test.sh"
 if ((long)); then
-    run "long fuzz: BGP message decoding (600 s)" "$repo/scripts/fuzz.sh" 600
+    run "long fuzz: every target (600 s each)" "$repo/scripts/fuzz.sh" 600
     for t in "$repo"/tests/long/*.sh; do
         [[ -e $t ]] && run "long: $(basename "$t")" "$t"
     done
