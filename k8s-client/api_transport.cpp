@@ -1,6 +1,10 @@
 // ApiTransport: cpp-httplib with OpenSSL verification done our way (see the header).
 #include "k8s-client/api_transport.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <httplib.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -145,6 +149,20 @@ Expected<std::unique_ptr<httplib::ClientImpl>, std::string> ApiTransport::make_c
     cli->set_url_encode(false);  // the request paths encode their values themselves
     cli->set_keep_alive(false);
     cli->set_tcp_nodelay(true);  // as Go's net/http: a request is not held back by Nagle
+    // A watch is quiet for minutes and its read timeout outlasts the server's timeoutSeconds: an
+    // API server that vanished without a FIN or RST (a partition, a dead control-plane node) would
+    // go unnoticed that long. TCP keepalive, as Go's dialer does but quicker (15 s idle, 3 probes
+    // 5 s apart), notices it in about 30 s; the reflector then re-lists once the server answers.
+    cli->set_socket_options([](socket_t sock) {
+        const int on = 1;
+        const int idle = 15;
+        const int interval = 5;
+        const int count = 3;
+        (void)::setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+        (void)::setsockopt(sock, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        (void)::setsockopt(sock, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+        (void)::setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+    });
     return cli;
 }
 

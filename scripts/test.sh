@@ -51,9 +51,12 @@ run "end-to-end IPv6-only cluster (3 nodes, --enable-ipv4=false)" "$repo/tests/e
 run "end-to-end overlay: two subnets joined by a router, pods over VXLAN (IPv4 and IPv6)" "$repo/tests/e2e/overlay_test.sh"
 run "end-to-end with a BIRD top-of-rack router: podCIDRs, import policy, service advertisement" "$repo/tests/e2e/tor_test.sh"
 run "end-to-end advertise-only beside another CNI, with the BIRD router" "$repo/tests/e2e/tor_test.sh" advertise-only
+run "end-to-end faults: API server away 2 min, kroute SIGKILLed/killed/SIGTERMed with graceful restart, CNI dir read-only/full; pings every 20 ms" \
+    env API_DOWN=120 "$repo/tests/e2e/faults_test.sh"
 run "end-to-end metrics: promtool-clean scrapes, repairs, watch restarts and flaps counted, /healthz" "$repo/tests/e2e/metrics_test.sh"
 if ((long)); then
     run "long fuzz: every target (600 s each)" "$repo/scripts/fuzz.sh" 600
+    run "long faults: the API server away for 10 minutes" env API_DOWN=600 "$repo/tests/e2e/faults_test.sh"
     for t in "$repo"/tests/long/*.sh; do
         [[ -e $t ]] && run "long: $(basename "$t")" "$t"
     done
