@@ -131,6 +131,7 @@ public:
     void enforce_ownership(const std::vector<Prefix>& owned);
 
     bool running_ = false;
+    bool graceful_shutdown_ = false;  // RFC 8326: every route goes out with GRACEFUL_SHUTDOWN
     std::map<Prefix, IpAddress> owned_;                     // owned prefix -> owner
     std::map<IpAddress, std::vector<Prefix>> owned_by_;     // owner -> its prefixes (sorted)
     std::set<std::pair<Family, int>> owned_lengths_;      // the lengths owner_of() tries
@@ -672,6 +673,9 @@ public:
             PathAttributes a = u.attributes;
             a.next_hop.reset();
             if (!ibgp()) a.local_pref.reset();  // RFC 4271 §5.1.5: ignore LOCAL_PREF from eBGP
+            // RFC 8326 §4: a path about to go (GRACEFUL_SHUTDOWN) is preferred least; the import
+            // policy, after this, may still decide otherwise.
+            if (contains(a.communities, kCommunityGracefulShutdown)) a.local_pref = 0;
             attrs = sp_.rib_.attributes().intern(std::move(a));
         }
 
@@ -1054,6 +1058,10 @@ private:
             if (!bgp::apply(*cfg_.export_policy, prefix, a)) return std::nullopt;
             if (!ibgp()) a.local_pref.reset();  // §5.1.5: never to an external peer, whatever a policy set
         }
+        if (sp_.graceful_shutdown_) {      // RFC 8326 §4: after the policy, which must not lose it
+            if (!contains(a.communities, kCommunityGracefulShutdown)) a.communities.push_back(kCommunityGracefulShutdown);
+            if (ibgp()) a.local_pref = 0;  // what an iBGP peer honouring it would set anyway
+        }
         IpAddress nh;
         if (ibgp()) {
             nh = b.next_hop;               // RFC 4271 §5.1.3: unchanged over iBGP
@@ -1263,6 +1271,17 @@ Expected<void, std::string> Speaker::start() {
 }
 
 bool Speaker::restart_complete() const noexcept { return !impl_->restarting_; }
+
+void Speaker::begin_graceful_shutdown() {
+    auto& im = *impl_;
+    if (im.graceful_shutdown_) return;
+    im.graceful_shutdown_ = true;
+    log::get("bgp")->info("graceful shutdown (RFC 8326): announcing every route again with GRACEFUL_SHUTDOWN "
+                          "(65535:0) to {} peer(s)", im.peers_.size());
+    for (auto& [addr, peer] : im.peers_) peer->sync_all();
+}
+
+bool Speaker::graceful_shutdown() const noexcept { return impl_->graceful_shutdown_; }
 
 void Speaker::set_cluster_id(std::optional<std::uint32_t> cluster_id) {
     auto& im = *impl_;

@@ -191,6 +191,13 @@ public:
     // Graceful Restart are closed without a NOTIFICATION, so that those peers keep our routes as
     // stale until we are back; the others still get Cease.
     void stop(std::function<void()> on_done, bool for_restart = false);
+    // RFC 8326 graceful shutdown, for planned maintenance before stop(): from now on every route
+    // goes out with the GRACEFUL_SHUTDOWN community (65535:0) added, and to iBGP peers with
+    // LOCAL_PREF 0 as well, so that peers move their traffic to other paths while ours still
+    // work; what was sent already is sent again at once. Nothing else changes (sessions, routes
+    // received, graceful restart). Cannot be undone: stop() follows.
+    void begin_graceful_shutdown();
+    [[nodiscard]] bool graceful_shutdown() const noexcept;
     // Restarting speaker: the initial table has gone out (every peer sent End-of-RIB, or the
     // deferral timer fired). Immediately true when not restarting.
     [[nodiscard]] bool restart_complete() const noexcept;

@@ -110,7 +110,8 @@ json status(const ApiContext& ctx) {
            {"bgp_started", s.speaker_started},
            {"stale_sweep_enabled", s.stale_sweep_enabled},
            {"routes_rejected", s.routes_rejected},
-           {"conflist_error", s.conflist_error}};
+           {"conflist_error", s.conflist_error},
+           {"bgp_graceful_shutdown", speaker != nullptr && speaker->graceful_shutdown()}};
     if (fib) {
         j["fib_errors"] = fib->errors;
         j["fib_last_error"] = fib->last_error;

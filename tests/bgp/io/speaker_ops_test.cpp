@@ -1,0 +1,121 @@
+// The operator's view of a speaker: RFC 8326 graceful shutdown.
+#include "speaker_harness.hpp"
+
+#include <algorithm>
+
+using namespace kroute;
+using namespace kroute::bgp;
+using namespace kroute::bgp::test;
+
+namespace {
+
+std::optional<PathSnapshot> path_from(const Node& n, const Prefix& p, const IpAddress& from) {
+    for (const auto& e : n.speaker->rib(p))
+        for (const auto& path : e.paths)
+            if (!path.local && path.from_peer == from) return path;
+    return std::nullopt;
+}
+
+bool has_gshut(const PathSnapshot& p) {
+    const auto& c = p.attributes.communities;
+    return std::find(c.begin(), c.end(), kCommunityGracefulShutdown) != c.end();
+}
+
+}  // namespace
+
+TEST_CASE("graceful shutdown (RFC 8326): routes go out again with 65535:0, receivers prefer them least",
+          "[bgp][io][gshut]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};         // AS 64512: the node going down for maintenance
+    Node b{ioc, "127.0.0.2"};         // AS 64512: iBGP
+    Node c{ioc, "127.0.0.3", 65001};  // an external router, peering with a and with d
+    Node d{ioc, "127.0.0.4", 64513};  // another way to the same prefix
+    a.peer_with(b);
+    b.peer_with(a);
+    a.peer_with(c, 65001);
+    c.peer_with(a, 64512);
+    d.peer_with(c, 65001);
+    c.peer_with(d, 64513);
+    const auto p = pfx("10.96.0.0/24");
+    a.speaker->originate(p, a.address);
+    d.speaker->originate(p, d.address);
+    // c: both paths one AS long, eBGP; a's wins on its lower router id.
+    REQUIRE(run_until(ioc, [&] {
+        return b.best.count(p) == 1 && c.best.count(p) == 1 && c.best[p].from_peer == a.address &&
+               path_from(c, p, d.address).has_value();
+    }));
+    CHECK_FALSE(has_gshut(*path_from(c, p, a.address)));
+    CHECK_FALSE(has_gshut(*path_from(b, p, a.address)));
+    CHECK_FALSE(a.speaker->graceful_shutdown());
+    const int b_up = b.established[a.address];
+    const int c_up = c.established[a.address];
+
+    a.speaker->begin_graceful_shutdown();
+    CHECK(a.speaker->graceful_shutdown());
+    // c takes d's path: a's now has the community, and c's import set its LOCAL_PREF to 0 (a sends
+    // none over eBGP).
+    REQUIRE(run_until(ioc, [&] { return c.best[p].from_peer == d.address; }));
+    auto at_c = path_from(c, p, a.address);
+    REQUIRE(at_c);
+    CHECK(has_gshut(*at_c));
+    CHECK(at_c->attributes.local_pref == 0u);
+    CHECK(at_c->why_not_best == "lower LOCAL_PREF");
+    auto from_d = path_from(c, p, d.address);
+    REQUIRE(from_d);
+    CHECK(from_d->best);
+    CHECK(from_d->reason == "local-pref");
+    CHECK_FALSE(has_gshut(*from_d));
+    // b (iBGP) gets the community and LOCAL_PREF 0 from a, and keeps the path: it is the only one.
+    REQUIRE(run_until(ioc, [&] {
+        auto at_b = path_from(b, p, a.address);
+        return at_b && has_gshut(*at_b);
+    }));
+    CHECK(path_from(b, p, a.address)->attributes.local_pref == 0u);
+
+    // The sessions stayed up; a route a originates now goes out with the community too.
+    CHECK(b.established[a.address] == b_up);
+    CHECK(c.established[a.address] == c_up);
+    const auto q = pfx("10.97.0.0/24");
+    a.speaker->originate(q, a.address);
+    REQUIRE(run_until(ioc, [&] { return path_from(b, q, a.address) && path_from(c, q, a.address); }));
+    CHECK(has_gshut(*path_from(b, q, a.address)));
+    CHECK(has_gshut(*path_from(c, q, a.address)));
+    // Still the only path to q: the lowest preference does not withdraw it.
+    CHECK(c.best.count(q) == 1);
+    a.speaker->begin_graceful_shutdown();  // twice is once
+
+    // Then the stop as ever: Cease, the routes go.
+    bool done = false;
+    a.speaker->stop([&] { done = true; });
+    REQUIRE(run_until(ioc, [&] { return done && b.best.count(p) == 0 && c.best[p].from_peer == d.address; }, 3000ms));
+    CHECK_THAT(b.neighbor(a)->last_error, Catch::Contains("6/2"));
+}
+
+TEST_CASE("graceful shutdown with graceful restart: peers keep the marked routes as stale, no Cease",
+          "[bgp][io][gshut]") {
+    asio::io_context ioc;
+    auto gr = [](SpeakerConfig& c) {
+        c.graceful_restart.enabled = true;
+        c.graceful_restart.restart_time = std::chrono::seconds(30);
+    };
+    Node a{ioc, "127.0.0.1", 64512, nullptr, gr};
+    Node b{ioc, "127.0.0.2", 64512, nullptr, gr};
+    a.peer_with(b);
+    b.peer_with(a, 64512, true);  // passive: no collision, so no NOTIFICATION before the test's
+    const auto p = pfx("10.244.1.0/24");
+    a.speaker->originate(p, a.address);
+    REQUIRE(run_until(ioc, [&] { return b.best.count(p) == 1; }));
+    a.speaker->begin_graceful_shutdown();
+    REQUIRE(run_until(ioc, [&] {
+        auto at_b = path_from(b, p, a.address);
+        return at_b && has_gshut(*at_b);
+    }));
+    bool done = false;
+    a.speaker->stop([&] { done = true; }, true);
+    REQUIRE(run_until(ioc, [&] { return done && !b.established_with(a) && b.neighbor(a)->prefixes_stale == 1; }));
+    auto kept = path_from(b, p, a.address);
+    REQUIRE(kept);
+    CHECK(has_gshut(*kept));
+    CHECK(kept->attributes.local_pref == 0u);
+    CHECK_FALSE(b.neighbor(a)->last_notification_received);  // no Cease: graceful restart as before
+}
