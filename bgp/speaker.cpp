@@ -184,10 +184,10 @@ public:
     void shutdown(const ManualStop& stop) {
         for (auto* s : {&primary_, &secondary_}) {
             if (*s) {
-                collect_counters(**s);
                 auto keep = std::move(*s);
                 s->reset();
                 keep->dismiss(stop);
+                collect_counters(*keep);  // after dismiss: its NOTIFICATION counted and kept
                 dismissed_.push_back(keep);
             }
         }
@@ -401,7 +401,27 @@ public:
             n.updates_sent += primary_->updates_sent();
             if (!primary_->last_error().empty()) n.last_error = primary_->last_error();
         }
+        // In detail: capabilities, timers, the last NOTIFICATIONs.
+        n.timers = sp_.timers_for(cfg_);
+        n.open_sent = primary_ ? std::optional<OpenMessage>{primary_->fsm().local_open()} : open_sent_;
+        n.open_received = open_received_;
+        if (established_since_ || open_received_) n.negotiated = negotiated_;
+        if (primary_ && (primary_->state() == State::kOpenConfirm || primary_->state() == State::kEstablished)) {
+            n.open_received = primary_->fsm().peer_open();
+            n.negotiated = primary_->fsm().negotiated();
+            n.negotiated_keepalive = static_cast<std::uint16_t>(primary_->fsm().keepalive_interval().count());
+        }
+        n.last_notification_sent = notification_sent_;
+        n.last_notification_received = notification_received_;
+        if (primary_) {
+            keep_later(n.last_notification_sent, primary_->last_notification_sent());
+            keep_later(n.last_notification_received, primary_->last_notification_received());
+        }
         return n;
+    }
+
+    static void keep_later(std::optional<NotificationRecord>& into, const std::optional<NotificationRecord>& r) {
+        if (r && (!into || r->at >= into->at)) into = r;
     }
 
     // SessionOwner
@@ -474,6 +494,7 @@ public:
         adj_rib_out_.clear();
         local_address_ = s.local_address();
         negotiated_ = s.fsm().negotiated();
+        open_received_ = s.fsm().peer_open();
         max_prefix_warned_ = false;
         resume_stale();
         // RFC 4724 §4.1: while we restart, a peer that kept our routes waits for our table until
@@ -1008,7 +1029,9 @@ private:
             // eBGP peers are directly connected unless multihop says otherwise; iBGP goes anywhere.
             o.ttl = ibgp() ? std::uint8_t{255} : hops;
         }
-        return std::make_shared<Session>(sp_.ioc_, std::move(o), this);
+        auto session = std::make_shared<Session>(sp_.ioc_, std::move(o), this);
+        open_sent_ = session->fsm().local_open();
+        return session;
     }
 
     void retire(std::shared_ptr<Session>& s) {
@@ -1019,6 +1042,8 @@ private:
     }
 
     void collect_counters(const Session& s) {
+        keep_later(notification_sent_, s.last_notification_sent());
+        keep_later(notification_received_, s.last_notification_received());
         messages_in_ += s.messages_received();
         messages_out_ += s.messages_sent();
         updates_in_ += s.updates_received();
@@ -1100,6 +1125,10 @@ private:
     std::optional<Clock::time_point> established_since_;
     bool end_of_rib_received_ = false;
     Negotiated negotiated_;  // of the current (or last) Established session
+    std::optional<OpenMessage> open_sent_;      // of the last session made (kroutectl neighbor IP)
+    std::optional<OpenMessage> open_received_;  // the peer's, of the last Established session
+    std::optional<NotificationRecord> notification_sent_;  // the latest of sessions gone
+    std::optional<NotificationRecord> notification_received_;
     // Helper (RFC 4724 §4.2) and Enhanced Route Refresh (RFC 7313 §4): the peer's paths kept as
     // stale, per family (IPv4, IPv6) until announced again, End-of-RIB / EoRR, or gr_timer_.
     std::array<std::unordered_set<PathKey, PathKeyHash>, 2> stale_;

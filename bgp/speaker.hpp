@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bgp/bfd.hpp"
+#include "bgp/capabilities.hpp"
 #include "bgp/message.hpp"
 #include "bgp/policy.hpp"
 #include "common/asio.hpp"
@@ -144,6 +145,16 @@ struct NeighborSnapshot {
     bool route_reflector_client = false;
     std::string max_prefix_state;      // "" or e.g. "limit 1000 exceeded, retry in 42 s"
     std::string admin_shutdown;        // "" or the operator's shutdown message ("shut down" without one)
+    // In detail (kroutectl neighbor IP). The OPEN we send now; the peer's and what the two
+    // negotiated, of the current session or else the last one that got as far (nullopt before).
+    std::optional<OpenMessage> open_sent;
+    std::optional<OpenMessage> open_received;
+    std::optional<Negotiated> negotiated;
+    Timers timers;                       // as configured for this peer
+    std::uint16_t negotiated_keepalive = 0;  // seconds; 0 with a hold time of 0, or not negotiated
+    // The last NOTIFICATION each way, over every session with this peer.
+    std::optional<NotificationRecord> last_notification_sent;
+    std::optional<NotificationRecord> last_notification_received;
 };
 
 struct PathSnapshot {

@@ -1,4 +1,5 @@
-// The operator's view of a speaker: RFC 8326 graceful shutdown.
+// The operator's view of a speaker: RFC 8326 graceful shutdown, a session's detail (capabilities,
+// timers, last NOTIFICATIONs).
 #include "speaker_harness.hpp"
 
 #include <algorithm>
@@ -118,4 +119,73 @@ TEST_CASE("graceful shutdown with graceful restart: peers keep the marked routes
     CHECK(has_gshut(*kept));
     CHECK(kept->attributes.local_pref == 0u);
     CHECK_FALSE(b.neighbor(a)->last_notification_received);  // no Cease: graceful restart as before
+}
+
+TEST_CASE("neighbor detail: capabilities sent, received, negotiated; timers; last NOTIFICATIONs with RFC 9003 text",
+          "[bgp][io][operator]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1", 64512, nullptr, [](SpeakerConfig& c) {
+               c.graceful_restart.enabled = true;
+               c.graceful_restart.restart_time = std::chrono::seconds(120);
+               c.graceful_restart.forwarding_preserved = true;
+           }};
+    Node b{ioc, "127.0.0.2"};  // no graceful restart
+    a.peer_with(b);
+    b.peer_with(a, 64512, true);  // passive: no collision, so no NOTIFICATION before the test's
+    const auto p = pfx("10.244.2.0/24");
+    b.speaker->originate(p, b.address);
+    REQUIRE(run_until(ioc, [&] { return a.best.count(p) == 1 && a.established_with(b) && b.established_with(a); }));
+
+    auto n = a.neighbor(b);
+    REQUIRE(n);
+    REQUIRE(n->open_sent);
+    REQUIRE(n->open_received);
+    REQUIRE(n->negotiated);
+    // Graceful restart: offered by a with its restart time and F bits, not by b, so not negotiated.
+    REQUIRE(n->open_sent->graceful_restart);
+    CHECK(n->open_sent->graceful_restart->restart_time == 120);
+    REQUIRE_FALSE(n->open_sent->graceful_restart->families.empty());
+    CHECK(n->open_sent->graceful_restart->families.front().forwarding_state);
+    CHECK_FALSE(n->open_received->graceful_restart);
+    CHECK_FALSE(n->negotiated->graceful_restart);
+    // What both send: 4-octet AS, route refresh, IPv4 unicast, ADD-PATH receive.
+    CHECK(n->open_sent->four_octet_as == 64512u);
+    CHECK(n->open_received->four_octet_as == 64512u);
+    CHECK(n->negotiated->four_octet_as);
+    CHECK(n->open_received->route_refresh);
+    CHECK(std::find(n->negotiated->families.begin(), n->negotiated->families.end(),
+                    AfiSafi{kAfiIpv4, kSafiUnicast}) != n->negotiated->families.end());
+    CHECK_FALSE(n->open_sent->add_path.empty());
+    CHECK(n->negotiated->add_path_receive.empty());  // both only receive: nothing to use
+    // Timers: kFast configured (hold 3 s, keepalive 1 s, connect retry 1 s), 3 and 1 negotiated.
+    CHECK(n->timers == kFast);
+    CHECK(n->negotiated_hold_time == 3);
+    CHECK(n->negotiated_keepalive == 1);
+    CHECK(n->open_received->hold_time == 3);
+    CHECK_FALSE(n->last_notification_sent);
+    CHECK_FALSE(n->last_notification_received);
+    CHECK(n->updates_received >= 1);
+    CHECK(n->prefixes_received == 1);
+
+    // a shuts the session down with a message: a sent it, b received it, both with the time.
+    const auto before = std::chrono::system_clock::now() - std::chrono::seconds(1);
+    REQUIRE(a.speaker->peer_action(b.address, PeerAction::kShutdown, "maintenance window"));
+    REQUIRE(run_until(ioc, [&] { return b.neighbor(a)->last_notification_received.has_value(); }));
+    const auto sent = a.neighbor(b)->last_notification_sent;
+    const auto got = b.neighbor(a)->last_notification_received;
+    REQUIRE(sent);
+    REQUIRE(got);
+    CHECK(sent->message.code == kCease);
+    CHECK(sent->message.subcode == kCeaseAdministrativeShutdown);
+    CHECK(got->message == sent->message);
+    auto text = decode_shutdown_communication(got->message.data);
+    REQUIRE(text);
+    CHECK(*text == "maintenance window");
+    CHECK(got->at >= before);
+    CHECK_FALSE(b.neighbor(a)->last_notification_sent);
+    // Still there after the session is gone, and the OPENs of the last session too.
+    run_for(ioc, 300ms);
+    CHECK(a.neighbor(b)->last_notification_sent == sent);
+    CHECK(a.neighbor(b)->open_received.has_value());
+    CHECK(a.neighbor(b)->negotiated_keepalive == 0);  // no session now
 }
