@@ -1531,6 +1531,7 @@ std::vector<RibEntrySnapshot> Speaker::rib(const std::optional<Prefix>& only) co
     std::vector<RibEntrySnapshot> out;
     auto add = [&out](const Prefix& prefix, const RibEntry& e) {
         RibEntrySnapshot r{prefix, {}};
+        const auto why = explain(e.paths);  // the same elimination as e.selection's
         for (std::size_t i = 0; i < e.paths.size(); ++i) {
             const Path& p = e.paths[i];
             PathSnapshot ps;
@@ -1542,6 +1543,11 @@ std::vector<RibEntrySnapshot> Speaker::rib(const std::optional<Prefix>& only) co
             ps.attributes = *p.attributes;
             if (prefix.family() == Family::kIpv4) ps.attributes.next_hop = p.next_hop;
             if (ps.best) ps.reason = std::string{to_string(e.selection->reason)};
+            if (why && !ps.best && why->lost_at[i]) ps.why_not_best = std::string{loss_to_string(*why->lost_at[i])};
+            if (e.selection) {
+                const auto& mp = e.selection->multipath;
+                ps.multipath = mp.size() > 1 && std::find(mp.begin(), mp.end(), i) != mp.end();
+            }
             if (ps.best) {
                 r.paths.insert(r.paths.begin(), std::move(ps));
             } else {

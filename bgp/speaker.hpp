@@ -165,6 +165,9 @@ struct PathSnapshot {
     std::vector<IpAddress> next_hops;
     PathAttributes attributes;
     std::string reason;   // why the best one won (best path only), e.g. "router-id"
+    // Not the best: the decision step that eliminated it, e.g. "lower LOCAL_PREF" (loss_to_string).
+    std::string why_not_best;
+    bool multipath = false;  // its next hop is used with the best's (equal down to the router id)
 };
 
 struct RibEntrySnapshot {

@@ -314,7 +314,9 @@ json rib(const ApiContext& ctx, const std::optional<Prefix>& only) {
                                                    : json()},
                              {"cluster_list", cluster_list_json(p.attributes.cluster_list)},
                              {"path_id", p.path_id},
-                             {"reason", p.reason}});
+                             {"reason", p.reason},
+                             {"why_not_best", p.why_not_best},
+                             {"multipath", p.multipath}});
         }
         out.push_back({{"prefix", entry.prefix.to_string()}, {"paths", paths}});
     }

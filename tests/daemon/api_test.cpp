@@ -257,6 +257,7 @@ TEST_CASE("neighbor IP in detail: capabilities, timers, counters, last NOTIFICAT
     }));
     CHECK(router_path()->attributes.local_pref == 0u);
     CHECK(handle_api_request({{"command", "status"}}, ctx)["bgp_graceful_shutdown"] == true);
+    CHECK(handle_api_request({{"command", "rib"}}, ctx)[0]["paths"][0].contains("why_not_best"));
 
     // An operator's shutdown with a message: the last NOTIFICATION sent, named, with its message.
     auto done = handle_api_request(

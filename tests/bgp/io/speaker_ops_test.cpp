@@ -1,5 +1,5 @@
 // The operator's view of a speaker: RFC 8326 graceful shutdown, a session's detail (capabilities,
-// timers, last NOTIFICATIONs).
+// timers, last NOTIFICATIONs) and why each path is or is not the best.
 #include "speaker_harness.hpp"
 
 #include <algorithm>
@@ -188,4 +188,41 @@ TEST_CASE("neighbor detail: capabilities sent, received, negotiated; timers; las
     CHECK(a.neighbor(b)->last_notification_sent == sent);
     CHECK(a.neighbor(b)->open_received.has_value());
     CHECK(a.neighbor(b)->negotiated_keepalive == 0);  // no session now
+}
+
+TEST_CASE("rib snapshot: each path says why it lost to the best, multipath siblings are marked", "[bgp][io]") {
+    asio::io_context ioc;
+    Node a{ioc, "127.0.0.1"};
+    Node b{ioc, "127.0.0.2"};
+    Node c{ioc, "127.0.0.3"};
+    Node d{ioc, "127.0.0.4", 65001};
+    a.peer_with(b);
+    b.peer_with(a);
+    a.peer_with(c);
+    c.peer_with(a);
+    a.peer_with(d, 65001);
+    d.peer_with(a, 64512);
+    const auto p = pfx("10.244.9.0/24");
+    b.speaker->originate(p, b.address);
+    c.speaker->originate(p, c.address);
+    d.speaker->originate(p, d.address);
+    REQUIRE(run_until(ioc, [&] {
+        auto e = a.speaker->rib(p);
+        return e.size() == 1 && e[0].paths.size() == 3;
+    }));
+    auto e = a.speaker->rib(p).front();
+    // b and c: iBGP, empty AS_PATH; d: eBGP, AS_PATH 65001 (longer). b wins over c on router id,
+    // and c is b's multipath sibling.
+    REQUIRE(e.paths.front().best);
+    CHECK(e.paths.front().from_peer == b.address);
+    CHECK(e.paths.front().reason == "router-id");  // the last step that eliminated one
+    CHECK(e.paths.front().why_not_best.empty());
+    auto lost_c = path_from(a, p, c.address);
+    auto lost_d = path_from(a, p, d.address);
+    REQUIRE(lost_c);
+    REQUIRE(lost_d);
+    CHECK(lost_c->why_not_best == "higher router id");
+    CHECK(lost_c->multipath);
+    CHECK(lost_d->why_not_best == "longer AS_PATH");
+    CHECK_FALSE(lost_d->multipath);
 }
