@@ -561,7 +561,12 @@ class Check:
                     time.sleep(0.2)
             finally:
                 proc.terminate()
-                proc.wait(10)
+                try:
+                    proc.wait(2)
+                except subprocess.TimeoutExpired:
+                    # --bgp-graceful-shutdown waits its time after SIGTERM; a second one ends the wait.
+                    proc.terminate()
+                    proc.wait(10)
             log.seek(0)
             if not self.expect(os.path.exists(conf) and not status.get("conflist_error"),
                                f"kroute does not accept the ConfigMap's CNI template, or the DaemonSet's args {ds_args}: "
