@@ -45,6 +45,7 @@ run "kubectl v1.20 (Debian) against the fake API server" \
 run "real CNI plugins with kroute-cni-exec" "$repo/tests/e2e/cni_exec_test.sh"
 run "kroute with --nodes-file and --no-fib" "$repo/tests/e2e/nodes_file_test.sh"
 run "deploy/: manifests, RBAC, Dockerfile and scripts (static)" "$repo/tests/deploy/deploy_test.py"
+run "kroutectl completion bash, sourced in bash" "$repo/tests/cli/completion_test.sh"
 run "end-to-end cluster in network namespaces" "$repo/tests/e2e/cluster_test.sh"
 run "end-to-end dual-stack cluster (5 nodes, IPv4 and IPv6 pods)" "$repo/tests/e2e/dualstack_test.sh"
 run "end-to-end IPv6-only cluster (3 nodes, --enable-ipv4=false)" "$repo/tests/e2e/ipv6only_test.sh"
