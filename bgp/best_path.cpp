@@ -42,6 +42,24 @@ std::string_view to_string(Reason r) noexcept {
         case Reason::kRouterId: return "router-id";
         case Reason::kClusterListLength: return "cluster-list length";
         case Reason::kPeerAddress: return "peer address";
+        case Reason::kPathId: return "path id";
+    }
+    return "unknown";
+}
+
+std::string_view loss_to_string(Reason r) noexcept {
+    switch (r) {
+        case Reason::kOnlyPath: return "";
+        case Reason::kLocal: return "not locally originated";
+        case Reason::kLocalPref: return "lower LOCAL_PREF";
+        case Reason::kAsPathLength: return "longer AS_PATH";
+        case Reason::kOrigin: return "higher ORIGIN";
+        case Reason::kMed: return "higher MED";
+        case Reason::kEbgpOverIbgp: return "eBGP preferred over iBGP";
+        case Reason::kRouterId: return "higher router id";
+        case Reason::kClusterListLength: return "longer CLUSTER_LIST";
+        case Reason::kPeerAddress: return "higher peer address";
+        case Reason::kPathId: return "higher path id";
     }
     return "unknown";
 }
@@ -57,38 +75,52 @@ Verdict compare(const Path& a, const Path& b) {  // RFC 4271 §9.1.1, §9.1.2.2 
     if (a.attributes->cluster_list.size() != b.attributes->cluster_list.size())  // RFC 4456 §9
         return {a.attributes->cluster_list.size() < b.attributes->cluster_list.size(), Reason::kClusterListLength};
     if (a.peer_address != b.peer_address) return {a.peer_address < b.peer_address, Reason::kPeerAddress};
-    return {a.path_id <= b.path_id, Reason::kPeerAddress};  // several paths from one ADD-PATH peer
+    return {a.path_id <= b.path_id, Reason::kPathId};  // several paths from one ADD-PATH peer
 }
 
 namespace {
 
-// Keeps the candidates with the best key; records `reason` if that removed anything.
+// Where each eliminated candidate went out (explain()); null when nobody asks.
+using LostAt = std::vector<std::optional<Reason>>;
+
+// Drops the candidates `out(i)` says, recording `reason` for them (and in `last` if any went).
+template <class Out>
+void eliminate(std::vector<std::size_t>& c, const Out& out, Reason reason, Reason& last, LostAt* lost) {
+    const auto before = c.size();
+    std::erase_if(c, [&](std::size_t i) {
+        if (!out(i)) return false;
+        if (lost) (*lost)[i] = reason;
+        return true;
+    });
+    if (c.size() != before) last = reason;
+}
+
+// Keeps the candidates with the best key.
 template <class Get, class Key, class Better>
-void keep_best(const Get& at, std::vector<std::size_t>& c, Key key, Better better, Reason reason, Reason& last) {
+void keep_best(const Get& at, std::vector<std::size_t>& c, Key key, Better better, Reason reason, Reason& last,
+               LostAt* lost) {
     if (c.size() < 2) return;
     auto best = key(at(c.front()));
     for (auto i : c) {
         auto k = key(at(i));
         if (better(k, best)) best = k;
     }
-    const auto before = c.size();
-    std::erase_if(c, [&](std::size_t i) { return key(at(i)) != best; });
-    if (c.size() != before) last = reason;
+    eliminate(c, [&](std::size_t i) { return key(at(i)) != best; }, reason, last, lost);
 }
 
 // `at(i)` is the i-th of `n` paths.
 template <class Get>
-std::optional<Selection> select(std::size_t n, const Get& at) {
+std::optional<Selection> select(std::size_t n, const Get& at, LostAt* lost = nullptr) {
     if (n == 0) return std::nullopt;
     if (n == 1) return Selection{0, Reason::kOnlyPath, {0}};
     std::vector<std::size_t> c(n);
     for (std::size_t i = 0; i < c.size(); ++i) c[i] = i;
     Reason last = Reason::kOnlyPath;
 
-    keep_best(at, c, [](const Path& p) { return p.local; }, std::greater<>{}, Reason::kLocal, last);
-    keep_best(at, c, [](const Path& p) { return p.local_pref(); }, std::greater<>{}, Reason::kLocalPref, last);
-    keep_best(at, c, [](const Path& p) { return p.as_path_length(); }, std::less<>{}, Reason::kAsPathLength, last);
-    keep_best(at, c, [](const Path& p) { return p.origin(); }, std::less<>{}, Reason::kOrigin, last);
+    keep_best(at, c, [](const Path& p) { return p.local; }, std::greater<>{}, Reason::kLocal, last, lost);
+    keep_best(at, c, [](const Path& p) { return p.local_pref(); }, std::greater<>{}, Reason::kLocalPref, last, lost);
+    keep_best(at, c, [](const Path& p) { return p.as_path_length(); }, std::less<>{}, Reason::kAsPathLength, last, lost);
+    keep_best(at, c, [](const Path& p) { return p.origin(); }, std::less<>{}, Reason::kOrigin, last, lost);
 
     // (c) per neighbouring AS, drop the paths whose MED is not that AS's lowest.
     if (c.size() > 1) {
@@ -97,23 +129,22 @@ std::optional<Selection> select(std::size_t n, const Get& at) {
             auto [it, fresh] = lowest.try_emplace(at(i).neighbor_as(), at(i).med());
             if (!fresh) it->second = std::min(it->second, at(i).med());
         }
-        const auto before = c.size();
-        std::erase_if(c, [&](std::size_t i) { return at(i).med() != lowest[at(i).neighbor_as()]; });
-        if (c.size() != before) last = Reason::kMed;
+        eliminate(c, [&](std::size_t i) { return at(i).med() != lowest[at(i).neighbor_as()]; }, Reason::kMed, last,
+                  lost);
     }
-    keep_best(at, c, [](const Path& p) { return p.ebgp; }, std::greater<>{}, Reason::kEbgpOverIbgp, last);
+    keep_best(at, c, [](const Path& p) { return p.ebgp; }, std::greater<>{}, Reason::kEbgpOverIbgp, last, lost);
 
     Selection sel;
     // Multipath: what is left differs only in the tie-breaks below; require one MED as well, since
     // survivors from different neighbour ASes may still differ in it.
     const auto multipath_candidates = c;
 
-    keep_best(at, c, [](const Path& p) { return p.router_id(); }, std::less<>{}, Reason::kRouterId, last);
+    keep_best(at, c, [](const Path& p) { return p.router_id(); }, std::less<>{}, Reason::kRouterId, last, lost);
     // RFC 4456 §9: then the shorter CLUSTER_LIST.
     keep_best(at, c, [](const Path& p) { return p.attributes->cluster_list.size(); }, std::less<>{},
-              Reason::kClusterListLength, last);
-    keep_best(at, c, [](const Path& p) { return p.peer_address; }, std::less<>{}, Reason::kPeerAddress, last);
-    keep_best(at, c, [](const Path& p) { return p.path_id; }, std::less<>{}, Reason::kPeerAddress, last);
+              Reason::kClusterListLength, last, lost);
+    keep_best(at, c, [](const Path& p) { return p.peer_address; }, std::less<>{}, Reason::kPeerAddress, last, lost);
+    keep_best(at, c, [](const Path& p) { return p.path_id; }, std::less<>{}, Reason::kPathId, last, lost);
 
     sel.best = c.front();
     sel.reason = last;
@@ -131,6 +162,13 @@ std::optional<Selection> select_best(std::span<const Path> paths) {
 
 std::optional<Selection> select_best_of(std::span<const Path* const> paths) {
     return select(paths.size(), [paths](std::size_t i) -> const Path& { return *paths[i]; });
+}
+
+std::optional<Explanation> explain(std::span<const Path> paths) {
+    LostAt lost(paths.size());
+    auto sel = select(paths.size(), [paths](std::size_t i) -> const Path& { return paths[i]; }, &lost);
+    if (!sel) return std::nullopt;
+    return Explanation{std::move(*sel), std::move(lost)};
 }
 
 }  // namespace kroute::bgp

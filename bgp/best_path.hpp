@@ -48,9 +48,12 @@ struct Path {
 // The decision step that made the winner win.
 enum class Reason : std::uint8_t {
     kOnlyPath, kLocal, kLocalPref, kAsPathLength, kOrigin, kMed, kEbgpOverIbgp, kRouterId, kClusterListLength,
-    kPeerAddress
+    kPeerAddress, kPathId
 };
 [[nodiscard]] std::string_view to_string(Reason r) noexcept;
+// The same step from the loser's side, for an operator: "lower LOCAL_PREF", "longer AS_PATH",
+// "higher ORIGIN", "higher MED", "eBGP preferred over iBGP", "higher router id", ...
+[[nodiscard]] std::string_view loss_to_string(Reason r) noexcept;
 
 struct Verdict {
     bool a_wins = false;
@@ -74,5 +77,14 @@ struct Selection {
 // only compared among paths from the same neighbouring AS (step c) before any tie-break.
 [[nodiscard]] std::optional<Selection> select_best(std::span<const Path> paths);
 [[nodiscard]] std::optional<Selection> select_best_of(std::span<const Path* const> paths);
+
+// Why each path is or is not the best: select_best()'s elimination, recorded. `lost_at[i]` is the
+// step that eliminated path i (nullopt for the best one). A path may lose to another than the
+// best: at the MED step, to a path from its own neighbouring AS (RFC 4271 §9.1.2.2 c).
+struct Explanation {
+    Selection selection;
+    std::vector<std::optional<Reason>> lost_at;  // one per input path
+};
+[[nodiscard]] std::optional<Explanation> explain(std::span<const Path> paths);
 
 }  // namespace kroute::bgp

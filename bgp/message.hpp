@@ -13,6 +13,7 @@
 // DecodeContext / EncodeContext, in particular `add_path` (RFC 7911) once ADD-PATH is offered.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -220,6 +221,13 @@ struct NotificationMessage {
     std::uint8_t subcode = 0;
     Bytes data;
     friend bool operator==(const NotificationMessage&, const NotificationMessage&) = default;
+};
+
+// A NOTIFICATION a session sent or received, and when (for kroutectl neighbor IP).
+struct NotificationRecord {
+    NotificationMessage message;
+    std::chrono::system_clock::time_point at;
+    friend bool operator==(const NotificationRecord&, const NotificationRecord&) = default;
 };
 
 struct KeepaliveMessage {

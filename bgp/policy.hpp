@@ -25,6 +25,9 @@ namespace kroute::bgp {
 inline constexpr std::uint32_t kCommunityNoExport = 0xFFFFFF01;
 inline constexpr std::uint32_t kCommunityNoAdvertise = 0xFFFFFF02;
 inline constexpr std::uint32_t kCommunityNoExportSubconfed = 0xFFFFFF03;
+// RFC 8326 §5: GRACEFUL_SHUTDOWN (65535:0): the path is about to go; a receiver that honours it
+// (kroute's import does) sets its LOCAL_PREF to 0.
+inline constexpr std::uint32_t kCommunityGracefulShutdown = 0xFFFF0000;
 
 // One prefix-list entry: `prefix [ge G] [le L]`.
 struct PrefixRange {

@@ -303,6 +303,7 @@ void Session::execute(const Action& action) {
                    },
                    [&](const SendNotification& a) {
                        last_error_ = "sent " + describe_notification(a.code, a.subcode, a.data);
+                       notification_sent_ = NotificationRecord{{a.code, a.subcode, a.data}, std::chrono::system_clock::now()};
                        log::get("bgp")->info("{}: NOTIFICATION {}", opts_.log_prefix, last_error_);
                        send_raw(encode(Message{NotificationMessage{a.code, a.subcode, a.data}}));
                    },
@@ -460,6 +461,7 @@ void Session::handle_message(Message&& msg) {
                    },
                    [&](NotificationMessage& m) {
                        last_error_ = "received " + describe_notification(m.code, m.subcode, m.data);
+                       notification_received_ = NotificationRecord{m, std::chrono::system_clock::now()};
                        log::get("bgp")->warn("{}: NOTIFICATION {}", opts_.log_prefix, last_error_);
                        dispatch(NotificationReceived{m});
                    },

@@ -101,6 +101,10 @@ public:
     [[nodiscard]] std::uint64_t updates_received() const noexcept { return updates_in_; }
     [[nodiscard]] std::uint64_t updates_sent() const noexcept { return updates_out_; }
     [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
+    [[nodiscard]] const std::optional<NotificationRecord>& last_notification_sent() const noexcept { return notification_sent_; }
+    [[nodiscard]] const std::optional<NotificationRecord>& last_notification_received() const noexcept {
+        return notification_received_;
+    }
     // Nothing left to write and no socket open (stop() waits for this).
     [[nodiscard]] bool drained() const noexcept;
 
@@ -133,6 +137,8 @@ private:
     std::uint64_t updates_in_ = 0;   // UPDATE messages, End-of-RIB included
     std::uint64_t updates_out_ = 0;
     std::string last_error_;
+    std::optional<NotificationRecord> notification_sent_;
+    std::optional<NotificationRecord> notification_received_;
 };
 
 }  // namespace kroute::bgp

@@ -131,6 +131,7 @@ public:
     void enforce_ownership(const std::vector<Prefix>& owned);
 
     bool running_ = false;
+    bool graceful_shutdown_ = false;  // RFC 8326: every route goes out with GRACEFUL_SHUTDOWN
     std::map<Prefix, IpAddress> owned_;                     // owned prefix -> owner
     std::map<IpAddress, std::vector<Prefix>> owned_by_;     // owner -> its prefixes (sorted)
     std::set<std::pair<Family, int>> owned_lengths_;      // the lengths owner_of() tries
@@ -183,10 +184,10 @@ public:
     void shutdown(const ManualStop& stop) {
         for (auto* s : {&primary_, &secondary_}) {
             if (*s) {
-                collect_counters(**s);
                 auto keep = std::move(*s);
                 s->reset();
                 keep->dismiss(stop);
+                collect_counters(*keep);  // after dismiss: its NOTIFICATION counted and kept
                 dismissed_.push_back(keep);
             }
         }
@@ -400,7 +401,27 @@ public:
             n.updates_sent += primary_->updates_sent();
             if (!primary_->last_error().empty()) n.last_error = primary_->last_error();
         }
+        // In detail: capabilities, timers, the last NOTIFICATIONs.
+        n.timers = sp_.timers_for(cfg_);
+        n.open_sent = primary_ ? std::optional<OpenMessage>{primary_->fsm().local_open()} : open_sent_;
+        n.open_received = open_received_;
+        if (established_since_ || open_received_) n.negotiated = negotiated_;
+        if (primary_ && (primary_->state() == State::kOpenConfirm || primary_->state() == State::kEstablished)) {
+            n.open_received = primary_->fsm().peer_open();
+            n.negotiated = primary_->fsm().negotiated();
+            n.negotiated_keepalive = static_cast<std::uint16_t>(primary_->fsm().keepalive_interval().count());
+        }
+        n.last_notification_sent = notification_sent_;
+        n.last_notification_received = notification_received_;
+        if (primary_) {
+            keep_later(n.last_notification_sent, primary_->last_notification_sent());
+            keep_later(n.last_notification_received, primary_->last_notification_received());
+        }
         return n;
+    }
+
+    static void keep_later(std::optional<NotificationRecord>& into, const std::optional<NotificationRecord>& r) {
+        if (r && (!into || r->at >= into->at)) into = r;
     }
 
     // SessionOwner
@@ -473,6 +494,7 @@ public:
         adj_rib_out_.clear();
         local_address_ = s.local_address();
         negotiated_ = s.fsm().negotiated();
+        open_received_ = s.fsm().peer_open();
         max_prefix_warned_ = false;
         resume_stale();
         // RFC 4724 §4.1: while we restart, a peer that kept our routes waits for our table until
@@ -672,6 +694,9 @@ public:
             PathAttributes a = u.attributes;
             a.next_hop.reset();
             if (!ibgp()) a.local_pref.reset();  // RFC 4271 §5.1.5: ignore LOCAL_PREF from eBGP
+            // RFC 8326 §4: a path about to go (GRACEFUL_SHUTDOWN) is preferred least; the import
+            // policy, after this, may still decide otherwise.
+            if (contains(a.communities, kCommunityGracefulShutdown)) a.local_pref = 0;
             attrs = sp_.rib_.attributes().intern(std::move(a));
         }
 
@@ -1004,7 +1029,9 @@ private:
             // eBGP peers are directly connected unless multihop says otherwise; iBGP goes anywhere.
             o.ttl = ibgp() ? std::uint8_t{255} : hops;
         }
-        return std::make_shared<Session>(sp_.ioc_, std::move(o), this);
+        auto session = std::make_shared<Session>(sp_.ioc_, std::move(o), this);
+        open_sent_ = session->fsm().local_open();
+        return session;
     }
 
     void retire(std::shared_ptr<Session>& s) {
@@ -1015,6 +1042,8 @@ private:
     }
 
     void collect_counters(const Session& s) {
+        keep_later(notification_sent_, s.last_notification_sent());
+        keep_later(notification_received_, s.last_notification_received());
         messages_in_ += s.messages_received();
         messages_out_ += s.messages_sent();
         updates_in_ += s.updates_received();
@@ -1054,6 +1083,10 @@ private:
             if (!bgp::apply(*cfg_.export_policy, prefix, a)) return std::nullopt;
             if (!ibgp()) a.local_pref.reset();  // §5.1.5: never to an external peer, whatever a policy set
         }
+        if (sp_.graceful_shutdown_) {      // RFC 8326 §4: after the policy, which must not lose it
+            if (!contains(a.communities, kCommunityGracefulShutdown)) a.communities.push_back(kCommunityGracefulShutdown);
+            if (ibgp()) a.local_pref = 0;  // what an iBGP peer honouring it would set anyway
+        }
         IpAddress nh;
         if (ibgp()) {
             nh = b.next_hop;               // RFC 4271 §5.1.3: unchanged over iBGP
@@ -1092,6 +1125,10 @@ private:
     std::optional<Clock::time_point> established_since_;
     bool end_of_rib_received_ = false;
     Negotiated negotiated_;  // of the current (or last) Established session
+    std::optional<OpenMessage> open_sent_;      // of the last session made (kroutectl neighbor IP)
+    std::optional<OpenMessage> open_received_;  // the peer's, of the last Established session
+    std::optional<NotificationRecord> notification_sent_;  // the latest of sessions gone
+    std::optional<NotificationRecord> notification_received_;
     // Helper (RFC 4724 §4.2) and Enhanced Route Refresh (RFC 7313 §4): the peer's paths kept as
     // stale, per family (IPv4, IPv6) until announced again, End-of-RIB / EoRR, or gr_timer_.
     std::array<std::unordered_set<PathKey, PathKeyHash>, 2> stale_;
@@ -1263,6 +1300,17 @@ Expected<void, std::string> Speaker::start() {
 }
 
 bool Speaker::restart_complete() const noexcept { return !impl_->restarting_; }
+
+void Speaker::begin_graceful_shutdown() {
+    auto& im = *impl_;
+    if (im.graceful_shutdown_) return;
+    im.graceful_shutdown_ = true;
+    log::get("bgp")->info("graceful shutdown (RFC 8326): announcing every route again with GRACEFUL_SHUTDOWN "
+                          "(65535:0) to {} peer(s)", im.peers_.size());
+    for (auto& [addr, peer] : im.peers_) peer->sync_all();
+}
+
+bool Speaker::graceful_shutdown() const noexcept { return impl_->graceful_shutdown_; }
 
 void Speaker::set_cluster_id(std::optional<std::uint32_t> cluster_id) {
     auto& im = *impl_;
@@ -1483,6 +1531,7 @@ std::vector<RibEntrySnapshot> Speaker::rib(const std::optional<Prefix>& only) co
     std::vector<RibEntrySnapshot> out;
     auto add = [&out](const Prefix& prefix, const RibEntry& e) {
         RibEntrySnapshot r{prefix, {}};
+        const auto why = explain(e.paths);  // the same elimination as e.selection's
         for (std::size_t i = 0; i < e.paths.size(); ++i) {
             const Path& p = e.paths[i];
             PathSnapshot ps;
@@ -1494,6 +1543,11 @@ std::vector<RibEntrySnapshot> Speaker::rib(const std::optional<Prefix>& only) co
             ps.attributes = *p.attributes;
             if (prefix.family() == Family::kIpv4) ps.attributes.next_hop = p.next_hop;
             if (ps.best) ps.reason = std::string{to_string(e.selection->reason)};
+            if (why && !ps.best && why->lost_at[i]) ps.why_not_best = std::string{loss_to_string(*why->lost_at[i])};
+            if (e.selection) {
+                const auto& mp = e.selection->multipath;
+                ps.multipath = mp.size() > 1 && std::find(mp.begin(), mp.end(), i) != mp.end();
+            }
             if (ps.best) {
                 r.paths.insert(r.paths.begin(), std::move(ps));
             } else {

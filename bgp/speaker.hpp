@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bgp/bfd.hpp"
+#include "bgp/capabilities.hpp"
 #include "bgp/message.hpp"
 #include "bgp/policy.hpp"
 #include "common/asio.hpp"
@@ -144,6 +145,16 @@ struct NeighborSnapshot {
     bool route_reflector_client = false;
     std::string max_prefix_state;      // "" or e.g. "limit 1000 exceeded, retry in 42 s"
     std::string admin_shutdown;        // "" or the operator's shutdown message ("shut down" without one)
+    // In detail (kroutectl neighbor IP). The OPEN we send now; the peer's and what the two
+    // negotiated, of the current session or else the last one that got as far (nullopt before).
+    std::optional<OpenMessage> open_sent;
+    std::optional<OpenMessage> open_received;
+    std::optional<Negotiated> negotiated;
+    Timers timers;                       // as configured for this peer
+    std::uint16_t negotiated_keepalive = 0;  // seconds; 0 with a hold time of 0, or not negotiated
+    // The last NOTIFICATION each way, over every session with this peer.
+    std::optional<NotificationRecord> last_notification_sent;
+    std::optional<NotificationRecord> last_notification_received;
 };
 
 struct PathSnapshot {
@@ -154,6 +165,9 @@ struct PathSnapshot {
     std::vector<IpAddress> next_hops;
     PathAttributes attributes;
     std::string reason;   // why the best one won (best path only), e.g. "router-id"
+    // Not the best: the decision step that eliminated it, e.g. "lower LOCAL_PREF" (loss_to_string).
+    std::string why_not_best;
+    bool multipath = false;  // its next hop is used with the best's (equal down to the router id)
 };
 
 struct RibEntrySnapshot {
@@ -191,6 +205,13 @@ public:
     // Graceful Restart are closed without a NOTIFICATION, so that those peers keep our routes as
     // stale until we are back; the others still get Cease.
     void stop(std::function<void()> on_done, bool for_restart = false);
+    // RFC 8326 graceful shutdown, for planned maintenance before stop(): from now on every route
+    // goes out with the GRACEFUL_SHUTDOWN community (65535:0) added, and to iBGP peers with
+    // LOCAL_PREF 0 as well, so that peers move their traffic to other paths while ours still
+    // work; what was sent already is sent again at once. Nothing else changes (sessions, routes
+    // received, graceful restart). Cannot be undone: stop() follows.
+    void begin_graceful_shutdown();
+    [[nodiscard]] bool graceful_shutdown() const noexcept;
     // Restarting speaker: the initial table has gone out (every peer sent End-of-RIB, or the
     // deferral timer fired). Immediately true when not restarting.
     [[nodiscard]] bool restart_complete() const noexcept;

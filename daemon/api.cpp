@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
 
+#include "bgp/errors.hpp"
 #include "common/log.hpp"
 
 namespace kroute::daemon {
@@ -58,6 +60,138 @@ json cluster_list_json(const std::vector<std::uint32_t>& ids) {
     return out;
 }
 
+std::string family_name(const bgp::AfiSafi& f) {
+    if (f == bgp::AfiSafi{bgp::kAfiIpv4, bgp::kSafiUnicast}) return "ipv4-unicast";
+    if (f == bgp::AfiSafi{bgp::kAfiIpv6, bgp::kSafiUnicast}) return "ipv6-unicast";
+    return "afi " + std::to_string(f.afi) + " safi " + std::to_string(f.safi);
+}
+
+json families_json(const std::vector<bgp::AfiSafi>& fs) {
+    json out = json::array();
+    for (const auto& f : fs) out.push_back(family_name(f));
+    return out;
+}
+
+std::string hex(const std::vector<std::uint8_t>& bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (auto b : bytes) {
+        out += kDigits[b >> 4];
+        out += kDigits[b & 0xf];
+    }
+    return out;
+}
+
+// One capability as sent, as received and as negotiated; `of` gives the capability's value in an
+// OPEN (sent or received may be null: no OPEN yet).
+template <class Of>
+json capability(const std::optional<bgp::OpenMessage>& sent, const std::optional<bgp::OpenMessage>& received,
+                json negotiated, const Of& of) {
+    return {{"sent", sent ? of(*sent) : json()}, {"received", received ? of(*received) : json()},
+            {"negotiated", std::move(negotiated)}};
+}
+
+json graceful_restart_json(const std::optional<bgp::GracefulRestart>& gr) {
+    if (!gr) return false;
+    json families = json::array();
+    for (const auto& f : gr->families)
+        families.push_back({{"family", family_name(f.family)}, {"forwarding_state", f.forwarding_state}});
+    return {{"restart_time", gr->restart_time},
+            {"restart_state", gr->restart_state},
+            {"notification", gr->notification},
+            {"families", families}};
+}
+
+std::string add_path_mode(bgp::AddPathMode m) {
+    switch (m) {
+        case bgp::AddPathMode::kReceive: return "receive";
+        case bgp::AddPathMode::kSend: return "send";
+        case bgp::AddPathMode::kBoth: return "both";
+    }
+    return "unknown";
+}
+
+// RFC 5492 capabilities of the session: each sent, received, negotiated.
+json capabilities_json(const bgp::NeighborSnapshot& n) {
+    const auto& s = n.open_sent;
+    const auto& r = n.open_received;
+    const bgp::Negotiated* g = n.negotiated ? &*n.negotiated : nullptr;
+    auto both = [&](auto member) -> json {
+        if (!s || !r) return json();
+        return static_cast<bool>((*s).*member) && static_cast<bool>((*r).*member);
+    };
+    json caps;
+    caps["multiprotocol"] = capability(s, r, g ? families_json(g->families) : json(), [](const bgp::OpenMessage& o) {
+        // RFC 4760 §8: no multiprotocol capability at all is IPv4 unicast.
+        return o.multiprotocol.empty() ? json::array() : families_json(o.multiprotocol);
+    });
+    caps["four_octet_as"] = capability(s, r, g ? json(g->four_octet_as) : json(), [](const bgp::OpenMessage& o) {
+        return o.four_octet_as ? json(*o.four_octet_as) : json(false);
+    });
+    caps["route_refresh"] = capability(s, r, both(&bgp::OpenMessage::route_refresh),
+                                       [](const bgp::OpenMessage& o) { return json(o.route_refresh); });
+    caps["enhanced_route_refresh"] =
+        capability(s, r, g ? json(g->enhanced_route_refresh) : json(),
+                   [](const bgp::OpenMessage& o) { return json(o.enhanced_route_refresh); });
+    caps["graceful_restart"] = capability(s, r, g ? json(g->graceful_restart) : json(), [](const bgp::OpenMessage& o) {
+        return graceful_restart_json(o.graceful_restart);
+    });
+    json add_path_negotiated;
+    if (g) add_path_negotiated = {{"receive", families_json(g->add_path_receive)}, {"send", families_json(g->add_path_send)}};
+    caps["add_path"] = capability(s, r, add_path_negotiated, [](const bgp::OpenMessage& o) {
+        json out = json::array();
+        for (const auto& f : o.add_path) out.push_back({{"family", family_name(f.family)}, {"mode", add_path_mode(f.mode)}});
+        return out;
+    });
+    caps["extended_message"] = capability(s, r, g ? json(g->extended_message) : json(),
+                                          [](const bgp::OpenMessage& o) { return json(o.extended_message); });
+    caps["extended_next_hop"] =
+        capability(s, r, g ? json(g->ipv4_with_ipv6_next_hop) : json(), [](const bgp::OpenMessage& o) {
+            json out = json::array();
+            for (const auto& e : o.extended_next_hop)
+                out.push_back({{"family", family_name(e.family)},
+                               {"next_hop_afi", e.next_hop_afi == bgp::kAfiIpv6   ? json("ipv6")
+                                                : e.next_hop_afi == bgp::kAfiIpv4 ? json("ipv4")
+                                                                                  : json(e.next_hop_afi)}});
+            return out;
+        });
+    caps["other"] = capability(s, r, json(), [](const bgp::OpenMessage& o) {
+        json out = json::array();
+        for (const auto& c : o.other_capabilities) out.push_back(c.code);
+        return out;
+    });
+    return caps;
+}
+
+std::string utc_time(std::chrono::system_clock::time_point t) {
+    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    ::gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// A NOTIFICATION with the names of its code and subcode, its data and, for Cease / Administrative
+// Shutdown or Reset, the RFC 9003 message; null when there was none.
+json notification_json(const std::optional<bgp::NotificationRecord>& r) {
+    if (!r) return json();
+    const auto& m = r->message;
+    std::string message;
+    if (m.code == bgp::kCease && (m.subcode == bgp::kCeaseAdministrativeShutdown || m.subcode == bgp::kCeaseAdministrativeReset)) {
+        if (auto text = bgp::decode_shutdown_communication(m.data)) message = *text;
+    }
+    const auto ago = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - r->at).count();
+    return {{"code", m.code},
+            {"subcode", m.subcode},
+            {"name", bgp::notification_to_string(m.code, m.subcode)},
+            {"text", bgp::notification_to_string(m.code, m.subcode, m.data)},
+            {"data", hex(m.data)},
+            {"message", message},
+            {"time", utc_time(r->at)},
+            {"seconds_ago", std::max<std::int64_t>(ago, 0)}};
+}
+
 json neighbor_json(const bgp::NeighborSnapshot& n, bool detail) {
     json j{{"address", n.address.to_string()},
            {"asn", n.asn},
@@ -79,6 +213,26 @@ json neighbor_json(const bgp::NeighborSnapshot& n, bool detail) {
         j["negotiated_hold_time"] = n.negotiated_hold_time;
         j["messages_received"] = n.messages_received;
         j["messages_sent"] = n.messages_sent;
+        j["local_asn"] = n.open_sent ? json(n.open_sent->asn()) : json();
+        j["capabilities"] = capabilities_json(n);
+        j["timers"] = {{"hold_time", n.timers.hold_time.count()},
+                       {"keepalive", n.timers.keepalive.count()},
+                       {"connect_retry", n.timers.connect_retry.count()},
+                       {"peer_hold_time", n.open_received ? json(n.open_received->hold_time) : json()},
+                       {"negotiated_hold_time", n.negotiated_hold_time},
+                       {"negotiated_keepalive", n.negotiated_keepalive}};
+        j["counters"] = {{"messages_received", n.messages_received},
+                         {"messages_sent", n.messages_sent},
+                         {"updates_received", n.updates_received},
+                         {"updates_sent", n.updates_sent},
+                         {"flaps", n.flaps},
+                         {"prefixes_received", n.prefixes_received + n.prefixes_rejected},
+                         {"prefixes_accepted", n.prefixes_received},
+                         {"prefixes_rejected", n.prefixes_rejected},
+                         {"prefixes_sent", n.prefixes_sent},
+                         {"prefixes_stale", n.prefixes_stale}};
+        j["last_notification_sent"] = notification_json(n.last_notification_sent);
+        j["last_notification_received"] = notification_json(n.last_notification_received);
     }
     return j;
 }
@@ -110,7 +264,8 @@ json status(const ApiContext& ctx) {
            {"bgp_started", s.speaker_started},
            {"stale_sweep_enabled", s.stale_sweep_enabled},
            {"routes_rejected", s.routes_rejected},
-           {"conflist_error", s.conflist_error}};
+           {"conflist_error", s.conflist_error},
+           {"bgp_graceful_shutdown", speaker != nullptr && speaker->graceful_shutdown()}};
     if (fib) {
         j["fib_errors"] = fib->errors;
         j["fib_last_error"] = fib->last_error;
@@ -159,7 +314,9 @@ json rib(const ApiContext& ctx, const std::optional<Prefix>& only) {
                                                    : json()},
                              {"cluster_list", cluster_list_json(p.attributes.cluster_list)},
                              {"path_id", p.path_id},
-                             {"reason", p.reason}});
+                             {"reason", p.reason},
+                             {"why_not_best", p.why_not_best},
+                             {"multipath", p.multipath}});
         }
         out.push_back({{"prefix", entry.prefix.to_string()}, {"paths", paths}});
     }

@@ -374,6 +374,7 @@ void Controller::ensure_speaker(const k8s::Node& self) {
         [this](const Prefix& prefix, const std::optional<bgp::BestRoute>& best,
                const std::optional<bgp::BestRoute>& old) { on_best_path(prefix, best, old); });
     speaker_ = std::move(speaker);
+    if (graceful_shutdown_) speaker_->begin_graceful_shutdown();
     log::get("bgp")->info("BGP speaker started: AS {}, router id {}, port {}", cfg.asn, router_id_.to_string(),
                           speaker_->local_port());
 }
@@ -920,6 +921,13 @@ void Controller::check_stale_sweep() {
     sweep_timer_.async_wait([this](boost::system::error_code ec) {
         if (!ec) check_stale_sweep();
     });
+}
+
+bool Controller::begin_graceful_shutdown() {
+    graceful_shutdown_ = true;
+    if (!speaker_) return false;
+    speaker_->begin_graceful_shutdown();
+    return true;
 }
 
 void Controller::shutdown(std::function<void()> on_done) {

@@ -105,6 +105,10 @@ public:
     void set_host_plumbing(HostPlumbing* plumbing) { plumbing_ = plumbing; }
     // With --enable-overlay: routes to nodes the underlay cannot reach go through VXLAN.
     void set_overlay(OverlayPlumbing* overlay) { overlay_plumbing_ = overlay; }
+    // RFC 8326 graceful shutdown before shutdown(): every route goes out again with the
+    // GRACEFUL_SHUTDOWN community (also from a speaker started later). False: no speaker yet, so
+    // nothing to announce.
+    bool begin_graceful_shutdown();
     // Stops BGP (Cease to every peer); on_done once the NOTIFICATIONs are out.
     void shutdown(std::function<void()> on_done);
 
@@ -164,6 +168,7 @@ private:
     std::string node_name_;
     RouteSink& routes_;
     std::unique_ptr<bgp::Speaker> speaker_;
+    bool graceful_shutdown_ = false;  // RFC 8326, once begun: a new speaker starts in it too
     IpAddress router_id_;
     // The node's address that BGP runs from (of session_family()); its IPv6 address, if it has one.
     std::optional<IpAddress> node_address_;

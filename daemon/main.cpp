@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "common/asio.hpp"
+#include "common/duration.hpp"
 #include "common/log.hpp"
 #include "daemon/api.hpp"
 #include "daemon/controller.hpp"
@@ -343,16 +344,45 @@ int run(const Options& options) {
             asio::post(ioc, [&controller, ev = std::move(ev)] { controller.handle(ev); });
         });
 
+    // SIGTERM (or SIGINT): with --bgp-graceful-shutdown, first RFC 8326's announcement and a wait
+    // for peers to move their traffic away (a second signal cuts the wait short), then the stop.
     bool stopping = false;
+    bool draining = false;
+    asio::steady_timer drain_timer(ioc);
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int signo) {
-        if (ec || stopping) return;
+    auto stop_now = [&] {
+        if (stopping) return;
         stopping = true;
-        log->info("signal {}: stopping (BGP sessions closed with Cease; kernel routes left in place)", signo);
+        log->info("stopping (BGP sessions closed{}; kernel routes left in place)",
+                  options.bgp_graceful_restart ? " without NOTIFICATION where graceful restart was negotiated, Cease elsewhere"
+                                               : " with Cease");
+        drain_timer.cancel();
         heartbeat.cancel();
         api.stop();
         controller.shutdown([&ioc] { ioc.stop(); });
-    });
+    };
+    std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int signo) {
+        if (ec || stopping) return;
+        if (draining) {
+            log->info("signal {}: not waiting for the graceful shutdown any longer", signo);
+            stop_now();
+            return;
+        }
+        if (options.bgp_graceful_shutdown && controller.begin_graceful_shutdown()) {
+            draining = true;
+            log->info("signal {}: BGP graceful shutdown (RFC 8326): routes announced again with GRACEFUL_SHUTDOWN "
+                      "(65535:0); stopping in {}", signo, format_duration(options.bgp_graceful_shutdown_time));
+            drain_timer.expires_after(options.bgp_graceful_shutdown_time);
+            drain_timer.async_wait([&](boost::system::error_code tec) {
+                if (!tec) stop_now();
+            });
+            signals.async_wait(on_signal);
+            return;
+        }
+        log->info("signal {}", signo);
+        stop_now();
+    };
+    signals.async_wait(on_signal);
     std::signal(SIGPIPE, SIG_IGN);
 
     ioc.run();

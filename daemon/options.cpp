@@ -179,7 +179,7 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     std::vector<std::string> peer_ips, peer_asns, peer_ports, peer_passwords;
     std::string peer_passwords_file, peer_import_reject;
     std::vector<std::string> peer_max_prefixes;
-    std::string max_prefix_restart = "60s", gr_time = "90s", gr_deferral = "6m", bfd_rx = "300ms", bfd_tx = "300ms";
+    std::string max_prefix_restart = "60s", gr_time = "90s", gr_deferral = "6m", gshut_time = "10s", bfd_rx = "300ms", bfd_tx = "300ms";
 
     // Kubernetes
     app.add_option("--kubeconfig", o.kubeconfig, "Path to a kubeconfig file (else in-cluster config)");
@@ -227,6 +227,12 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
                    "How long peers keep our routes while we restart (at most 4095s)")->capture_default_str();
     app.add_option("--bgp-graceful-restart-deferral-time", gr_deferral,
                    "After a restart, the longest wait for every peer's End-of-RIB (at most 18h)")->capture_default_str();
+    app.add_flag("--bgp-graceful-shutdown", o.bgp_graceful_shutdown,
+                 "BGP graceful shutdown (RFC 8326) on SIGTERM: announce every route again with the GRACEFUL_SHUTDOWN "
+                 "community (65535:0), wait --bgp-graceful-shutdown-time, then stop")->capture_default_str();
+    app.add_option("--bgp-graceful-shutdown-time", gshut_time,
+                   "With --bgp-graceful-shutdown: how long peers get to move their traffic away (at most 10m)")
+        ->capture_default_str();
     app.add_flag("--enable-bfd", o.enable_bfd,
                  "BFD (RFC 5880) towards the external peers: a path failure closes the BGP session within "
                  "multiplier x interval")->capture_default_str();
@@ -372,6 +378,11 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     if (*grd > std::chrono::hours(18))
         return unexpected("--bgp-graceful-restart-deferral-time: " + gr_deferral + " is above 18h");
     o.bgp_graceful_restart_deferral_time = *grd;
+    auto gst = duration_flag("bgp-graceful-shutdown-time", gshut_time, std::chrono::milliseconds(0));
+    if (!gst) return unexpected(gst.error());
+    if (*gst > std::chrono::minutes(10))
+        return unexpected("--bgp-graceful-shutdown-time: " + gshut_time + " is above 10m");
+    o.bgp_graceful_shutdown_time = *gst;
     auto brx = duration_flag("bfd-min-rx", bfd_rx, std::chrono::milliseconds(10));
     if (!brx) return unexpected(brx.error());
     auto btx = duration_flag("bfd-min-tx", bfd_tx, std::chrono::milliseconds(10));
@@ -461,6 +472,8 @@ std::vector<std::pair<std::string, std::string>> describe(const Options& o) {
         {"bfd-multiplier", std::to_string(o.bfd_multiplier)},
         {"bgp-graceful-restart-time", format_duration(o.bgp_graceful_restart_time)},
         {"bgp-graceful-restart-deferral-time", format_duration(o.bgp_graceful_restart_deferral_time)},
+        {"bgp-graceful-shutdown", b(o.bgp_graceful_shutdown)},
+        {"bgp-graceful-shutdown-time", format_duration(o.bgp_graceful_shutdown_time)},
         {"enable-cni", b(o.enable_cni)},
         {"cni-conf-file", o.cni_conf_file},
         {"cni-conf-template", o.cni_conf_template},

@@ -64,6 +64,10 @@ struct Options {
     bool bgp_graceful_restart = false;
     std::chrono::milliseconds bgp_graceful_restart_time{std::chrono::seconds(90)};
     std::chrono::milliseconds bgp_graceful_restart_deferral_time{std::chrono::seconds(360)};
+    // RFC 8326 graceful shutdown on SIGTERM: routes announced again with GRACEFUL_SHUTDOWN
+    // (65535:0), then this long for peers to move away, then the usual stop.
+    bool bgp_graceful_shutdown = false;
+    std::chrono::milliseconds bgp_graceful_shutdown_time{std::chrono::seconds(10)};
     // BFD (RFC 5880/5881; 5883 with --peer-router-multihop-ttl >= 2) towards the external peers.
     bool enable_bfd = false;
     std::chrono::milliseconds bfd_min_rx{300};

@@ -23,6 +23,8 @@ struct PathSpec {
     const char* peer = "10.0.0.1";
     const char* next_hop = "10.0.0.1";
     bool local = false;
+    std::vector<std::uint32_t> cluster_list{};
+    std::uint32_t path_id = 0;
 };
 
 Path make(const PathSpec& s) {
@@ -32,9 +34,11 @@ Path make(const PathSpec& s) {
     if (!s.as_path.empty()) a.as_path->push_back(AsPathSegment{AsPathSegment::kAsSequence, s.as_path});
     a.local_pref = s.local_pref;
     a.med = s.med;
+    a.cluster_list = s.cluster_list;
     return Path{.attributes = std::make_shared<const PathAttributes>(a), .next_hop = ip(s.next_hop),
                 .peer_address = s.local ? IpAddress{} : ip(s.peer), .peer_router_id = s.router_id,
-                .peer_as = s.as_path.empty() ? 64512 : s.as_path.front(), .ebgp = s.ebgp, .local = s.local};
+                .peer_as = s.as_path.empty() ? 64512 : s.as_path.front(), .ebgp = s.ebgp, .local = s.local,
+                .path_id = s.path_id};
 }
 
 }  // namespace
@@ -163,4 +167,75 @@ TEST_CASE("Path accessors apply the RFC defaults", "[bgp][best_path]") {
     CHECK(q.as_path_length() == 3);  // an AS_SET counts one
     CHECK(q.neighbor_as() == 65001);
     CHECK(q.router_id() == 77);
+}
+
+TEST_CASE("explain: the step that eliminated each path, in the decision process's order", "[bgp][best_path]") {
+    struct Row {
+        const char* name;
+        PathSpec best;
+        PathSpec loser;
+        Reason step;
+        const char* text;
+    };
+    // Each row: the loser differs from the best from one step on; the best comes first or second.
+    const std::vector<Row> rows{
+        {"local", {.local = true}, {.local_pref = 1000}, Reason::kLocal, "not locally originated"},
+        {"local pref", {.local_pref = 200}, {.local_pref = 100, .router_id = 0}, Reason::kLocalPref, "lower LOCAL_PREF"},
+        {"as path", {.as_path = {65001}}, {.as_path = {65001, 65002}, .router_id = 0}, Reason::kAsPathLength,
+         "longer AS_PATH"},
+        {"origin", {.origin = Origin::kIgp}, {.origin = Origin::kIncomplete, .router_id = 0}, Reason::kOrigin,
+         "higher ORIGIN"},
+        {"med", {.as_path = {65001}, .med = 5}, {.as_path = {65001}, .med = 50, .router_id = 0}, Reason::kMed, "higher MED"},
+        {"ebgp", {.as_path = {65001}, .ebgp = true, .router_id = 9}, {.as_path = {65001}, .ebgp = false, .router_id = 0},
+         Reason::kEbgpOverIbgp, "eBGP preferred over iBGP"},
+        {"router id", {.router_id = 1}, {.router_id = 2, .peer = "10.0.0.0"}, Reason::kRouterId, "higher router id"},
+        {"cluster list", {.router_id = 1, .peer = "10.0.0.2", .cluster_list = {7}},
+         {.router_id = 1, .peer = "10.0.0.1", .cluster_list = {7, 8}}, Reason::kClusterListLength, "longer CLUSTER_LIST"},
+        {"peer address", {.router_id = 1, .peer = "10.0.0.1"}, {.router_id = 1, .peer = "10.0.0.2"}, Reason::kPeerAddress,
+         "higher peer address"},
+        {"path id", {.path_id = 1}, {.path_id = 2}, Reason::kPathId, "higher path id"},
+    };
+    for (const auto& row : rows) {
+        for (const bool best_first : {true, false}) {
+            INFO(row.name << (best_first ? ", best first" : ", best second"));
+            std::vector<Path> paths{make(row.best), make(row.loser)};
+            if (!best_first) std::swap(paths[0], paths[1]);
+            const std::size_t b = best_first ? 0 : 1;
+            auto e = explain(paths);
+            REQUIRE(e);
+            CHECK(e->selection.best == b);
+            CHECK(e->selection.reason == row.step);
+            CHECK_FALSE(e->lost_at[b]);
+            REQUIRE(e->lost_at[1 - b]);
+            CHECK(*e->lost_at[1 - b] == row.step);
+            CHECK(loss_to_string(row.step) == row.text);
+            // The same verdict as the pairwise comparison, and as select_best.
+            CHECK(compare(paths[b], paths[1 - b]) == Verdict{true, row.step});
+            CHECK(select_best(paths)->best == b);
+        }
+    }
+}
+
+TEST_CASE("explain: several losers, each at its own step; MED loses to a path of its own AS", "[bgp][best_path]") {
+    std::vector<Path> paths{
+        make({.as_path = {65002}, .med = 100, .router_id = 1, .peer = "10.0.0.1"}),  // best: router id
+        make({.as_path = {65001}, .med = 10, .router_id = 3, .peer = "10.0.0.3"}),   // router id
+        make({.as_path = {65001}, .med = 20, .router_id = 0, .peer = "10.0.0.4"}),   // MED, to the one above
+        make({.local_pref = 50, .peer = "10.0.0.5"}),                                // local pref
+        make({.as_path = {65003, 65004}, .peer = "10.0.0.6"}),                        // AS_PATH
+    };
+    auto e = explain(paths);
+    REQUIRE(e);
+    CHECK(e->selection.best == 0);
+    CHECK(e->selection.best == select_best(paths)->best);
+    CHECK_FALSE(e->lost_at[0]);
+    CHECK(e->lost_at[1] == Reason::kRouterId);
+    CHECK(e->lost_at[2] == Reason::kMed);  // pairwise against the best it would have been router id
+    CHECK(e->lost_at[3] == Reason::kLocalPref);
+    CHECK(e->lost_at[4] == Reason::kAsPathLength);
+    CHECK_FALSE(explain({}));
+    std::vector<Path> one{make({})};
+    auto only = explain(one);
+    REQUIRE(only);
+    CHECK(only->lost_at == std::vector<std::optional<Reason>>{std::nullopt});
 }

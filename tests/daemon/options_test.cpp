@@ -263,6 +263,35 @@ TEST_CASE("graceful restart flags: kube-router's names, defaults and limits", "[
     CHECK_THAT(deferral.error(), Catch::Contains("18h"));
 }
 
+TEST_CASE("graceful shutdown flags (RFC 8326): defaults, durations, limits, kroutectl config", "[daemon][options]") {
+    auto d = parse({});
+    REQUIRE(d);
+    CHECK_FALSE(d->options->bgp_graceful_shutdown);
+    CHECK(d->options->bgp_graceful_shutdown_time == std::chrono::seconds(10));
+    auto r = parse({"--bgp-graceful-shutdown=true", "--bgp-graceful-shutdown-time", "1m30s"});
+    REQUIRE(r);
+    REQUIRE(r->options);
+    CHECK(r->options->bgp_graceful_shutdown);
+    CHECK(r->options->bgp_graceful_shutdown_time == std::chrono::seconds(90));
+    const auto described = describe(*r->options);
+    auto value = [&](const std::string& key) {
+        for (const auto& [k, v] : described)
+            if (k == key) return v;
+        return std::string{"(missing)"};
+    };
+    CHECK(value("bgp-graceful-shutdown") == "true");
+    CHECK(value("bgp-graceful-shutdown-time") == "1m30s");
+    auto zero = parse({"--bgp-graceful-shutdown", "--bgp-graceful-shutdown-time", "0s"});
+    REQUIRE(zero);
+    CHECK(zero->options->bgp_graceful_shutdown_time == std::chrono::seconds(0));
+    auto too_long = parse({"--bgp-graceful-shutdown-time", "11m"});
+    REQUIRE_FALSE(too_long);
+    CHECK_THAT(too_long.error(), Catch::Contains("10m"));
+    auto bad = parse({"--bgp-graceful-shutdown-time", "soon"});
+    REQUIRE_FALSE(bad);
+    CHECK_THAT(bad.error(), Catch::Contains("bgp-graceful-shutdown-time"));
+}
+
 TEST_CASE("--peer-router-max-prefixes: one for all, or one per peer", "[daemon][options]") {
     auto all = parse({"--peer-router-ips", "192.0.2.1,192.0.2.2", "--peer-router-asns", "65001,65002",
                       "--peer-router-max-prefixes", "1000", "--peer-router-max-prefix-restart", "5m"});

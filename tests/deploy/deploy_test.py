@@ -49,6 +49,18 @@ CNI_PACKAGE = "containernetworking-plugins"
 FINAL_PACKAGES = {CNI_PACKAGE, "iproute2", "iptables"}
 
 
+def go_duration(text):
+    """Seconds of a duration as kroute writes them (90s, 1m30s, 250ms; a bare number: seconds), or None."""
+    text = str(text).strip()
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    scale = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
 def run(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
 
@@ -265,6 +277,14 @@ class Check:
 
         def value(flag):
             return args[flag] if flag in args else self.flags.get(flag)
+
+        # RFC 8326 graceful shutdown on SIGTERM: the kubelet's SIGKILL must not cut its wait short.
+        if "--bgp-graceful-shutdown" in args and args["--bgp-graceful-shutdown"].lower() in ("true", "1", ""):
+            wait = go_duration(value("--bgp-graceful-shutdown-time") or "10s")
+            grace = pod.get("terminationGracePeriodSeconds", 30)
+            self.expect(wait is not None and grace >= wait + 5,
+                        f"terminationGracePeriodSeconds {grace} leaves too little for --bgp-graceful-shutdown-time "
+                        f"{value('--bgp-graceful-shutdown-time')} and the stop after it (5s more at least)")
 
         port = value("--health-port")
         self.expect(port not in (None, "", "0"), "the health endpoint is off (--health-port)")
@@ -541,7 +561,12 @@ class Check:
                     time.sleep(0.2)
             finally:
                 proc.terminate()
-                proc.wait(10)
+                try:
+                    proc.wait(2)
+                except subprocess.TimeoutExpired:
+                    # --bgp-graceful-shutdown waits its time after SIGTERM; a second one ends the wait.
+                    proc.terminate()
+                    proc.wait(10)
             log.seek(0)
             if not self.expect(os.path.exists(conf) and not status.get("conflist_error"),
                                f"kroute does not accept the ConfigMap's CNI template, or the DaemonSet's args {ds_args}: "
@@ -591,6 +616,8 @@ MUTATIONS = [
     ("a binary the build does not make", "Dockerfile", "/src/build/bin/kroutectl /usr", "/src/build/bin/krouted /usr", "krouted"),
     ("no CNI plugins in the image", "Dockerfile", "iptables containernetworking-plugins", "iptables", CNI_PACKAGE),
     ("a shared library the image lacks", "Dockerfile", "libnl-route-3-200 ", "", "libnl-route-3.so"),
+    ("too short a grace period for the graceful shutdown", "daemonset.yaml", "terminationGracePeriodSeconds: 30",
+     "terminationGracePeriodSeconds: 12", "terminationGracePeriodSeconds"),
     ("a flag value kroute refuses", "daemonset.yaml", "--bgp-graceful-restart=true", "--bgp-graceful-restart=maybe", "does not accept"),
     ("a template kroute refuses", "configmap.yaml", '"ipam": { "type": "host-local" }', '"ipam": { "type": "dhcp" }', "does not accept"),
     ("a syntax error in a script", "install-cni.sh", "done\n", "", "-n deploy/install-cni.sh"),

@@ -11,6 +11,9 @@
 #    endpoint (an EndpointSlice); the endpoint gone, the external IP is withdrawn; the Service gone,
 #    the cluster IP too; the other nodes never install the service routes;
 #  - node annotations (path prepend, communities) set with kubectl reach BIRD without a restart.
+#  - kroutectl neighbor shows the session's capabilities, timers and the last NOTIFICATION sent;
+#  - node3 runs with --bgp-graceful-shutdown: SIGTERMed, it announces its podCIDR again with the
+#    GRACEFUL_SHUTDOWN community, BIRD shows (65535,0) while node3 waits, then the route goes.
 # With the argument advertise-only, the nodes run beside another CNI (--enable-cni=false
 # --enable-ibgp=false): no conflist, no bridge, no node mesh, the router learns the same.
 # Runs as root; re-executes itself inside the no-route sandbox.
@@ -66,7 +69,12 @@ CONF
 ip netns exec tor bird -f -c "$KR_DIR/tor.conf" -s "$KR_DIR/tor.ctl" -P "$KR_DIR/tor.pid" </dev/null >"$KR_DIR/tor.out" 2>&1 &
 bird_pid=$!
 wait_for 10 "BIRD's control socket" birdc_tor show status
-for n in $nodes; do node_up "$n"; done
+GSHUT_TIME=4
+for n in $nodes; do
+    # node3, last: RFC 8326 graceful shutdown when it is stopped (the last step).
+    [[ $n == 3 ]] && KR_KROUTE_FLAGS+=(--bgp-graceful-shutdown --bgp-graceful-shutdown-time "${GSHUT_TIME}s")
+    node_up "$n"
+done
 for n in $nodes; do register_node "$n"; done
 
 step "BIRD learns every podCIDR from its own node"
@@ -187,5 +195,32 @@ bird_up() { birdc_tor show protocols node1 | grep -q Established; }
 wait_for 20 "node1's session back" bird_up
 wait_for 20 "node1's podCIDR back at BIRD" bird_has "$(pod_cidr 1)"
 ! kroutectl_on 1 neighbor "$TOR_IP" bounce >/dev/null 2>&1 || kr_fail "an unknown action was accepted"
+
+step "kroutectl neighbor: capabilities, timers, the last NOTIFICATION sent"
+detail=$(kroutectl_on 1 neighbor "$TOR_IP" -o json)
+jq -e '.capabilities.four_octet_as.negotiated == true and .capabilities.four_octet_as.received == 65001
+       and .capabilities.route_refresh.negotiated == true
+       and (.capabilities.multiprotocol.negotiated | index("ipv4-unicast")) != null
+       and .timers.peer_hold_time == 9 and .timers.negotiated_hold_time == 9 and .timers.negotiated_keepalive == 3
+       and .counters.prefixes_received >= 1 and .counters.flaps >= 1
+       and .last_notification_sent.code == 6 and .last_notification_sent.subcode == 2
+       and .last_notification_sent.message == "rack 7 maintenance"' <<<"$detail" >/dev/null ||
+    kr_fail "kroutectl neighbor $TOR_IP -o json: $detail"
+kroutectl_on 1 neighbor "$TOR_IP" | grep -q "^CAPABILITY " || kr_fail "kroutectl neighbor's table has no capabilities"
+
+step "graceful shutdown (RFC 8326): node3 SIGTERMed, BIRD sees (65535,0) on its podCIDR, then the route goes"
+gshut_seen() { birdc_tor show route "$(pod_cidr 3)" all | grep -q 'BGP.community:.*(65535,0)'; }
+! gshut_seen || kr_fail "node3's podCIDR has the GRACEFUL_SHUTDOWN community before the shutdown"
+[[ $(kroutectl_on 3 status -o json | jq -r .bgp_graceful_shutdown) == false ]] || kr_fail "node3 says it shuts down already"
+t0=$SECONDS
+kill -TERM "${KR_PIDS[node3]}"
+wait_for 3 "BIRD to see (65535,0) on node3's podCIDR" gshut_seen
+[[ $(kroutectl_on 3 status -o json | jq -r .bgp_graceful_shutdown) == true ]] || kr_fail "node3's status does not say so"
+bird_up3() { birdc_tor show protocols node3 | grep -q Established; }
+bird_up3 || kr_fail "node3's session went down at once"
+wait_for 15 "node3's podCIDR to leave BIRD" bird_lacks "$(pod_cidr 3)"
+((SECONDS - t0 >= GSHUT_TIME - 1)) || kr_fail "node3 stopped after $((SECONDS - t0)) s, before --bgp-graceful-shutdown-time"
+stop_daemon node3
+grep -q "BGP graceful shutdown (RFC 8326)" "$KR_DIR/node3/kroute.log" || kr_fail "node3's log does not say it"
 
 echo "PASS tor_test ($MODE)"
