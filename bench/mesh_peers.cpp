@@ -3,12 +3,15 @@
 // loopback address (127.NET.(i / 250).(i % 250 + 1)), each with one iBGP peer — the receiver under
 // test — and originating one /24 (10.(i / 256).(i % 256).0/24) with itself as next hop, like a node
 // announcing its podCIDR. It prints one JSON line when every speaker is listening, then one a second
-// with how many sessions are Established, and runs until SIGTERM or --seconds.
+// with how many sessions are Established, and runs until SIGTERM or --seconds. With --flaps-per-second
+// F (the load test, tests/long/ and tests/e2e/peer_load_test.sh), F speakers a second, chosen at
+// random, drop their session (Cease) and come back 1 to 5 s later, for as long as it runs.
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,8 @@ int main(int argc, char** argv) {
     int seconds = 600;
     std::uint32_t net = 1;
     std::string next_hop_text;
+    double flaps_per_second = 0;
+    std::uint32_t seed = 1;
     app.add_option("--count", count, "Speakers to run (at most 62500)")->capture_default_str();
     app.add_option("--target", target_text, "The receiver's IPv4 address")->required();
     app.add_option("--port", port, "Port every speaker listens on and dials")->capture_default_str();
@@ -46,6 +51,9 @@ int main(int argc, char** argv) {
     app.add_option("--next-hop", next_hop_text,
                    "Next hop of every announced /24 (default: each speaker's own address; GoBGP refuses "
                    "loopback next hops, so the benchmark gives every receiver a TEST-NET-1 one)");
+    app.add_option("--flaps-per-second", flaps_per_second, "Sessions dropped and re-added per second")
+        ->check(CLI::Range(0.0, 1000.0));
+    app.add_option("--seed", seed, "Seed of the flap schedule")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     auto target = IpAddress::parse(target_text);
     if (!target || !target->is_v4() || count == 0 || count > 62500) {
@@ -91,6 +99,40 @@ int main(int argc, char** argv) {
     std::printf("{\"event\":\"listening\",\"speakers\":%u}\n", count);
     std::fflush(stdout);
 
+    // Flapping: every 100 ms, a tenth of a second's flaps; each comes back after 1-5 s.
+    std::mt19937 rng{seed};
+    std::uint64_t flaps = 0;
+    double owed = 0;
+    asio::steady_timer flap_tick(ioc);
+    std::vector<std::unique_ptr<asio::steady_timer>> returns;
+    std::function<void()> flap = [&] {
+        owed += flaps_per_second / 10;
+        for (; owed >= 1; owed -= 1) {
+            const std::uint32_t i = std::uniform_int_distribution<std::uint32_t>{0, count - 1}(rng);
+            if (speakers[i]->neighbors().empty()) continue;  // already away
+            speakers[i]->remove_peer(*target);
+            ++flaps;
+            auto back = std::make_unique<asio::steady_timer>(ioc);
+            back->expires_after(std::chrono::milliseconds{std::uniform_int_distribution<int>{1000, 5000}(rng)});
+            back->async_wait([&, i](boost::system::error_code ec) {
+                if (ec) return;
+                bgp::PeerConfig peer;
+                peer.address = *target;
+                peer.remote_asn = asn;
+                peer.port = port;
+                peer.local_address = speaker_address(net, i);
+                speakers[i]->set_peer(peer);
+            });
+            returns.push_back(std::move(back));
+        }
+        std::erase_if(returns, [](const auto& t) { return t->expiry() < std::chrono::steady_clock::now() - std::chrono::seconds{1}; });
+        flap_tick.expires_after(std::chrono::milliseconds{100});
+        flap_tick.async_wait([&](boost::system::error_code ec) {
+            if (!ec) flap();
+        });
+    };
+    if (flaps_per_second > 0) flap();
+
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&ioc](boost::system::error_code, int) { ioc.stop(); });
     asio::steady_timer tick(ioc);
@@ -99,7 +141,8 @@ int main(int argc, char** argv) {
         std::size_t up = 0;
         for (const auto& s : speakers)
             for (const auto& n : s->neighbors()) up += n.state == "Established";
-        std::printf("{\"event\":\"established\",\"sessions\":%zu}\n", up);
+        std::printf("{\"event\":\"established\",\"sessions\":%zu,\"flaps\":%llu}\n", up,
+                    static_cast<unsigned long long>(flaps));
         std::fflush(stdout);
         if (std::chrono::steady_clock::now() >= end) {
             ioc.stop();
