@@ -58,6 +58,13 @@ run "end-to-end faults: API server away 2 min, kroute SIGKILLed/killed/SIGTERMed
 run "load: 999 BGP peers connecting, flapping 10/s for 1 min and leaving" env DURATION=60 "$repo/tests/e2e/peer_load_test.sh"
 run "load: a watch of 5000 nodes with 10 changes/s for 1 min" env DURATION=60 "$repo/tests/e2e/watch_load_test.sh"
 run "end-to-end metrics: promtool-clean scrapes, repairs, watch restarts and flaps counted, /healthz" "$repo/tests/e2e/metrics_test.sh"
+# The unit and interop suites again, built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (build-asan/, -O1; the benchmarks' tools left out). Every interop script runs build-asan's kroute.
+asan_build() { KROUTE_BUILD_DIR="$repo/build-asan" "$repo/scripts/build.sh" -DKROUTE_SANITIZE=ON -DKROUTE_BENCH=OFF; }
+run "build with ASan + UBSan" asan_build
+run "unit and interop tests under ASan + UBSan (ctest)" \
+    env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$repo/build-asan" --output-on-failure -j 2
 if ((long)); then
     run "long fuzz: every target (600 s each)" "$repo/scripts/fuzz.sh" 600
     run "long faults: the API server away for 10 minutes" env API_DOWN=600 "$repo/tests/e2e/faults_test.sh"
