@@ -299,6 +299,7 @@ int run(const Options& options) {
                 [&controller, &fib] {
                     MetricsSnapshot s;
                     s.version = kroute_version();
+                    s.commit = kroute_commit();
                     const auto st = controller.status();
                     s.bgp_started = st.speaker_started;
                     s.nodes_known = st.nodes_known;

@@ -89,7 +89,9 @@ int bgp_state_number(std::string_view state) {
 
 std::string render_metrics(const MetricsSnapshot& s) {
     std::string out;
-    Family("kroute_build_info", "gauge", "Always 1; the version of kroute in its label.").add(Labels{{"version", s.version}}, 1).write(out);
+    Labels build{{"version", s.version}};
+    if (!s.commit.empty()) build.emplace_back("commit", s.commit);
+    Family("kroute_build_info", "gauge", "Always 1; the version of kroute in its label.").add(build, 1).write(out);
 
     Family("kroute_bgp_rib_prefixes", "gauge", "Prefixes in the BGP Loc-RIB.").add({}, s.rib_prefixes).write(out);
     Family("kroute_nodes", "gauge", "Kubernetes Nodes known to kroute.").add({}, s.nodes_known).write(out);

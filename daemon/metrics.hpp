@@ -43,6 +43,7 @@ struct ProcessStats {
 
 struct MetricsSnapshot {
     std::string version;
+    std::string commit;  // empty: no label
     bool bgp_started = false;
     std::size_t rib_prefixes = 0;
     std::size_t nodes_known = 0;

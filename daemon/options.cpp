@@ -13,10 +13,14 @@
 #ifndef KROUTE_VERSION
 #define KROUTE_VERSION "0.1.0"
 #endif
+#ifndef KROUTE_COMMIT
+#define KROUTE_COMMIT "unknown"
+#endif
 
 namespace kroute::daemon {
 
 const char* kroute_version() noexcept { return KROUTE_VERSION; }
+const char* kroute_commit() noexcept { return KROUTE_COMMIT; }
 namespace {
 
 Expected<std::chrono::milliseconds, std::string> duration_flag(const std::string& name, const std::string& text,
@@ -170,7 +174,7 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     Options o;
     CLI::App app{"kroute: node-level routing daemon for Kubernetes (BGP, kube-router compatible flags)", "kroute"};
     app.get_formatter()->column_width(44);
-    app.set_version_flag("--version", std::string("kroute ") + KROUTE_VERSION);
+    app.set_version_flag("--version", std::string("kroute ") + KROUTE_VERSION + " (commit " + KROUTE_COMMIT + ")");
 
     if (const char* env = std::getenv("KUBE_ROUTER_CNI_CONF_FILE"); env && *env) o.cni_conf_file = env;
 
@@ -298,7 +302,7 @@ Expected<ParseOutcome, std::string> parse_options(int argc, const char* const* a
     } catch (const CLI::CallForHelp&) {
         return ParseOutcome{std::nullopt, app.help()};
     } catch (const CLI::CallForVersion&) {
-        return ParseOutcome{std::nullopt, std::string("kroute ") + KROUTE_VERSION + "\n"};
+        return ParseOutcome{std::nullopt, std::string("kroute ") + KROUTE_VERSION + " (commit " + KROUTE_COMMIT + ")\n"};
     } catch (const CLI::ParseError& e) {
         return unexpected(std::string(e.what()));
     }

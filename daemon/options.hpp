@@ -116,6 +116,8 @@ struct ParseOutcome {
 [[nodiscard]] std::string node_name(const Options& options);
 // "0.1.0": what --version prints after "kroute ".
 [[nodiscard]] const char* kroute_version() noexcept;
+// The git commit kroute was built from ("unknown" outside a git checkout; -DKROUTE_GIT_COMMIT=...).
+[[nodiscard]] const char* kroute_commit() noexcept;
 
 // kube-router's `--router-id generate`: FNV-1a (32 bit) of the node address's text, as a BGP
 // identifier, so that nodes without an IPv4 address still get a stable, distinct one.

@@ -209,6 +209,10 @@ TEST_CASE("without a Fib, peers, reflectors or /proc, their families are left ou
     s.routes_desired = 1;
     const auto text = render_metrics(s);
     CHECK(text.find("kroute_build_info{version=\"0.1.0\"} 1\n") != std::string::npos);
+    MetricsSnapshot with_commit;
+    with_commit.version = "0.1.0";
+    with_commit.commit = "0123456789ab";
+    CHECK(render_metrics(with_commit).find("kroute_build_info{version=\"0.1.0\",commit=\"0123456789ab\"} 1\n") != std::string::npos);
     CHECK(text.find("kroute_fib_routes_desired 1\n") != std::string::npos);
     CHECK(text.find("kroute_fib_routes_installed") == std::string::npos);
     CHECK(text.find("kroute_bgp_peer") == std::string::npos);

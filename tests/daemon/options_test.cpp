@@ -129,6 +129,7 @@ TEST_CASE("--help and --version print without running", "[daemon][options]") {
     REQUIRE(version);
     CHECK_FALSE(version->options);
     CHECK_THAT(version->message, Catch::StartsWith("kroute "));
+    CHECK_THAT(version->message, Catch::Contains("(commit "));
 }
 
 TEST_CASE("node name: --hostname-override, else NODE_NAME", "[daemon][options]") {

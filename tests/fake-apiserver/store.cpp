@@ -220,8 +220,10 @@ Expected<void, ApiError> Store::prepare_service(json& svc, const json* old) cons
                                           "Invalid value: " + (port ? to_wire(*port) : std::string("0")) +
                                               ": must be between 1 and 65535, inclusive"));
             }
+            // A copy: inserting into p (an ordered_map, a vector underneath) may move *port.
+            const json port_value = *port;
             if (!p.contains("protocol")) p["protocol"] = "TCP";
-            if (!p.contains("targetPort")) p["targetPort"] = *port;
+            if (!p.contains("targetPort")) p["targetPort"] = port_value;
         }
     }
     if (type == "ExternalName") {
