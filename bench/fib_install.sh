@@ -38,7 +38,7 @@
 #            [-r REPEATS] [-R "kernel kernel-ack kernel-1 kroute bird frr"] [-P PERIOD_S]
 #            [-W WINDOW_S] [-o OUT.jsonl]
 # Env: KR_BIN (kroute, kroutectl, bgp_feeder, kernel_routes; default build/bin), DEADLINE (seconds
-# per wait, default 600), KEEP_LOGS=1.
+# per wait, default 600), KEEP_LOGS=1, KROUTE_EXTRA_FLAGS (more kroute flags, e.g. "-v 3").
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -47,7 +47,7 @@ while getopts "m:n:p:k:r:R:P:W:o:" opt; do
     case $opt in
     m) MODE=$OPTARG ;; n) N=$OPTARG ;; p) P=$OPTARG ;; k) K=$OPTARG ;; r) R=$OPTARG ;;
     R) RECEIVERS=$OPTARG ;; P) PERIOD=$OPTARG ;; W) WINDOW=$OPTARG ;; o) OUT=$OPTARG ;;
-    *) sed -n '2,40p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,41p' "$0" >&2; exit 2 ;;
     esac
 done
 [[ $MODE == install || $MODE == reconcile ]] || { echo "-m install or -m reconcile" >&2; exit 2; }

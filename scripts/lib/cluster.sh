@@ -316,6 +316,20 @@ pod_sources() {
     ip netns exec "$1" nft -j list set inet kroute_seen sources | jq -r '.nftables[] | select(.set) | .set.elem // [] | .[]'
 }
 
+# ipv6_source_seen TO FROM: FROM pings TO over IPv6 once; prints the source address TO saw (an
+# nftables dynamic set in TO, as pod_up records IPv4 sources).
+ipv6_source_seen() {
+    local to=$1 from=$2
+    ip netns exec "$to" nft -f - <<'NFT'
+table ip6 kroute_seen6 {
+    set sources { type ipv6_addr; flags dynamic; }
+    chain input { type filter hook input priority 0; icmpv6 type echo-request add @sources { ip6 saddr }; }
+}
+NFT
+    ip netns exec "$from" ping -6 -c1 -W2 -q "${KR_POD_IP6[$to]}" >/dev/null
+    ip netns exec "$to" nft -j list set ip6 kroute_seen6 sources | jq -r '.nftables[] | select(.set) | .set.elem // [] | .[]'
+}
+
 stop_daemon() {
     local name=$1 sig=${2:-TERM}
     local pid=${KR_PIDS[$name]:-}

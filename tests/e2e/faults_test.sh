@@ -59,7 +59,7 @@ pings_check() {
     done
     echo "   $sent pings every 20 ms, $lost lost"
 }
-routes_of() { kernel_routes "$1"; }
+
 
 step "a 3-node cluster with graceful restart, a pod on each node"
 underlay_up
@@ -73,7 +73,7 @@ for n in 1 2 3; do for j in 1 2 3; do
 done; done
 
 step "1. the API server unreachable from the nodes for ${API_DOWN} s: no route removed, no ping lost"
-before=$(for n in 1 2 3; do routes_of "$n"; done)
+before=$(for n in 1 2 3; do kernel_routes "$n"; done)
 pings_start "1 2 3" $((API_DOWN + 10))
 sleep 3
 ip netns exec api nft -f - <<'NFT'
@@ -93,7 +93,7 @@ NFT
 node_up 4
 register_node 4
 sleep "$API_DOWN"
-now=$(for n in 1 2 3; do routes_of "$n"; done)
+now=$(for n in 1 2 3; do kernel_routes "$n"; done)
 [[ $now == "$before" ]] || kr_fail "routes changed while the API server was away: before $before, now $now"
 ip netns exec api nft delete table inet kroute_partition
 pings_check "1 2 3"

@@ -68,14 +68,7 @@ for n in $nodes; do
             ip netns exec "pod_${n}_1" ping -6 -c1 -W1 -q "${KR_POD_IP6[pod_${j}_1]}"
     done
 done
-ip netns exec pod_1_1 nft -f - <<'NFT'
-table ip6 kroute_seen6 {
-    set sources { type ipv6_addr; flags dynamic; }
-    chain input { type filter hook input priority 0; icmpv6 type echo-request add @sources { ip6 saddr }; }
-}
-NFT
-ip netns exec pod_3_1 ping -6 -c1 -W2 -q "${KR_POD_IP6[pod_1_1]}" >/dev/null
-seen=$(ip netns exec pod_1_1 nft -j list set ip6 kroute_seen6 sources | jq -r '.nftables[] | select(.set) | .set.elem // [] | .[]')
+seen=$(ipv6_source_seen pod_1_1 pod_3_1)
 [[ $seen == "${KR_POD_IP6[pod_3_1]}" ]] || kr_fail "pod_1_1 saw IPv6 source '$seen', not pod_3_1's ${KR_POD_IP6[pod_3_1]}"
 
 step "a deleted node's routes leave every node"

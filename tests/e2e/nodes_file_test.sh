@@ -7,33 +7,10 @@
 # Runs as root inside the no-route sandbox.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-if [[ ${1:-} != --inside ]]; then
-    source "$repo/scripts/lib/sandbox.sh"
-    KR_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kroute-nodes-file.XXXXXX")
-    export KR_DIR
-    rc=0
-    run_in_sandbox "$0" --inside || rc=$?
-    if ((rc != 0)); then
-        for f in "$KR_DIR"/*.log; do [[ -f $f ]] && { echo "--- $f"; tail -n 30 "$f"; }; done
-    fi
-    rm -rf "$KR_DIR"
-    exit "$rc"
-fi
+source "$repo/scripts/lib/standalone.sh"
+standalone_reexec nodes-file "$@"
 
 KR_BIN=${KR_BIN:-$repo/build/bin}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-wait_for() {
-    local seconds=$1 what=$2; shift 2
-    local deadline=$((SECONDS + seconds))
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS < deadline)) || fail "timed out waiting for $what"
-        sleep 0.2
-    done
-}
 
 # The sandbox has only lo: 127.0.0.2 is on it already (127/8).
 nodes_json() {  # $1 = node2's podCIDR

@@ -9,35 +9,15 @@
 # peers configured and none connected). Prints the memory figures (docs/reliability.md).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-if [[ ${1:-} != --inside ]]; then
-    source "$repo/scripts/lib/sandbox.sh"
-    KR_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kroute-peer-load.XXXXXX")
-    export KR_DIR
-    rc=0
-    run_in_sandbox "$0" --inside || rc=$?
-    ((rc == 0)) || { echo "--- kroute.log"; tail -n 30 "$KR_DIR/kroute.log"; echo "--- peers.log"; tail -n 5 "$KR_DIR/peers.log"; }
-    rm -rf "$KR_DIR"
-    exit "$rc"
-fi
+source "$repo/scripts/lib/standalone.sh"
+standalone_reexec peer-load "$@"
 
 KR_BIN=${KR_BIN:-$repo/build/bin}
 DURATION=${DURATION:-60}
 FLAPS=${FLAPS:-10}
 PEERS=999
 NET=88
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
-wait_for() {
-    local seconds=$1 what=$2; shift 2
-    local deadline=$((SECONDS + seconds))
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS < deadline)) || fail "timed out after ${seconds}s waiting for: $what"
-        sleep 0.5
-    done
-}
 self=127.$NET.255.1
 {
     echo '{"apiVersion": "v1", "kind": "NodeList", "metadata": {"resourceVersion": "1"}, "items": ['

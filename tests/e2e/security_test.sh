@@ -8,31 +8,11 @@
 # Runs as root.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-if [[ ${1:-} != --inside ]]; then
-    source "$repo/scripts/lib/sandbox.sh"
-    KR_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kroute-security.XXXXXX")
-    export KR_DIR
-    chmod 755 "$KR_DIR"  # an unprivileged user must reach the socket's directory to be refused by the socket
-    rc=0
-    run_in_sandbox "$0" --inside || rc=$?
-    ((rc == 0)) || { echo "--- kroute.log"; tail -n 30 "$KR_DIR/kroute.log"; }
-    rm -rf "$KR_DIR"
-    exit "$rc"
-fi
+source "$repo/scripts/lib/standalone.sh"
+standalone_reexec security "$@"
 
 KR_BIN=${KR_BIN:-$repo/build/bin}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pid=""
-cleanup() { [[ -n $pid ]] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }; }
-trap cleanup EXIT
-wait_for() {
-    local seconds=$1 what=$2; shift 2
-    local deadline=$((SECONDS + seconds))
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS < deadline)) || fail "timed out after ${seconds}s waiting for: $what"
-        sleep 0.2
-    done
-}
+chmod 755 "$KR_DIR"  # an unprivileged user must reach the socket's directory to be refused by the socket itself
 
 secret='s3cr3t-md5-Pw'
 secret_b64=$(printf %s "$secret" | base64)  # kube-router's flag takes base64
@@ -50,7 +30,7 @@ JSON
     --peer-router-ips 127.77.0.9 --peer-router-asns 65001 --peer-router-ports 11790 --peer-router-passwords "$secret_b64" \
     --health-port 11791 --health-addr 127.77.0.1 --metrics-port 11792 --metrics-addr 127.77.0.1 \
     </dev/null >"$KR_DIR/kroute.log" 2>&1 &
-pid=$!
+pids+=($!)
 ctl() { "$KR_BIN/kroutectl" --socket "$KR_DIR/kroute.sock" "$@"; }
 wait_for 20 "kroute's debug API" ctl status
 

@@ -9,33 +9,13 @@
 # on its loopback. Prints the figures (docs/reliability.md).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-if [[ ${1:-} != --inside ]]; then
-    source "$repo/scripts/lib/sandbox.sh"
-    KR_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kroute-watch-load.XXXXXX")
-    export KR_DIR
-    rc=0
-    run_in_sandbox "$0" --inside || rc=$?
-    ((rc == 0)) || { echo "--- kroute.log"; tail -n 30 "$KR_DIR/kroute.log"; echo "--- api.log"; tail -n 10 "$KR_DIR/api.log"; }
-    rm -rf "$KR_DIR"
-    exit "$rc"
-fi
+source "$repo/scripts/lib/standalone.sh"
+standalone_reexec watch-load "$@"
 
 KR_BIN=${KR_BIN:-$repo/build/bin}
 DURATION=${DURATION:-60}
 RATE=${RATE:-10}
 N=5000
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-wait_for() {
-    local seconds=$1 what=$2; shift 2
-    local deadline=$((SECONDS + seconds))
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS < deadline)) || fail "timed out after ${seconds}s waiting for: $what"
-        sleep 0.2
-    done
-}
 
 fixture=$repo/tests/data/k8s/node-kubeadm-flannel-k8s1.json
 node_json() {  # I: the fixture renamed node-I, with its own uid, podCIDR and InternalIP
