@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by a test that runs its own daemons in the no-route sandbox (scripts/lib/sandbox.sh)
 # rather than a cluster (scripts/lib/cluster.sh). `standalone_reexec TAG "$@"` outside the sandbox
 # makes a scratch KR_DIR, runs the calling script inside with --inside, shows the last lines of
