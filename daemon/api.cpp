@@ -248,14 +248,14 @@ json status(const ApiContext& ctx) {
         }
         rib = speaker->rib_prefix_count();
     }
-    auto fib = ctx.fib_snapshot();
+    auto fib = ctx.fib_snapshot(false);
     json j{{"node", s.node},
            {"router_id", s.router_id},
            {"asn", s.asn},
            {"peers_total", total},
            {"peers_established", established},
            {"rib_prefixes", rib},
-           {"fib_routes", fib ? fib->kernel.size() : ctx.controller.desired_route_count()},
+           {"fib_routes", fib ? fib->kernel_routes : ctx.controller.desired_route_count()},
            {"fib_enabled", fib.has_value()},
            {"node_address", s.node_address ? s.node_address->to_string() : ""},
            {"pod_cidrs", prefixes(s.pod_cidrs)},
@@ -324,7 +324,7 @@ json rib(const ApiContext& ctx, const std::optional<Prefix>& only) {
 }
 
 json routes(const ApiContext& ctx) {
-    auto fib = ctx.fib_snapshot();
+    auto fib = ctx.fib_snapshot(true);
     std::map<Prefix, std::pair<std::optional<FibRoute>, std::optional<FibRoute>>> rows;
     for (const auto& [p, r] : ctx.controller.desired_routes()) rows[p].first = r;
     if (fib)

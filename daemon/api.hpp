@@ -19,8 +19,9 @@ namespace kroute::daemon {
 
 struct ApiContext {
     const Controller& controller;
-    // The kernel's view; nullopt with --no-fib.
-    std::function<std::optional<FibSnapshot>()> fib_snapshot;
+    // The kernel's view; nullopt with --no-fib. `lists`: with the route lists (a million routes
+    // are copied), else the counts only (FibSnapshot::kernel_routes, desired_routes).
+    std::function<std::optional<FibSnapshot>(bool lists)> fib_snapshot;
     // An operator's action on a session (kroutectl neighbor IP reset|soft-reset|shutdown|enable);
     // unset: refused.
     std::function<Expected<std::string, std::string>(const IpAddress&, bgp::PeerAction, const std::string&)> peer_action{};

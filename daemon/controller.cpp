@@ -864,7 +864,6 @@ std::map<Prefix, FibRoute> Controller::desired_routes() const {
 
 void Controller::on_best_path(const Prefix& prefix, const std::optional<bgp::BestRoute>& best,
                               const std::optional<bgp::BestRoute>& old) {
-    const auto was = installable(prefix, old);
     std::optional<FibRoute> now;
     if (best && !best->local) {
         if (auto why = import_rejection(prefix, *best)) {
@@ -877,13 +876,17 @@ void Controller::on_best_path(const Prefix& prefix, const std::optional<bgp::Bes
             now = route_for(prefix, *best);
         }
     }
-    if (now == was) return;
-    installed_ = installed_ + (now ? 1 : 0) - (was ? 1 : 0);
+    // The old route is built only to be compared with a new one (a withdrawal needs no route).
+    const bool was_installed = old && !old->local && !import_rejection(prefix, *old);
     if (!now) {
+        if (!was_installed) return;
+        --installed_;
         routes_.remove_route(prefix);
         if (log::enabled(spdlog::level::debug)) log::get("fib")->debug("route {} withdrawn", prefix.to_string());
         return;
     }
+    if (was_installed && route_for(prefix, *old) == *now) return;
+    if (!was_installed) ++installed_;
     routes_.set_route(*now);
     if (log::enabled(spdlog::level::debug))
         log::get("fib")->debug("route {} via {} (from {})", prefix.to_string(), join(now->next_hops), best->from_peer.to_string());

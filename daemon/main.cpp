@@ -39,7 +39,7 @@ constexpr auto kScrapeTimeout = std::chrono::seconds(5);
 
 class FibSink final : public RouteSink {
 public:
-    explicit FibSink(Fib& fib) : fib_{fib}, found_{!fib.snapshot().kernel.empty()} {}  // after Fib::start()
+    explicit FibSink(Fib& fib) : fib_{fib}, found_{fib.counters().kernel_routes != 0} {}  // after Fib::start()
     void set_route(const FibRoute& route) override { fib_.set_route(route); }
     void remove_route(const Prefix& prefix) override { fib_.remove_route(prefix); }
     void enable_stale_sweep() override { fib_.enable_stale_sweep(); }
@@ -266,9 +266,9 @@ int run(const Options& options) {
     if (status_writer)
         controller.on_network_ready([&status_writer](const std::string& node) { status_writer->set_network_available(node); });
 
-    ApiContext api_ctx{controller, [&fib]() -> std::optional<FibSnapshot> {
+    ApiContext api_ctx{controller, [&fib](bool lists) -> std::optional<FibSnapshot> {
                            if (!fib) return std::nullopt;
-                           return fib->snapshot();
+                           return lists ? fib->snapshot() : fib->counters();
                        }};
     api_ctx.peer_action = [&controller](const IpAddress& a, bgp::PeerAction what, const std::string& message)
         -> Expected<std::string, std::string> {

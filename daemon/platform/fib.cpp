@@ -4,8 +4,11 @@
 //   set_route/remove_route ─► Inbox (mutex) ─► slots_, dirty_ ─(batch_delay)─► route_diff ─► netlink
 //   IoState (snapshot)  ◄──── asio::post(Report) ◄── acks, kernel events, dumps
 //
-// The only shared objects are the Inbox (a mutex, held for a map swap) and the eventfd that wakes
-// the writer; everything else is owned by exactly one thread.
+// The shared objects are the Inbox (a mutex, held for a vector swap), the eventfd that wakes the
+// writer, and the TableView: the writer's per-prefix table is read by snapshot() under its mutex
+// (the writer holds it while it changes the table, never while it waits on the kernel), and its
+// counts are atomics. Everything else is owned by exactly one thread: the io_context thread keeps
+// no copy of a million routes.
 #include "daemon/platform/fib.hpp"
 
 #include <poll.h>
@@ -40,10 +43,8 @@ constexpr auto kDumpRetry = 1s;
 constexpr auto kMaxPollWait = 1s;  // the loop wakes at least this often, whatever happens
 constexpr std::size_t kPerRouteInfoLimit = 32;
 
-// What the io_context thread sees (snapshot, desired_count); touched on that thread only.
+// The counters the io_context thread sees (snapshot, counters); touched on that thread only.
 struct IoState {
-    RouteMap desired;
-    RouteMap kernel;
     std::uint64_t writes = 0;
     std::uint64_t errors = 0;
     std::string last_error;
@@ -54,28 +55,23 @@ struct IoState {
     double last_reconcile_seconds = 0;
 };
 
-// Writer -> io_context: what changed in the kernel view and the write counters.
+// Writer -> io_context: the write counters.
 struct Report {
-    std::optional<RouteMap> full;  // the whole view after a dump
-    std::vector<std::pair<Prefix, std::optional<FibRoute>>> changes;
     std::uint64_t writes = 0;
     std::uint64_t errors = 0;
     std::string last_error;
     std::uint64_t repairs = 0;
     std::optional<double> reconcile_seconds;  // a full reconciliation ended, it took this long
-    [[nodiscard]] bool empty() const { return !full && changes.empty() && writes == 0 && errors == 0; }
+};
+
+// The writer's table as other threads may see it: the lists under `mutex`, the counts at any time.
+struct TableView {
+    std::mutex mutex;                         // held by the writer while it changes its table
+    std::atomic<std::size_t> desired{0};      // prefixes the RIB wants
+    std::atomic<std::size_t> ours{0};         // our routes in the kernel, as last read or written
 };
 
 void apply_report(IoState& s, Report& r) {
-    if (r.full) s.kernel = std::move(*r.full);
-    // A big batch: grow once rather than rehash a million routes step by step.
-    if (r.changes.size() > 1024) s.kernel.reserve(s.kernel.size() + r.changes.size());
-    for (auto& [p, route] : r.changes) {
-        if (route)
-            s.kernel.insert_or_assign(p, std::move(*route));
-        else
-            s.kernel.erase(p);
-    }
     s.writes += r.writes;
     s.errors += r.errors;
     if (!r.last_error.empty()) s.last_error = std::move(r.last_error);
@@ -100,24 +96,47 @@ struct Inbox {
     std::chrono::milliseconds stall{0};  // stall_writer_for_testing
 };
 
+// A prefix to look at in the next batch. `change` (when non-zero) is 1 + the index, in the
+// writer's pending list, of the RIB's latest desired state for it: the state is applied to the
+// prefix's slot by the batch itself, so that a route costs one hash lookup per batch, not two.
 struct Candidate {
     Prefix prefix;
     bool fresh = false;
+    std::uint32_t change = 0;
 };
 
 class Writer {
 public:
     Writer(const FibConfig& cfg, NetlinkRouteTable table, NetlinkEvents events, int wake_fd, Inbox& inbox,
-           RouteTable slots, std::function<void(Report)> post, std::atomic<std::int64_t>& heartbeat)
+           RouteTable slots, TableView& view, std::function<void(Report)> post, std::atomic<std::int64_t>& heartbeat)
         : cfg_{cfg},
           table_{std::move(table)},
           events_{std::move(events)},
           wake_fd_{wake_fd},
           inbox_{inbox},
           slots_{std::move(slots)},
+          view_{view},
           post_{std::move(post)},
           heartbeat_{heartbeat},
-          log_{log::get("fib")} {}
+          log_{log::get("fib")} {
+        recount();
+    }
+
+    // Any thread: the desired routes and ours in the kernel, each sorted by prefix.
+    void lists(std::vector<FibRoute>& desired, std::vector<FibRoute>& kernel) {
+        {
+            std::lock_guard lock(view_.mutex);
+            desired.reserve(view_.desired.load(std::memory_order_relaxed));
+            kernel.reserve(view_.ours.load(std::memory_order_relaxed));
+            for (const auto& [p, slot] : slots_) {
+                if (slot.desired) desired.push_back(*slot.desired);
+                if (slot.ours) kernel.push_back(*slot.ours);
+            }
+        }
+        const auto by_prefix = [](const FibRoute& a, const FibRoute& b) { return a.prefix < b.prefix; };
+        std::sort(desired.begin(), desired.end(), by_prefix);
+        std::sort(kernel.begin(), kernel.end(), by_prefix);
+    }
 
     void run() {
         next_sync_ = Clock::now() + cfg_.sync_period;
@@ -158,18 +177,16 @@ private:
         }
         if (stall.count() > 0) std::this_thread::sleep_for(stall);
         const auto now = Clock::now();
-        if (changes.size() > 1024) slots_.reserve(slots_.size() + changes.size());  // grow once, not step by step
+        if (!changes.empty()) {
+            const auto due = now + cfg_.batch_delay;
+            if (!batch_due_ || due < *batch_due_) batch_due_ = due;
+            pending_.reserve(pending_.size() + changes.size());
+            dirty_.reserve(dirty_.size() + changes.size());
+        }
         for (auto& [p, route] : changes) {
-            RouteSlot& slot = slots_[p];
-            if (route) {
-                slot.desired = std::move(*route);
-                slot.withdrawn = false;
-            } else {
-                slot.desired.reset();
-                slot.withdrawn = slot.ours.has_value();  // something of ours to delete, even before the sweep
-            }
             if (!retry_.empty()) retry_.erase(p);  // a new desired state deserves a fresh attempt
-            mark_dirty(p, now + cfg_.batch_delay, /*fresh=*/true);
+            pending_.push_back(std::move(route));
+            dirty_.push_back({p, true, static_cast<std::uint32_t>(pending_.size())});
         }
         if (sweep && !sweep_) {
             sweep_ = true;
@@ -193,7 +210,7 @@ private:
             return;
         }
         const auto now = Clock::now();
-        Report report;
+        std::unique_lock lock(view_.mutex);
         for (const auto& ev : batch->events) {
             if (ev.kind == KernelEvent::Kind::kNewRoute && ev.route.protocol != cfg_.protocol)
                 retry_now_reachable(ev.route.route.prefix, now);
@@ -209,21 +226,52 @@ private:
             }
             const auto kind = ev.kind == KernelEvent::Kind::kNewRoute ? EventKind::kNewRoute : EventKind::kDelRoute;
             const Prefix& p = ev.route.route.prefix;
-            if (!apply_event(slots_, kind, ev.route, cfg_.protocol, cfg_.table)) continue;
             auto it = slots_.find(p);
-            if (ev.route.protocol == cfg_.protocol)
-                report.changes.emplace_back(p, it == slots_.end() ? std::nullopt : it->second.ours);
-            else if (it == slots_.end() || !it->second.foreign)
+            const bool had = it != slots_.end() && it->second.ours;
+            if (!apply_event(slots_, kind, ev.route, cfg_.protocol, cfg_.table)) continue;
+            it = slots_.find(p);
+            const bool has = it != slots_.end() && it->second.ours;
+            ours_n_ = ours_n_ + has - had;
+            if (ev.route.protocol != cfg_.protocol && (it == slots_.end() || !it->second.foreign))
                 occupied_logged_.erase(p);
             // Someone else changed this prefix: look at it with the next batch. (The echoes of
             // our own writes are filtered out in the kernel.)
             mark_dirty(p, now + cfg_.batch_delay, /*fresh=*/false);
         }
+        publish();
+        lock.unlock();
         if (batch->overflow) {
             log_->warn("kernel route events were lost (socket buffer overflow); resynchronising");
             resync_due_ = now;
         }
-        if (!report.empty()) post_(std::move(report));
+    }
+
+    // The RIB's latest desired state for the prefix of `slot`.
+    void apply_change(RouteSlot& slot, std::optional<FibRoute>&& route) {
+        desired_n_ -= slot.desired.has_value();
+        if (route) {
+            slot.desired = std::move(*route);
+            slot.withdrawn = false;
+        } else {
+            slot.desired.reset();
+            slot.withdrawn = slot.ours.has_value();  // something of ours to delete, even before the sweep
+        }
+        desired_n_ += slot.desired.has_value();
+    }
+
+    void recount() {
+        desired_n_ = 0;
+        ours_n_ = 0;
+        for (const auto& [p, slot] : slots_) {
+            desired_n_ += slot.desired.has_value();
+            ours_n_ += slot.ours.has_value();
+        }
+        publish();
+    }
+
+    void publish() {
+        view_.desired.store(desired_n_, std::memory_order_relaxed);
+        view_.ours.store(ours_n_, std::memory_order_relaxed);
     }
 
     // A route just appeared (typically the connected route of an address being added, in any
@@ -271,25 +319,29 @@ private:
             }
         }
         if (dirty_.empty() || (!retry_due && batch_due_ && *batch_due_ > now)) return;
+        const auto sort_start = Clock::now();
         std::vector<Candidate> candidates = take_dirty();
         if (!retry_.empty()) {
             std::erase_if(candidates, [&](const Candidate& c) {
+                if (c.change != 0) return false;  // a new desired state is never held back
                 auto it = retry_.find(c.prefix);
                 return it != retry_.end() && it->second.next_at > now;  // still backing off
             });
         }
         batch_due_.reset();
-        flush(candidates, now);
+        flush(candidates, now, Clock::now() - sort_start);
     }
 
     // The dirty prefixes, each once (fresh if any of its marks was), in prefix order: the kernel's
     // FIB trie takes neighbours much faster than prefixes in hash order.
+    // A prefix changed several times keeps its latest change (the highest index).
     std::vector<Candidate> take_dirty() {
         std::vector<Candidate> out;
         out.swap(dirty_);
         std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
             if (a.prefix != b.prefix) return a.prefix < b.prefix;
-            return a.fresh > b.fresh;  // the fresh mark first, so that unique() keeps it
+            if (a.change != b.change) return a.change > b.change;  // the latest change first, so that unique() keeps it
+            return a.fresh > b.fresh;  // then the fresh mark
         });
         out.erase(std::unique(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) { return a.prefix == b.prefix; }),
                   out.end());
@@ -309,15 +361,20 @@ private:
             return false;
         }
         dump_error_logged_.clear();
-        load_kernel(slots_, *dump, cfg_.protocol, cfg_.table);
+        const std::vector<Candidate> dirty = take_dirty();
+        {
+            std::lock_guard lock(view_.mutex);
+            load_kernel(slots_, *dump, cfg_.protocol, cfg_.table);
+            recount();
+            for (const auto& c : dirty)
+                if (c.change != 0) apply_change(slots_[c.prefix], std::move(pending_[c.change - 1]));
+            publish();
+        }
+        pending_.clear();
         std::erase_if(occupied_logged_, [&](const Prefix& p) {
             auto it = slots_.find(p);
             return it == slots_.end() || !it->second.foreign;
         });
-        Report report;
-        report.full = ours_of(slots_);
-        post_(std::move(report));
-        const std::vector<Candidate> dirty = take_dirty();
         std::vector<Candidate> all;
         auto d = dirty.begin();
         for (const auto& p : sorted_prefixes(slots_)) {
@@ -334,29 +391,46 @@ private:
         return true;
     }
 
-    void flush(const std::vector<Candidate>& candidates, Clock::time_point now) {
-        if (candidates.empty()) return;
+    // Applies the candidates' new desired states (pending_), decides, writes, records the results.
+    // `sorting`: how long take_dirty() took, for the batch's log line.
+    void flush(const std::vector<Candidate>& candidates, Clock::time_point now, Clock::duration sorting = {}) {
+        if (candidates.empty()) {
+            pending_.clear();
+            return;
+        }
         const auto batch_start = Clock::now();
+        // Room for every new slot first: no rehash in the loop, so the iterators kept stay valid
+        // (erasing other elements never invalidates them).
+        std::size_t changed = 0;
+        for (const auto& c : candidates) changed += c.change != 0;
+        std::unique_lock lock(view_.mutex);
+        if (changed > 0) slots_.reserve(slots_.size() + changed);
         std::vector<RouteOp> ops;
         struct OpInfo {
-            RouteSlot* slot;  // stable: nothing is inserted or erased until the results are in
+            RouteTable::iterator slot;  // valid until the results are in: nothing is inserted meanwhile
             bool fresh;
         };
         std::vector<OpInfo> info;
         for (const auto& c : candidates) {
-            auto it = slots_.find(c.prefix);
+            auto it = slots_.end();
+            if (c.change != 0) {
+                it = slots_.try_emplace(c.prefix).first;
+                apply_change(it->second, std::move(pending_[c.change - 1]));
+            } else {
+                it = slots_.find(c.prefix);
+            }
             RouteSlot* slot = it == slots_.end() ? nullptr : &it->second;
             const PrefixAction a = slot ? decide(*slot, sweep_) : PrefixAction{};
             switch (a.kind) {
                 case PrefixAction::Kind::kReplace:
                     ops.push_back({RouteOpKind::kReplace, *a.route});
-                    info.push_back({slot, c.fresh});
+                    info.push_back({it, c.fresh});
                     continue;
                 case PrefixAction::Kind::kRemove:
                     // A delete names the prefix only (the kernel matches prefix, table and
                     // protocol); the slot still has the next hops for the log.
                     ops.push_back({RouteOpKind::kRemove, FibRoute{c.prefix, {}}});
-                    info.push_back({slot, c.fresh});
+                    info.push_back({it, c.fresh});
                     continue;
                 case PrefixAction::Kind::kOccupied:
                     if (occupied_logged_.insert(c.prefix).second)
@@ -371,6 +445,9 @@ private:
             if (slot && !slot->desired && !slot->ours) slot->withdrawn = false;
             if (slot && slot->empty()) slots_.erase(it);
         }
+        publish();
+        lock.unlock();
+        pending_.clear();
         if (ops.empty()) return;
 
         // Per-route lines at info while batches are small (a cluster's worth of pod CIDRs); a big
@@ -380,8 +457,8 @@ private:
         const auto apply_start = Clock::now();
         const auto results = table_.apply(ops);
         const auto apply_end = Clock::now();
+        lock.lock();
         Report report;
-        report.changes.reserve(ops.size());
         std::size_t installed = 0;
         std::size_t removed = 0;
         std::size_t failed = 0;
@@ -400,16 +477,17 @@ private:
                     // Not a new desired state nor a retry: the kernel lost or changed the route.
                     if (!info[i].fresh && !retried) ++report.repairs;
                     if (log_routes) log_->log(per_route, "installed {}{}", describe(op.route), recovered ? " (after errors)" : "");
-                    info[i].slot->ours = op.route;
-                    report.changes.emplace_back(p, std::move(op.route));
+                    auto& ours = info[i].slot->second.ours;
+                    ours_n_ += !ours.has_value();
+                    ours = std::move(op.route);
                 } else {
                     ++removed;
-                    RouteSlot& slot = *info[i].slot;
+                    RouteSlot& slot = info[i].slot->second;
                     if (log_routes) log_->log(per_route, "removed {}", slot.ours ? describe(*slot.ours) : p.to_string());
+                    ours_n_ -= slot.ours.has_value();
                     slot.ours.reset();
                     slot.withdrawn = false;
-                    report.changes.emplace_back(p, std::nullopt);
-                    if (slot.empty()) slots_.erase(p);  // last use of info[i].slot
+                    if (slot.empty()) slots_.erase(info[i].slot);  // last use of info[i].slot
                 }
                 continue;
             }
@@ -427,11 +505,16 @@ private:
                 log_->warn("{} {} failed: {} (retrying with backoff)", verb,
                            op.kind == RouteOpKind::kReplace ? describe(op.route) : p.to_string(), ec.message());
         }
+        publish();
+        lock.unlock();
         if (ops.size() > 1) {
             using ms = std::chrono::duration<double, std::milli>;
-            log_->info("programmed {} routes, removed {}, {} failed (kernel {:.0f} ms, ours {:.0f} ms)", installed, removed,
-                       failed, ms(apply_end - apply_start).count(),
-                       ms((apply_start - batch_start) + (Clock::now() - apply_end)).count());
+            const auto end = Clock::now();
+            log_->info("programmed {} routes, removed {}, {} failed (kernel {:.0f} ms, ours {:.0f} ms: sorting {:.0f}, "
+                       "deciding {:.0f}, recording {:.0f})",
+                       installed, removed, failed, ms(apply_end - apply_start).count(),
+                       ms(sorting + (apply_start - batch_start) + (end - apply_end)).count(), ms(sorting).count(),
+                       ms(apply_start - batch_start).count(), ms(end - apply_end).count());
         }
         post_(std::move(report));
     }
@@ -447,6 +530,9 @@ private:
     const int wake_fd_;
     Inbox& inbox_;
     RouteTable slots_;  // every prefix the RIB wants, we hold, another protocol holds, or we must delete
+    TableView& view_;   // changes to slots_ hold its mutex; its counts are published after each
+    std::size_t desired_n_ = 0;  // slots with a desired route
+    std::size_t ours_n_ = 0;     // slots with our route in the kernel
     std::function<void(Report)> post_;
     std::atomic<std::int64_t>& heartbeat_;
     std::shared_ptr<spdlog::logger> log_;
@@ -455,6 +541,7 @@ private:
     // To look at with the next batch; true when the RIB changed the desired state since the prefix
     // was last written (a write then is not a repair).
     std::vector<Candidate> dirty_;  // duplicates allowed; take_dirty() merges them
+    std::vector<std::optional<FibRoute>> pending_;  // the RIB's desired states not yet applied (Candidate::change)
     std::optional<Clock::time_point> batch_due_;
     std::unordered_map<Prefix, Retry> retry_;
     ErrorMemo errors_;
@@ -489,10 +576,10 @@ public:
         if (!dump) return unexpected("fib: cannot read the kernel's routes: " + dump.error().message());
         RouteTable slots;
         load_kernel(slots, *dump, cfg_.protocol, cfg_.table);
-        io_->kernel = ours_of(slots);
+        const auto found = std::count_if(slots.begin(), slots.end(), [](const auto& e) { return e.second.ours.has_value(); });
         const auto foreign = std::count_if(slots.begin(), slots.end(), [](const auto& e) { return e.second.foreign.has_value(); });
-        log->info("table {}: found {} routes of protocol {} ({} prefixes held by other protocols)", cfg_.table,
-                  io_->kernel.size(), cfg_.protocol, foreign);
+        log->info("table {}: found {} routes of protocol {} ({} prefixes held by other protocols)", cfg_.table, found,
+                  cfg_.protocol, foreign);
 
         wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (wake_fd_ < 0) return unexpected(std::string("fib: eventfd: ") + std::strerror(errno));
@@ -503,11 +590,12 @@ public:
                 if (auto s = weak.lock()) apply_report(*s, r);
             });
         };
-        auto writer = std::make_unique<Writer>(cfg_, std::move(*table), std::move(*events), wake_fd_, inbox_,
-                                               std::move(slots), std::move(post), heartbeat_);
+        writer_ = std::make_unique<Writer>(cfg_, std::move(*table), std::move(*events), wake_fd_, inbox_,
+                                           std::move(slots), view_, std::move(post), heartbeat_);
         try {
-            thread_ = std::thread([w = std::move(writer)] { w->run(); });
+            thread_ = std::thread([w = writer_.get()] { w->run(); });
         } catch (const std::system_error& e) {
+            writer_.reset();
             ::close(wake_fd_);
             wake_fd_ = -1;
             return unexpected(std::string("fib: cannot start the writer thread: ") + e.what());
@@ -538,16 +626,12 @@ public:
             remove_route(route.prefix);
             return;
         }
-        auto it = io_->desired.find(r.prefix);
-        if (it != io_->desired.end() && it->second == r) return;
-        io_->desired.insert_or_assign(r.prefix, r);
+        // No check against what was sent before: the controller sends changes only, and the
+        // writer writes nothing for a desired route the kernel already has.
         send(r.prefix, std::move(r));
     }
 
-    void remove_route(const Prefix& prefix) {
-        io_->desired.erase(prefix);
-        send(prefix, std::nullopt);
-    }
+    void remove_route(const Prefix& prefix) { send(prefix, std::nullopt); }
 
     void enable_stale_sweep() {
         if (io_->sweep) return;
@@ -561,13 +645,7 @@ public:
 
     [[nodiscard]] FibSnapshot snapshot() const {
         FibSnapshot s = counters();
-        s.desired.reserve(io_->desired.size());
-        for (const auto& [p, r] : io_->desired) s.desired.push_back(r);
-        s.kernel.reserve(io_->kernel.size());
-        for (const auto& [p, r] : io_->kernel) s.kernel.push_back(r);
-        const auto by_prefix = [](const FibRoute& a, const FibRoute& b) { return a.prefix < b.prefix; };
-        std::sort(s.desired.begin(), s.desired.end(), by_prefix);
-        std::sort(s.kernel.begin(), s.kernel.end(), by_prefix);
+        if (writer_) writer_->lists(s.desired, s.kernel);  // waits while the writer changes its table
         return s;
     }
 
@@ -578,8 +656,8 @@ public:
         s.errors = io_->errors;
         s.last_error = io_->last_error;
         s.sweep_enabled = io_->sweep;
-        s.desired_routes = io_->desired.size();
-        s.kernel_routes = io_->kernel.size();
+        s.desired_routes = view_.desired.load(std::memory_order_relaxed);
+        s.kernel_routes = view_.ours.load(std::memory_order_relaxed);
         s.repairs = io_->repairs;
         s.reconciles = io_->reconciles;
         s.reconcile_seconds = io_->reconcile_seconds;
@@ -599,7 +677,7 @@ public:
         wake();
     }
 
-    [[nodiscard]] std::size_t desired_count() const { return io_->desired.size(); }
+    [[nodiscard]] std::size_t desired_count() const { return view_.desired.load(std::memory_order_relaxed); }
 
 private:
     void send(const Prefix& prefix, std::optional<FibRoute> route) {
@@ -622,6 +700,8 @@ private:
     const FibConfig cfg_;
     std::shared_ptr<IoState> io_;
     Inbox inbox_;
+    TableView view_;
+    std::unique_ptr<Writer> writer_;  // after start(); its thread_ is joined before it goes
     int wake_fd_ = -1;
     std::thread thread_;
     bool stopped_ = false;

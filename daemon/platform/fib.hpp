@@ -1,7 +1,9 @@
 // daemon::Fib: kroute's routes in the kernel. The io_context thread states what it wants
 // (set_route / remove_route); a writer thread of Fib's own turns the differences into batched
 // netlink requests (libnl-route-3) and listens to kernel route/link events, so that a million kernel
-// writes never stall BGP. Results and kernel changes come back to the io_context with asio::post.
+// writes never stall BGP. The writer alone holds the per-prefix table (what the RIB wants, what the
+// kernel has); the io_context thread keeps counters, posted back by the writer, and reads the
+// table's counts (atomics) or, for snapshot(), its lists under the writer's lock.
 //
 // Every route written carries `protocol` (kroute's own rtm_protocol, default 52): kroute only ever
 // reads, replaces or deletes routes with that protocol, and never touches anyone else's.
@@ -73,15 +75,18 @@ public:
     // undesired route of our protocol is removed, now and at every reconciliation.
     void enable_stale_sweep();
 
-    [[nodiscard]] FibSnapshot snapshot() const;  // io_context thread only
-    // snapshot() without the route lists (cheap with a million routes); io_context thread only.
+    // io_context thread only. Copies the writer's lists under its lock: waits while the writer
+    // changes its table (up to about a second while a million routes are being written).
+    [[nodiscard]] FibSnapshot snapshot() const;
+    // snapshot() without the route lists (cheap with a million routes, never waits); io_context
+    // thread only. The counts follow the writer's table, updated after each of its batches.
     [[nodiscard]] FibSnapshot counters() const;
     // Any thread: when the writer thread last went round its loop (it does at least every second
     // while it runs, idle or not); the epoch when it is not running. For /healthz.
     [[nodiscard]] std::chrono::steady_clock::time_point writer_heartbeat() const noexcept;
     // Tests: the writer thread sleeps this long at its next turn, as if a netlink call hung.
     void stall_writer_for_testing(std::chrono::milliseconds d);
-    [[nodiscard]] std::size_t desired_count() const;
+    [[nodiscard]] std::size_t desired_count() const;  // as counters().desired_routes
 
 private:
     class Impl;

@@ -72,7 +72,12 @@ TEST_CASE("status has the documented keys", "[daemon][api]") {
 
     FibSnapshot fib;
     fib.kernel = {FibRoute{*Prefix::parse("10.244.2.0/24"), {*IpAddress::parse("127.0.0.2")}}};
-    ApiContext ctx{c, [&] { return std::optional<FibSnapshot>(fib); }};
+    fib.kernel_routes = 1;
+    ApiContext ctx{c, [&](bool lists) {
+                       FibSnapshot out = fib;
+                       if (!lists) out.kernel.clear();  // as Fib::counters()
+                       return std::optional<FibSnapshot>(out);
+                   }};
     auto s = handle_api_request({{"command", "status"}}, ctx);
     for (const char* key : {"node", "router_id", "asn", "peers_total", "peers_established", "rib_prefixes", "fib_routes"})
         CHECK(s.contains(key));
@@ -123,7 +128,7 @@ TEST_CASE("config shows external peers but never their passwords; neighbors coun
     self.internal_ips = {*IpAddress::parse("127.0.0.1")};
     self.pod_cidrs = {*Prefix::parse("10.244.1.0/24")};
     c.handle(k8s::NodeEvent{k8s::NodeEvent::Type::kAdded, self});
-    ApiContext ctx{c, [] { return std::optional<FibSnapshot>(); }};
+    ApiContext ctx{c, [](bool) { return std::optional<FibSnapshot>(); }};
     auto conf = handle_api_request({{"command", "config"}}, ctx);
     CHECK(conf["peer-router-ips"] == "127.0.0.9");
     CHECK(conf["peer-router-asns"] == "65001");
@@ -145,13 +150,13 @@ TEST_CASE("the API socket is root-only and replaces a stale socket", "[daemon][a
     std::filesystem::path dir = ::mkdtemp(tmpl);
     auto path = (dir / "sub" / "kroute.sock").string();
     {
-        ApiServer first(ioc, path, ApiContext{c, [] { return std::optional<FibSnapshot>(); }});
+        ApiServer first(ioc, path, ApiContext{c, [](bool) { return std::optional<FibSnapshot>(); }});
         REQUIRE(first.start());
         auto perms = std::filesystem::status(path).permissions();
         CHECK((perms & std::filesystem::perms::group_all) == std::filesystem::perms::none);
         CHECK((perms & std::filesystem::perms::others_all) == std::filesystem::perms::none);
     }
-    ApiServer second(ioc, path, ApiContext{c, [] { return std::optional<FibSnapshot>(); }});
+    ApiServer second(ioc, path, ApiContext{c, [](bool) { return std::optional<FibSnapshot>(); }});
     CHECK(second.start());
     second.stop();
     std::filesystem::remove_all(dir);
@@ -194,7 +199,7 @@ TEST_CASE("neighbor IP in detail: capabilities, timers, counters, last NOTIFICAT
 
     c.handle(k8s::NodeEvent{k8s::NodeEvent::Type::kAdded, self});
     c.handle(k8s::NodeEvent{k8s::NodeEvent::Type::kSynced, {}});
-    ApiContext ctx{c, [] { return std::optional<FibSnapshot>(); }};
+    ApiContext ctx{c, [](bool) { return std::optional<FibSnapshot>(); }};
     ctx.peer_action = [&c](const IpAddress& a, bgp::PeerAction what, const std::string& message)
         -> Expected<std::string, std::string> { return c.speaker()->peer_action(a, what, message); };
     const auto pod_cidr = *Prefix::parse("10.244.1.0/24");

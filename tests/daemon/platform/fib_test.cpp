@@ -70,7 +70,7 @@ TEST_CASE("Fib installs IPv4, IPv6 and multipath routes with its protocol", "[da
     const auto multi4 = route("10.244.3.0/24", {"172.18.0.13", "172.18.0.12"});
     const auto multi6 = route("fd00:244:3::/64", {"fd00:18::12", "fd00:18::13"});
     for (const auto& r : {v4, v6, multi4, multi6}) fib.set_route(r);
-    CHECK(fib.desired_count() == 4);
+    CHECK(run_until(ioc, [&] { return fib.desired_count() == 4; }));
 
     auto all_there = [] {
         const auto v4s = ours("-4");
@@ -140,10 +140,54 @@ TEST_CASE("Fib removes its routes on remove_route, and only its own", "[daemon][
     fib.remove_route(pfx("10.244.7.0/24"));  // not ours: must stay
     fib.set_route(route("10.244.4.0/24", {"172.18.0.14"}));
     fib.set_route(route("10.244.4.0/24", {}));  // no next hop left: as good as removed
-    CHECK(fib.desired_count() == 0);
+    CHECK(run_until(ioc, [&] { return fib.desired_count() == 0; }));
     CHECK(run_until(ioc, [] { return !contains(ours("-4"), "10.244.2.0/24") && !contains(ours("-6"), "fd00:244:2::/64"); }));
     CHECK(run_until(ioc, [&] { return fib.snapshot().kernel.empty(); }));
     CHECK(contains(sh("ip -4 route show proto static").out, "10.244.7.0/24 via 172.18.0.17"));
+}
+
+TEST_CASE("Fib writes the latest of several changes a prefix gets within one batch", "[daemon][fib][netns]") {
+    Node node;
+    asio::io_context ioc;
+    FibConfig cfg;
+    cfg.batch_delay = 300ms;  // every change below lands in one batch
+    Fib fib(ioc, cfg);
+    REQUIRE(fib.start());
+    fib.set_route(route("10.244.4.0/24", {"172.18.0.14"}));
+    fib.set_route(route("10.244.5.0/24", {"172.18.0.15"}));
+    REQUIRE(run_until(ioc, [&] { return fib.snapshot().kernel.size() == 2; }));
+
+    fib.set_route(route("10.244.2.0/24", {"172.18.0.12"}));  // set, changed, withdrawn: never written
+    fib.set_route(route("10.244.2.0/24", {"172.18.0.13"}));
+    fib.remove_route(pfx("10.244.2.0/24"));
+    fib.set_route(route("10.244.3.0/24", {"172.18.0.12"}));  // set, withdrawn, set again: the last one
+    fib.remove_route(pfx("10.244.3.0/24"));
+    fib.set_route(route("10.244.3.0/24", {"172.18.0.13"}));
+    fib.remove_route(pfx("10.244.4.0/24"));  // installed, withdrawn, back with another next hop
+    fib.set_route(route("10.244.4.0/24", {"172.18.0.16"}));
+    fib.set_route(route("10.244.5.0/24", {"172.18.0.17"}));  // installed, changed, withdrawn: deleted
+    fib.remove_route(pfx("10.244.5.0/24"));
+    const auto expected = std::vector<FibRoute>{route("10.244.3.0/24", {"172.18.0.13"}), route("10.244.4.0/24", {"172.18.0.16"})};
+    REQUIRE(run_until(ioc, [&] { return fib.snapshot().kernel == expected; }));
+    CHECK(fib.snapshot().desired == expected);
+    const auto table = ours("-4");
+    CHECK(contains(table, "10.244.3.0/24 via 172.18.0.13"));
+    CHECK(contains(table, "10.244.4.0/24 via 172.18.0.16"));
+    CHECK_FALSE(contains(table, "10.244.2.0/24"));
+    CHECK_FALSE(contains(table, "10.244.5.0/24"));
+}
+
+TEST_CASE("Fib writes a new desired state at once, even for a prefix backing off after failures", "[daemon][fib][netns]") {
+    Node node;
+    asio::io_context ioc;
+    Fib fib(ioc, fast_config());
+    REQUIRE(fib.start());
+    fib.set_route(route("10.99.0.0/24", {"192.0.2.1"}));  // no route to 192.0.2.1: fails, backs off
+    REQUIRE(run_until(ioc, [&] { return fib.snapshot().errors >= 4; }));  // the next try is seconds away
+    const auto errors = fib.snapshot().errors;
+    fib.set_route(route("10.99.0.0/24", {"172.18.0.12"}));
+    CHECK(run_until(ioc, [] { return contains(ours("-4"), "10.99.0.0/24 via 172.18.0.12"); }, 1s));
+    CHECK(fib.snapshot().errors == errors);
 }
 
 TEST_CASE("Fib re-adds a route deleted behind its back", "[daemon][fib][netns]") {
