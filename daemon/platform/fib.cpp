@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -62,6 +63,9 @@ struct Report {
     std::string last_error;
     std::uint64_t repairs = 0;
     std::optional<double> reconcile_seconds;  // a full reconciliation ended, it took this long
+    [[nodiscard]] bool empty() const {
+        return writes == 0 && errors == 0 && repairs == 0 && last_error.empty() && !reconcile_seconds;
+    }
 };
 
 // The writer's table as other threads may see it: the lists under `mutex`, the counts at any time.
@@ -103,6 +107,91 @@ struct Candidate {
     Prefix prefix;
     bool fresh = false;
     std::uint32_t change = 0;
+};
+
+struct Applied {
+    std::vector<RouteOp> ops;
+    std::vector<std::error_code> results;
+    Clock::duration took{};
+};
+
+// A thread of the writer's that has the kernel apply one slice of writes at a time, so that a big
+// batch's bookkeeping overlaps its kernel work. start() hands a slice over, wait() takes it back
+// with its results; one slice at a time. Started on first use; if no thread can be started, start()
+// applies the slice itself.
+class Applier {
+public:
+    explicit Applier(NetlinkRouteTable& table) : table_{table} {}
+    ~Applier() {
+        if (!thread_.joinable()) return;
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    Applier(const Applier&) = delete;
+    Applier& operator=(const Applier&) = delete;
+
+    void start(std::vector<RouteOp> ops) {
+        if (!thread_.joinable() && !inline_) {
+            try {
+                thread_ = std::thread([this] { run(); });
+            } catch (const std::system_error& e) {
+                log::get("fib")->warn("cannot start a thread for kernel writes ({}); writing from the writer thread", e.what());
+                inline_ = true;
+            }
+        }
+        if (inline_) {
+            done_ = apply(std::move(ops));
+            return;
+        }
+        {
+            std::lock_guard lock(mutex_);
+            job_ = std::move(ops);
+        }
+        cv_.notify_all();
+    }
+
+    Applied wait() {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [this] { return done_.has_value(); });
+        Applied out = std::move(*done_);
+        done_.reset();
+        return out;
+    }
+
+private:
+    Applied apply(std::vector<RouteOp> ops) {
+        const auto t0 = Clock::now();
+        auto results = table_.apply(ops);
+        return {std::move(ops), std::move(results), Clock::now() - t0};
+    }
+
+    void run() {
+        std::unique_lock lock(mutex_);
+        while (true) {
+            cv_.wait(lock, [this] { return stop_ || job_.has_value(); });
+            if (stop_) return;
+            auto ops = std::move(*job_);
+            job_.reset();
+            lock.unlock();
+            Applied a = apply(std::move(ops));
+            lock.lock();
+            done_ = std::move(a);
+            cv_.notify_all();
+        }
+    }
+
+    NetlinkRouteTable& table_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::optional<std::vector<RouteOp>> job_;
+    std::optional<Applied> done_;
+    bool stop_ = false;
+    bool inline_ = false;
+    std::thread thread_;
 };
 
 class Writer {
@@ -391,27 +480,35 @@ private:
         return true;
     }
 
-    // Applies the candidates' new desired states (pending_), decides, writes, records the results.
-    // `sorting`: how long take_dirty() took, for the batch's log line.
-    void flush(const std::vector<Candidate>& candidates, Clock::time_point now, Clock::duration sorting = {}) {
-        if (candidates.empty()) {
-            pending_.clear();
-            return;
-        }
-        const auto batch_start = Clock::now();
-        // Room for every new slot first: no rehash in the loop, so the iterators kept stay valid
-        // (erasing other elements never invalidates them).
-        std::size_t changed = 0;
-        for (const auto& c : candidates) changed += c.change != 0;
-        std::unique_lock lock(view_.mutex);
-        if (changed > 0) slots_.reserve(slots_.size() + changed);
+    struct OpInfo {
+        RouteTable::iterator slot;  // valid until its result is recorded: flush() reserved, nothing rehashes
+        bool fresh;
+    };
+    // Up to kSliceOps writes decided together. In a big batch the applier thread has the kernel
+    // take one slice while this thread decides the next and records the one before: the two
+    // halves of the work run on two cores.
+    struct Slice {
         std::vector<RouteOp> ops;
-        struct OpInfo {
-            RouteTable::iterator slot;  // valid until the results are in: nothing is inserted meanwhile
-            bool fresh;
-        };
         std::vector<OpInfo> info;
-        for (const auto& c : candidates) {
+    };
+    struct Tally {
+        Report report;
+        std::size_t installed = 0;
+        std::size_t removed = 0;
+        std::size_t failed = 0;
+        Clock::duration deciding{};
+        Clock::duration kernel{};
+        Clock::duration recording{};
+    };
+    static constexpr std::size_t kSliceOps = 16384;
+
+    // Decides candidates from `pos` on until the slice holds kSliceOps writes or none are left.
+    Slice decide_slice(const std::vector<Candidate>& candidates, std::size_t& pos, Tally& t) {
+        const auto t0 = Clock::now();
+        Slice out;
+        std::lock_guard lock(view_.mutex);
+        for (; pos < candidates.size() && out.ops.size() < kSliceOps; ++pos) {
+            const Candidate& c = candidates[pos];
             auto it = slots_.end();
             if (c.change != 0) {
                 it = slots_.try_emplace(c.prefix).first;
@@ -423,14 +520,14 @@ private:
             const PrefixAction a = slot ? decide(*slot, sweep_) : PrefixAction{};
             switch (a.kind) {
                 case PrefixAction::Kind::kReplace:
-                    ops.push_back({RouteOpKind::kReplace, *a.route});
-                    info.push_back({it, c.fresh});
+                    out.ops.push_back({RouteOpKind::kReplace, *a.route});
+                    out.info.push_back({it, c.fresh});
                     continue;
                 case PrefixAction::Kind::kRemove:
                     // A delete names the prefix only (the kernel matches prefix, table and
                     // protocol); the slot still has the next hops for the log.
-                    ops.push_back({RouteOpKind::kRemove, FibRoute{c.prefix, {}}});
-                    info.push_back({it, c.fresh});
+                    out.ops.push_back({RouteOpKind::kRemove, FibRoute{c.prefix, {}}});
+                    out.info.push_back({it, c.fresh});
                     continue;
                 case PrefixAction::Kind::kOccupied:
                     if (occupied_logged_.insert(c.prefix).second)
@@ -446,24 +543,19 @@ private:
             if (slot && slot->empty()) slots_.erase(it);
         }
         publish();
-        lock.unlock();
-        pending_.clear();
-        if (ops.empty()) return;
+        t.deciding += Clock::now() - t0;
+        return out;
+    }
 
-        // Per-route lines at info while batches are small (a cluster's worth of pod CIDRs); a big
-        // batch (start-up, a full table from a router) logs its routes at debug and its counts.
-        const auto per_route = ops.size() <= kPerRouteInfoLimit ? spdlog::level::info : spdlog::level::debug;
-        const bool log_routes = log_->should_log(per_route);
-        const auto apply_start = Clock::now();
-        const auto results = table_.apply(ops);
-        const auto apply_end = Clock::now();
-        lock.lock();
-        Report report;
-        std::size_t installed = 0;
-        std::size_t removed = 0;
-        std::size_t failed = 0;
-        for (std::size_t i = 0; i < ops.size(); ++i) {
-            RouteOp& op = ops[i];
+    // Takes the kernel's answers for a slice into the table, the counters and the log.
+    void record(Slice& slice, const std::vector<std::error_code>& results, Clock::time_point now, bool log_routes,
+                spdlog::level::level_enum per_route, Tally& t) {
+        const auto t0 = Clock::now();
+        std::lock_guard lock(view_.mutex);
+        Report& report = t.report;
+        for (std::size_t i = 0; i < slice.ops.size(); ++i) {
+            RouteOp& op = slice.ops[i];
+            const OpInfo& info = slice.info[i];
             const Prefix& p = op.route.prefix;
             std::error_code ec = results[i];
             if (op.kind == RouteOpKind::kRemove && ec == std::error_code(ESRCH, std::system_category()))
@@ -473,25 +565,25 @@ private:
                 const bool retried = !retry_.empty() && retry_.erase(p) != 0;
                 const bool recovered = errors_.size() != 0 && errors_.clear(p);
                 if (op.kind == RouteOpKind::kReplace) {
-                    ++installed;
+                    ++t.installed;
                     // Not a new desired state nor a retry: the kernel lost or changed the route.
-                    if (!info[i].fresh && !retried) ++report.repairs;
+                    if (!info.fresh && !retried) ++report.repairs;
                     if (log_routes) log_->log(per_route, "installed {}{}", describe(op.route), recovered ? " (after errors)" : "");
-                    auto& ours = info[i].slot->second.ours;
+                    auto& ours = info.slot->second.ours;
                     ours_n_ += !ours.has_value();
                     ours = std::move(op.route);
                 } else {
-                    ++removed;
-                    RouteSlot& slot = info[i].slot->second;
+                    ++t.removed;
+                    RouteSlot& slot = info.slot->second;
                     if (log_routes) log_->log(per_route, "removed {}", slot.ours ? describe(*slot.ours) : p.to_string());
                     ours_n_ -= slot.ours.has_value();
                     slot.ours.reset();
                     slot.withdrawn = false;
-                    if (slot.empty()) slots_.erase(info[i].slot);  // last use of info[i].slot
+                    if (slot.empty()) slots_.erase(info.slot);  // last use of info.slot
                 }
                 continue;
             }
-            ++failed;
+            ++t.failed;
             ++report.errors;
             auto& retry = retry_[p];
             ++retry.failures;
@@ -506,19 +598,64 @@ private:
                            op.kind == RouteOpKind::kReplace ? describe(op.route) : p.to_string(), ec.message());
         }
         publish();
-        lock.unlock();
-        if (ops.size() > 1) {
-            using ms = std::chrono::duration<double, std::milli>;
-            const auto end = Clock::now();
-            log_->info("programmed {} routes, removed {}, {} failed (kernel {:.0f} ms, ours {:.0f} ms: sorting {:.0f}, "
-                       "deciding {:.0f}, recording {:.0f})",
-                       installed, removed, failed, ms(apply_end - apply_start).count(),
-                       ms(sorting + (apply_start - batch_start) + (end - apply_end)).count(), ms(sorting).count(),
-                       ms(apply_start - batch_start).count(), ms(end - apply_end).count());
-        }
-        post_(std::move(report));
+        t.recording += Clock::now() - t0;
     }
 
+    // Applies the candidates' new desired states (pending_), decides, writes, records the results.
+    // `sorting`: how long take_dirty() took, for the batch's log line.
+    void flush(const std::vector<Candidate>& candidates, Clock::time_point now, Clock::duration sorting = {}) {
+        if (candidates.empty()) {
+            pending_.clear();
+            return;
+        }
+        const auto batch_start = Clock::now();
+        // Room for every new slot first: no rehash while slices are decided, so the iterators kept
+        // stay valid (erasing other elements never invalidates them).
+        std::size_t changed = 0;
+        for (const auto& c : candidates) changed += c.change != 0;
+        if (changed > 0) {
+            std::lock_guard lock(view_.mutex);
+            slots_.reserve(slots_.size() + changed);
+        }
+        // Per-route lines at info while batches are small (a cluster's worth of pod CIDRs); a big
+        // batch (start-up, a full table from a router) logs its routes at debug and its counts.
+        const auto per_route = candidates.size() <= kPerRouteInfoLimit ? spdlog::level::info : spdlog::level::debug;
+        const bool log_routes = log_->should_log(per_route);
+        Tally t;
+        std::size_t pos = 0;
+        Slice current = decide_slice(candidates, pos, t);
+        if (!current.ops.empty() && pos >= candidates.size()) {  // one slice: no handoff
+            const auto k0 = Clock::now();
+            const auto results = table_.apply(current.ops);
+            t.kernel += Clock::now() - k0;
+            record(current, results, now, log_routes, per_route, t);
+        } else if (!current.ops.empty()) {
+            applier_.start(std::move(current.ops));  // `current.info` stays here
+            while (true) {
+                Slice next = decide_slice(candidates, pos, t);  // while the kernel takes `current`
+                Applied done = applier_.wait();
+                t.kernel += done.took;
+                current.ops = std::move(done.ops);
+                const bool more = !next.ops.empty();
+                if (more) applier_.start(std::move(next.ops));  // while `current` is recorded
+                record(current, done.results, now, log_routes, per_route, t);
+                if (!more) break;
+                current.ops.clear();  // `next`'s ops come back from the applier next turn
+                current.info = std::move(next.info);
+            }
+        }
+        pending_.clear();
+        const auto total = t.installed + t.removed + t.failed;
+        if (total > 1) {
+            using ms = std::chrono::duration<double, std::milli>;
+            log_->info("programmed {} routes, removed {}, {} failed in {:.0f} ms (kernel {:.0f} ms, ours {:.0f} ms: "
+                       "sorting {:.0f}, deciding {:.0f}, recording {:.0f})",
+                       t.installed, t.removed, t.failed, ms(Clock::now() - batch_start + sorting).count(),
+                       ms(t.kernel).count(), ms(sorting + t.deciding + t.recording).count(), ms(sorting).count(),
+                       ms(t.deciding).count(), ms(t.recording).count());
+        }
+        if (!t.report.empty()) post_(std::move(t.report));
+    }
     struct Retry {
         unsigned failures = 0;
         Clock::time_point next_at;
@@ -536,6 +673,7 @@ private:
     std::function<void(Report)> post_;
     std::atomic<std::int64_t>& heartbeat_;
     std::shared_ptr<spdlog::logger> log_;
+    Applier applier_{table_};  // after table_
 
     bool sweep_ = false;
     // To look at with the next batch; true when the RIB changed the desired state since the prefix

@@ -276,6 +276,57 @@ TEST_CASE("Fib installs and removes 20000 routes", "[daemon][fib][netns][scale]"
     CHECK(count() == "0\n");
 }
 
+// A batch of several slices (the writer hands 16384 writes at a time to its kernel thread):
+// failures scattered through it, and a change and a withdrawal in it, each land on their own prefix.
+TEST_CASE("Fib keeps each route's result across the slices of a big batch", "[daemon][fib][netns][scale]") {
+    Node node;
+    asio::io_context ioc;
+    Fib fib(ioc, fast_config());
+    REQUIRE(fib.start());
+    constexpr std::uint32_t kRoutes = 40000;
+    const auto good = *IpAddress::parse("172.18.0.12");
+    const auto unreachable = *IpAddress::parse("192.0.2.1");
+    auto prefix = [](std::uint32_t i) { return Prefix(IpAddress::v4(0x0a000000u | (i << 8)), 24); };
+    for (std::uint32_t i = 0; i < kRoutes; ++i) fib.set_route(FibRoute{prefix(i), {i % 997 == 0 ? unreachable : good}});
+    const std::size_t failing = (kRoutes + 996) / 997;  // i = 0, 997, 1994, ...
+    REQUIRE(run_until(ioc, [&] { return fib.counters().kernel_routes == kRoutes - failing; }, std::chrono::seconds(60)));
+    CHECK(sh("ip -4 route show table main proto 52 | wc -l").out == std::to_string(kRoutes - failing) + "\n");
+    auto snap = fib.snapshot();
+    CHECK(snap.errors >= failing);
+    CHECK(snap.desired.size() == kRoutes);
+    REQUIRE(snap.kernel.size() == kRoutes - failing);
+    bool all_right = true;
+    for (const auto& r : snap.kernel) {
+        const std::uint32_t i = (r.prefix.address().v4_host_order() >> 8) & 0xffff;
+        all_right = all_right && i % 997 != 0 && r.next_hops == std::vector<IpAddress>{good};
+    }
+    CHECK(all_right);
+    CHECK(contains(sh("ip route show 10.0.1.0/24 proto 52").out, "via 172.18.0.12"));
+    CHECK_FALSE(contains(sh("ip route show 10.0.0.0/24 proto 52").out, "10.0.0.0/24"));
+
+    // Withdraw every second route, move every fourth to another next hop: both land right.
+    const auto other = *IpAddress::parse("172.18.0.13");
+    for (std::uint32_t i = 0; i < kRoutes; ++i) {
+        if (i % 997 == 0) continue;
+        if (i % 2 == 1) fib.remove_route(prefix(i));
+        else if (i % 4 == 0) fib.set_route(FibRoute{prefix(i), {other}});
+    }
+    std::size_t expected = 0;
+    for (std::uint32_t i = 0; i < kRoutes; ++i) expected += i % 997 != 0 && i % 2 == 0;
+    REQUIRE(run_until(ioc, [&] { return fib.counters().kernel_routes == expected; }, std::chrono::seconds(60)));
+    CHECK(run_until(ioc, [&] {
+        const auto k = fib.snapshot().kernel;
+        return k.size() == expected && std::all_of(k.begin(), k.end(), [&](const FibRoute& r) {
+                   const std::uint32_t i = (r.prefix.address().v4_host_order() >> 8) & 0xffff;
+                   return i % 2 == 0 && r.next_hops == std::vector<IpAddress>{i % 4 == 0 ? other : good};
+               });
+    }, std::chrono::seconds(10)));
+    CHECK(sh("ip -4 route show table main proto 52 | wc -l").out == std::to_string(expected) + "\n");
+    CHECK(contains(sh("ip route show 10.0.4.0/24 proto 52").out, "via 172.18.0.13"));
+    CHECK(contains(sh("ip route show 10.0.2.0/24 proto 52").out, "via 172.18.0.12"));
+    CHECK_FALSE(contains(sh("ip route show 10.0.3.0/24 proto 52").out, "10.0.3.0/24"));
+}
+
 TEST_CASE("Fib leaves another protocol's route at a desired prefix alone", "[daemon][fib][netns]") {
     Node node;
     must("ip route add 10.244.5.0/24 via 172.18.0.15 proto static");
