@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,11 +23,19 @@ public:
     // A complete list: kDeleted for known objects absent from `objects` (client-go's relist
     // deletion detection, delta_fifo.go Replace), kAdded for new ones, kModified for changed ones,
     // then kSynced. Deletions come first so a receiver never sees a key twice.
-    [[nodiscard]] std::vector<Event> replace(std::vector<T> objects) {
+    // `malformed`: keys the list holds but in a form that did not parse (ListResult's
+    // malformed_keys); a known object among them keeps its last usable version, with no event, as
+    // a watch event that does not parse leaves it: it is not gone, and dropping it would depend on
+    // whether a relist happened.
+    [[nodiscard]] std::vector<Event> replace(std::vector<T> objects, const std::set<std::string>& malformed = {}) {
         std::map<std::string, T> next;
         for (auto& o : objects) {
             auto key = object_key(o);
             next.insert_or_assign(std::move(key), std::move(o));  // a duplicate key: the last one wins
+        }
+        for (const auto& key : malformed) {
+            auto it = objects_.find(key);
+            if (it != objects_.end()) next.try_emplace(key, it->second);  // a usable one of the same key wins
         }
         std::vector<Event> events;
         for (const auto& [key, old] : objects_)
@@ -70,6 +79,16 @@ public:
                 break;
         }
         return std::nullopt;
+    }
+
+    // A deletion known by its key alone (a DELETED event whose object does not parse): kDeleted with
+    // the last known state, or nullopt for an object never reported.
+    [[nodiscard]] std::optional<Event> erase(const std::string& key) {
+        auto it = objects_.find(key);
+        if (it == objects_.end()) return std::nullopt;
+        Event ev{EventType::kDeleted, std::move(it->second)};
+        objects_.erase(it);
+        return ev;
     }
 
     [[nodiscard]] const std::map<std::string, T>& objects() const noexcept { return objects_; }

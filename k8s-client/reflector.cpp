@@ -387,7 +387,8 @@ private:
             case WatchEvent::Type::kModified:
             case WatchEvent::Type::kDeleted: {
                 // The event's RV is the stream's position even when its object is unusable: the
-                // next watch resumes after it, and the object comes back with its next change or relist.
+                // next watch resumes after it. The store keeps the last usable version of a known
+                // object (a relist keeps it too) until a change makes it usable again or it is deleted.
                 if (!ev->resource_version.empty()) rv = ev->resource_version;
                 const auto type = ev->type == WatchEvent::Type::kAdded      ? EventType::kAdded
                                   : ev->type == WatchEvent::Type::kModified ? EventType::kModified

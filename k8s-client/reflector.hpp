@@ -5,7 +5,9 @@
 // ERROR event inside a watch) lists again; failures back off with jitter, Retry-After honoured;
 // 401 and 403 are logged once with the RBAC rule that is missing; the token file is re-read every
 // minute and after a 401. The stream is cut into JSON values whatever the chunk boundaries; an
-// object that does not parse is skipped with one log line and the stream goes on.
+// object that does not parse is skipped with one log line and the stream goes on; a known object
+// that stops parsing keeps its last usable version, through a relist too (a deletion needs only
+// its name).
 //
 // The reflector runs on a thread of its own and knows nothing of the objects' types: it hands
 // list pages and event objects to a ReflectorStore, which parses them into its cache and emits

@@ -14,6 +14,18 @@ std::string ResourceKind::collection_path() const {
     return path.append(version).append("/").append(resource);
 }
 
+std::optional<std::string> raw_object_key(const nlohmann::json& object, const ResourceKind& kind) {
+    if (!object.is_object()) return std::nullopt;
+    const auto* metadata = member(object, "metadata");
+    if (metadata == nullptr || !metadata->is_object()) return std::nullopt;
+    const auto* name = member(*metadata, "name");
+    if (name == nullptr || !name->is_string() || name->get_ref<const std::string&>().empty()) return std::nullopt;
+    if (!kind.namespaced) return name->get<std::string>();
+    const auto* ns = member(*metadata, "namespace");
+    if (ns == nullptr || !ns->is_string() || ns->get_ref<const std::string&>().empty()) return std::nullopt;
+    return ns->get<std::string>() + "/" + name->get<std::string>();
+}
+
 Expected<ListEnvelope, std::string> parse_list_envelope(const nlohmann::json& list, const ResourceKind& kind) {
     const std::string what = std::string{kind.what} + " list";
     if (!list.is_object()) return unexpected(what + ": expected an object, got " + list.type_name());

@@ -2,6 +2,7 @@
 // they share (kind XList, metadata.resourceVersion / continue, items). Pure code.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,9 @@ template <class T>
 struct ListResult {
     std::vector<T> items;
     std::vector<std::string> errors;
+    // The keys (raw_object_key) of the skipped items whose metadata still names them: a reflector
+    // keeps the last usable version of those rather than taking them for deleted.
+    std::vector<std::string> malformed_keys;
     std::string resource_version;  // metadata.resourceVersion
     std::string continue_token;    // metadata.continue
 };
@@ -47,6 +51,11 @@ struct ListEnvelope {
     std::string continue_token;
 };
 [[nodiscard]] Expected<ListEnvelope, std::string> parse_list_envelope(const nlohmann::json& list, const ResourceKind& kind);
+
+// The cache key of an object that may not parse (object_key's: "name", or "namespace/name" for a
+// namespaced kind), from its metadata.name and metadata.namespace alone; nullopt when they do not
+// name it.
+[[nodiscard]] std::optional<std::string> raw_object_key(const nlohmann::json& object, const ResourceKind& kind);
 
 // An item of a `List` names its kind; it must be `kind`'s. Items of a `<Kind>List` carry none.
 [[nodiscard]] Expected<void, std::string> check_item_kind(const nlohmann::json& item, const ResourceKind& kind);
@@ -79,10 +88,12 @@ template <class T, class Parse>
                 continue;
             }
             auto object = parse(item);
-            if (object)
+            if (object) {
                 out.items.push_back(std::move(*object));
-            else
+            } else {
                 out.errors.push_back(where + object.error());
+                if (auto key = raw_object_key(item, kind)) out.malformed_keys.push_back(std::move(*key));
+            }
         }
         return out;
     } catch (const std::exception& e) {  // defensive: the parsers type-check every access

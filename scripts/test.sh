@@ -55,6 +55,8 @@ run "end-to-end with a BIRD top-of-rack router: podCIDRs, import policy, service
 run "end-to-end advertise-only beside another CNI, with the BIRD router" "$repo/tests/e2e/tor_test.sh" advertise-only
 run "end-to-end faults: API server away 2 min, kroute SIGKILLed/killed/SIGTERMed with graceful restart, CNI dir read-only/full; pings every 20 ms" \
     env API_DOWN=120 "$repo/tests/e2e/faults_test.sh"
+run "end-to-end bad input: malformed UPDATEs (ExaBGP), a peer past its max-prefix, malformed Node objects; pings every 20 ms" \
+    "$repo/tests/e2e/bad_input_test.sh"
 run "load: 999 BGP peers connecting, flapping 10/s for 1 min and leaving" env DURATION=60 "$repo/tests/e2e/peer_load_test.sh"
 run "load: a watch of 5000 nodes with 10 changes/s for 1 min" env DURATION=60 "$repo/tests/e2e/watch_load_test.sh"
 run "end-to-end metrics: promtool-clean scrapes, repairs, watch restarts and flaps counted, /healthz" "$repo/tests/e2e/metrics_test.sh"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced. A simulated Kubernetes cluster in network namespaces, for the demo and the end-to-end
 # tests. Must run inside run_in_sandbox (scripts/lib/sandbox.sh): it creates namespaces freely.
 #
@@ -154,6 +155,13 @@ kubectl_api() {
     HOME="$KR_DIR/home" ip netns exec api "${KUBECTL:-kubectl}" --kubeconfig "$KR_DIR/api/kubeconfig" "$@"
 }
 
+# fake_faults JSON: POSTs to the fake API server's /fake/faults (tests/fake-apiserver/README.md),
+# from the control-plane namespace; prints its report.
+fake_faults() {
+    ip netns exec api curl -sf --max-time 10 --cacert "$KR_DIR/api/ca.crt" -H "Authorization: Bearer $KR_TOKEN" \
+        -H 'Content-Type: application/json' -X POST -d "$1" "https://$KR_API_IP:6443/fake/faults"
+}
+
 # register_node N: what kubelet does (a Node with its InternalIP, no podCIDR, its Ready condition,
 # and NetworkUnavailable=True as on clouds whose route controller the CNI replaces), then what
 # kube-controller-manager --allocate-node-cidrs does (spec.podCIDR(s) patched in).
@@ -220,7 +228,7 @@ kroutectl_on() {
 # executed in the node's namespace as kubelet would.
 # A third argument is the pod's portMappings (JSON), as kubelet passes hostPorts to portmap.
 pod_up() {
-    local n=$1 m=$2 pod="pod_$1_$2" dir="$KR_DIR/node$1"
+    local n=$1 pod="pod_$1_$2" dir="$KR_DIR/node$1"
     local ports=()
     [[ -z ${3:-} ]] || ports=(--port-mappings "$3")
     ip netns add "$pod"
@@ -248,6 +256,7 @@ NFT
 # sees, then closes (socat, in the background; its PID in KR_PIDS[tcp_POD]).
 tcp_echo_up() {
     local pod=$1 port=$2
+    # shellcheck disable=SC2016  # $SOCAT_PEERADDR is for socat's shell
     ip netns exec "$pod" socat "TCP-LISTEN:$port,reuseaddr,fork" SYSTEM:'echo $SOCAT_PEERADDR' </dev/null >/dev/null 2>&1 &
     KR_PIDS[tcp_$pod]=$!
 }
@@ -258,10 +267,42 @@ tcp_ask() {
 }
 
 pod_down() {
-    local n=$1 m=$2 pod="pod_$1_$2" dir="$KR_DIR/node$1"
+    local n=$1 pod="pod_$1_$2" dir="$KR_DIR/node$1"
     ip netns exec "node$n" "$KR_BIN/kroute-cni-exec" del --conflist "$dir/net.d/10-kuberouter.conflist" \
         --netns "/run/netns/$pod" --container-id "$pod" --cache-dir "$dir/cni-cache" >/dev/null || true
     ip netns del "$pod" 2>/dev/null || true
+}
+
+# pings_start "NODES" SECONDS: every pod_N_1 pings every other one's, every 20 ms, for SECONDS.
+pings_start() {
+    local nodes=$1 secs=$2 n j
+    for n in $nodes; do
+        for j in $nodes; do
+            [[ $j == "$n" ]] && continue
+            ip netns exec "pod_${n}_1" ping -q -i 0.02 -W 1 -c $((secs * 50)) "${KR_POD_IP[pod_${j}_1]}" \
+                </dev/null >"$KR_DIR/ping_${n}_$j" 2>&1 &
+            KR_PIDS[ping_${n}_$j]=$!
+        done
+    done
+}
+# pings_check "NODES": waits for every ping and fails on any loss; prints the totals.
+pings_check() {
+    local nodes=$1 n j sent=0 lost=0 s r
+    for n in $nodes; do
+        for j in $nodes; do
+            [[ $j == "$n" ]] && continue
+            wait "${KR_PIDS[ping_${n}_$j]}" || true
+            unset "KR_PIDS[ping_${n}_$j]"
+            s=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$KR_DIR/ping_${n}_$j")
+            r=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$KR_DIR/ping_${n}_$j")
+            [[ -n $s && -n $r ]] || kr_fail "pod_${n}_1 -> pod_${j}_1: no ping summary: $(cat "$KR_DIR/ping_${n}_$j")"
+            ((s > 0)) || kr_fail "pod_${n}_1 -> pod_${j}_1 sent nothing"
+            sent=$((sent + s))
+            lost=$((lost + s - r))
+            ((s == r)) || kr_fail "pod_${n}_1 -> pod_${j}_1: $((s - r)) of $s pings lost"
+        done
+    done
+    echo "   $sent pings every 20 ms, $lost lost"
 }
 
 # The kroute routes of node N, one "prefix via nexthop" per line, sorted; a route through the

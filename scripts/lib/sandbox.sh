@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced. run_in_sandbox CMD...: runs CMD inside a network namespace with no routes at all (only
 # lo), in a private mount namespace whose /run/netns is a fresh tmpfs, and in a PID namespace of
 # its own. A command that forgets `ip netns exec` then fails with "Network is unreachable" instead

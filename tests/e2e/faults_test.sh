@@ -28,39 +28,6 @@ RESTART_S=20
 KR_KROUTE_FLAGS+=(--bgp-graceful-restart --bgp-graceful-restart-time "${RESTART_S}s")
 step() { printf '== %s\n' "$*"; }
 
-# pings_start "NODES" SECONDS: every pod_N_1 pings every other one's, every 20 ms, for SECONDS.
-pings_start() {
-    local nodes=$1 secs=$2 n j
-    for n in $nodes; do
-        for j in $nodes; do
-            [[ $j == "$n" ]] && continue
-            ip netns exec "pod_${n}_1" ping -q -i 0.02 -W 1 -c $((secs * 50)) "${KR_POD_IP[pod_${j}_1]}" \
-                </dev/null >"$KR_DIR/ping_${n}_$j" 2>&1 &
-            KR_PIDS[ping_${n}_$j]=$!
-        done
-    done
-}
-# pings_check "NODES": waits for every ping and fails on any loss; prints the totals.
-pings_check() {
-    local nodes=$1 n j sent=0 lost=0 s r
-    for n in $nodes; do
-        for j in $nodes; do
-            [[ $j == "$n" ]] && continue
-            wait "${KR_PIDS[ping_${n}_$j]}" || true
-            unset "KR_PIDS[ping_${n}_$j]"
-            s=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$KR_DIR/ping_${n}_$j")
-            r=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$KR_DIR/ping_${n}_$j")
-            [[ -n $s && -n $r ]] || kr_fail "pod_${n}_1 -> pod_${j}_1: no ping summary: $(cat "$KR_DIR/ping_${n}_$j")"
-            ((s > 0)) || kr_fail "pod_${n}_1 -> pod_${j}_1 sent nothing"
-            sent=$((sent + s))
-            lost=$((lost + s - r))
-            ((s == r)) || kr_fail "pod_${n}_1 -> pod_${j}_1: $((s - r)) of $s pings lost"
-        done
-    done
-    echo "   $sent pings every 20 ms, $lost lost"
-}
-
-
 step "a 3-node cluster with graceful restart, a pod on each node"
 underlay_up
 apiserver_up

@@ -43,10 +43,6 @@ promtool_clean() {
     out=$(promtool check metrics <"$KR_DIR/scrape.txt" 2>&1) || rc=$?
     ((rc == 0)) && [[ -z $out ]] || kr_fail "promtool check metrics (exit $rc) on node$1's scrape: $out"
 }
-fake_faults() {
-    ip netns exec api curl -sf --max-time 10 --cacert "$KR_DIR/api/ca.crt" -H "Authorization: Bearer $KR_TOKEN" \
-        -H 'Content-Type: application/json' -X POST -d "$1" "https://$KR_API_IP:6443/fake/faults"
-}
 
 peer2="kroute_bgp_peer_up{peer=\"$(node_ip 2)\""
 step "two nodes with --metrics-port 20245"

@@ -98,3 +98,28 @@ TEST_CASE("node cache: watch events", "[k8s][cache]") {
     }
     SECTION("kSynced is not a watch event") { CHECK_FALSE(cache.apply(Type::kSynced, Node{})); }
 }
+
+TEST_CASE("node cache: a relist keeps the last usable version of a node the list has malformed", "[k8s][cache]") {
+    NodeCache cache;
+    (void)cache.replace({node("a", "10.0.1.0/24"), node("b", "10.0.2.0/24")});
+    // b is in the list but did not parse; c did not parse either and was never known; a is gone.
+    auto events = cache.replace({}, {"b", "c"});
+    CHECK(summary(events) == std::vector<std::pair<Type, std::string>>{{Type::kDeleted, "a"}, {Type::kSynced, ""}});
+    REQUIRE(cache.objects().size() == 1);
+    CHECK(cache.objects().at("b").pod_cidrs.front() == *Prefix::parse("10.0.2.0/24"));
+    // A usable version of the same key in the list wins.
+    events = cache.replace({node("b", "10.0.9.0/24")}, {"b"});
+    CHECK(summary(events) == std::vector<std::pair<Type, std::string>>{{Type::kModified, "b"}, {Type::kSynced, ""}});
+    CHECK(cache.objects().at("b").pod_cidrs.front() == *Prefix::parse("10.0.9.0/24"));
+}
+
+TEST_CASE("node cache: a deletion by key alone", "[k8s][cache]") {
+    NodeCache cache;
+    (void)cache.replace({node("a", "10.0.1.0/24")});
+    CHECK_FALSE(cache.erase("b"));
+    auto ev = cache.erase("a");
+    REQUIRE(ev);
+    CHECK(ev->type == Type::kDeleted);
+    CHECK(ev->object.uid == "uid-a");  // the last known state
+    CHECK(cache.objects().empty());
+}

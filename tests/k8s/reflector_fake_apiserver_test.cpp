@@ -227,6 +227,37 @@ TEST_CASE("a malformed object is skipped with one line; garbage ends the stream,
     CHECK(s.rec.names() == std::vector<std::string>{"after-bad", "after-garbage", "n1"});
 }
 
+TEST_CASE("a known object made malformed keeps its last usable version, through a relist too; deleted, it goes",
+          "[k8s][reflector][fake-apiserver]") {
+    std::signal(SIGPIPE, SIG_IGN);
+    Setup s{2};
+    t::LogCapture logs;
+    s.start();
+    // n1's kube-router.io/pod-cidr annotation set to no CIDR: the MODIFIED event does not parse.
+    const auto watches = s.server.count("watch=true");
+    REQUIRE(s.server.request("PATCH", "/api/v1/nodes/n1",
+                             R"({"metadata":{"annotations":{"kube-router.io/pod-cidr":"10.244.1.0/33"}}})",
+                             "application/merge-patch+json"));
+    const std::string line = "skipping a malformed node: node n1: metadata.annotations[\"kube-router.io/pod-cidr\"]: "
+                             "invalid CIDR \"10.244.1.0/33\"";
+    REQUIRE(t::wait_until([&] { return logs.count(line) == 1; }, kWait));
+    const auto from = s.rec.size();
+    // A relist (the watch refused with 410): the list has n1 malformed; n1 is not taken for deleted.
+    REQUIRE(s.server.faults(R"({"fail_next":1,"status":410,"fail_match":"watch=true"})").contains("drop_epoch"));
+    REQUIRE(s.server.faults(R"({"drop_watches":true})").contains("drop_epoch"));
+    REQUIRE(t::wait_until([&] { return s.rec.synced() == 2 && s.server.open_watches() == 1; }, kWait));
+    CHECK(s.server.count("watch=true") > watches);
+    CHECK(logs.count("list nodes: skipping a malformed node: items[0]: node n1:") == 1);
+    CHECK(logs.count("node n1: keeping its last usable version") == 1);
+    CHECK_FALSE(s.rec.has(from, EventType::kDeleted, "n1"));
+    REQUIRE(s.rec.objects().contains("n1"));
+    CHECK(s.rec.objects().at("n1").pod_cidrs == std::vector<kroute::Prefix>{*kroute::Prefix::parse("10.244.1.0/24")});
+    // Deleted while malformed: the DELETED event's object does not parse, its name is enough.
+    REQUIRE(s.server.request("DELETE", "/api/v1/nodes/n1"));
+    REQUIRE(t::wait_until([&] { return s.rec.has(from, EventType::kDeleted, "n1"); }, kWait));
+    CHECK(s.rec.names() == std::vector<std::string>{"n2"});
+}
+
 TEST_CASE("a rotated token: the 401 makes the watcher re-read its token file at once",
           "[k8s][reflector][fake-apiserver]") {
     std::signal(SIGPIPE, SIG_IGN);
