@@ -2,13 +2,13 @@
 //
 //   io_context thread                         writer thread
 //   set_route/remove_route ─► Inbox (mutex) ─► slots_, dirty_ ─(batch_delay)─► route_diff ─► netlink
-//   IoState (snapshot)  ◄──── asio::post(Report) ◄── acks, kernel events, dumps
+//   snapshot/counters   ◄──── TableView (lists under its lock, counters) ◄── acks, kernel events, dumps
 //
 // The shared objects are the Inbox (a mutex, held for a vector swap), the eventfd that wakes the
 // writer, and the TableView: the writer's per-prefix table is read by snapshot() under its mutex
 // (the writer holds it while it changes the table, never while it waits on the kernel), and its
-// counts are atomics. Everything else is owned by exactly one thread: the io_context thread keeps
-// no copy of a million routes.
+// counters under a mutex of their own, held only for a copy. Everything else is owned by exactly
+// one thread: the io_context thread keeps no copy of a million routes.
 #include "daemon/platform/fib.hpp"
 
 #include <poll.h>
@@ -44,48 +44,48 @@ constexpr auto kDumpRetry = 1s;
 constexpr auto kMaxPollWait = 1s;  // the loop wakes at least this often, whatever happens
 constexpr std::size_t kPerRouteInfoLimit = 32;
 
-// The counters the io_context thread sees (snapshot, counters); touched on that thread only.
-struct IoState {
-    std::uint64_t writes = 0;
-    std::uint64_t errors = 0;
-    std::string last_error;
-    bool sweep = false;
-    std::uint64_t repairs = 0;
-    std::uint64_t reconciles = 0;
-    double reconcile_seconds = 0;
-    double last_reconcile_seconds = 0;
-};
-
-// Writer -> io_context: the write counters.
+// What one step of the writer adds to its counters.
 struct Report {
     std::uint64_t writes = 0;
     std::uint64_t errors = 0;
     std::string last_error;
     std::uint64_t repairs = 0;
     std::optional<double> reconcile_seconds;  // a full reconciliation ended, it took this long
-    [[nodiscard]] bool empty() const {
-        return writes == 0 && errors == 0 && repairs == 0 && last_error.empty() && !reconcile_seconds;
+};
+
+// The writer's counters, as FibSnapshot shows them.
+struct Stats {
+    std::size_t desired = 0;  // prefixes the RIB wants
+    std::size_t ours = 0;     // our routes in the kernel, as last read or written
+    std::uint64_t writes = 0;
+    std::uint64_t errors = 0;
+    std::string last_error;
+    std::uint64_t repairs = 0;
+    std::uint64_t reconciles = 0;
+    double reconcile_seconds = 0;
+    double last_reconcile_seconds = 0;
+
+    void add(Report& r) {
+        writes += r.writes;
+        errors += r.errors;
+        if (!r.last_error.empty()) last_error = std::move(r.last_error);
+        repairs += r.repairs;
+        if (r.reconcile_seconds) {
+            ++reconciles;
+            reconcile_seconds += *r.reconcile_seconds;
+            last_reconcile_seconds = *r.reconcile_seconds;
+        }
     }
 };
 
-// The writer's table as other threads may see it: the lists under `mutex`, the counts at any time.
+// The writer's table as other threads may see it. The writer holds `mutex` while it changes the
+// table, and updates `stats` (under `stats_mutex`, held only for the copy) before it lets `mutex`
+// go: the lists read under `mutex` and the counters always agree.
 struct TableView {
-    std::mutex mutex;                         // held by the writer while it changes its table
-    std::atomic<std::size_t> desired{0};      // prefixes the RIB wants
-    std::atomic<std::size_t> ours{0};         // our routes in the kernel, as last read or written
+    std::mutex mutex;
+    std::mutex stats_mutex;
+    Stats stats;
 };
-
-void apply_report(IoState& s, Report& r) {
-    s.writes += r.writes;
-    s.errors += r.errors;
-    if (!r.last_error.empty()) s.last_error = std::move(r.last_error);
-    s.repairs += r.repairs;
-    if (r.reconcile_seconds) {
-        ++s.reconciles;
-        s.reconcile_seconds += *r.reconcile_seconds;
-        s.last_reconcile_seconds = *r.reconcile_seconds;
-    }
-}
 
 std::int64_t since_epoch(Clock::time_point t) { return t.time_since_epoch().count(); }
 
@@ -197,7 +197,7 @@ private:
 class Writer {
 public:
     Writer(const FibConfig& cfg, NetlinkRouteTable table, NetlinkEvents events, int wake_fd, Inbox& inbox,
-           RouteTable slots, TableView& view, std::function<void(Report)> post, std::atomic<std::int64_t>& heartbeat)
+           RouteTable slots, TableView& view, std::atomic<std::int64_t>& heartbeat)
         : cfg_{cfg},
           table_{std::move(table)},
           events_{std::move(events)},
@@ -205,7 +205,6 @@ public:
           inbox_{inbox},
           slots_{std::move(slots)},
           view_{view},
-          post_{std::move(post)},
           heartbeat_{heartbeat},
           log_{log::get("fib")} {
         recount();
@@ -215,8 +214,8 @@ public:
     void lists(std::vector<FibRoute>& desired, std::vector<FibRoute>& kernel) {
         {
             std::lock_guard lock(view_.mutex);
-            desired.reserve(view_.desired.load(std::memory_order_relaxed));
-            kernel.reserve(view_.ours.load(std::memory_order_relaxed));
+            desired.reserve(desired_n_);
+            kernel.reserve(ours_n_);
             for (const auto& [p, slot] : slots_) {
                 if (slot.desired) desired.push_back(*slot.desired);
                 if (slot.ours) kernel.push_back(*slot.ours);
@@ -358,9 +357,13 @@ private:
         publish();
     }
 
-    void publish() {
-        view_.desired.store(desired_n_, std::memory_order_relaxed);
-        view_.ours.store(ours_n_, std::memory_order_relaxed);
+    // The counts, and what `r` adds to the counters, for other threads to see. Called with
+    // view_.mutex held, at the end of every change to the table.
+    void publish(Report* r = nullptr) {
+        std::lock_guard lock(view_.stats_mutex);
+        view_.stats.desired = desired_n_;
+        view_.stats.ours = ours_n_;
+        if (r != nullptr) view_.stats.add(*r);
     }
 
     // A route just appeared (typically the connected route of an address being added, in any
@@ -476,7 +479,10 @@ private:
         flush(all, now);
         Report done;
         done.reconcile_seconds = std::chrono::duration<double>(Clock::now() - started).count();
-        post_(std::move(done));
+        {
+            std::lock_guard lock(view_.mutex);
+            publish(&done);
+        }
         return true;
     }
 
@@ -492,7 +498,6 @@ private:
         std::vector<OpInfo> info;
     };
     struct Tally {
-        Report report;
         std::size_t installed = 0;
         std::size_t removed = 0;
         std::size_t failed = 0;
@@ -552,7 +557,7 @@ private:
                 spdlog::level::level_enum per_route, Tally& t) {
         const auto t0 = Clock::now();
         std::lock_guard lock(view_.mutex);
-        Report& report = t.report;
+        Report report;
         for (std::size_t i = 0; i < slice.ops.size(); ++i) {
             RouteOp& op = slice.ops[i];
             const OpInfo& info = slice.info[i];
@@ -597,7 +602,7 @@ private:
                 log_->warn("{} {} failed: {} (retrying with backoff)", verb,
                            op.kind == RouteOpKind::kReplace ? describe(op.route) : p.to_string(), ec.message());
         }
-        publish();
+        publish(&report);
         t.recording += Clock::now() - t0;
     }
 
@@ -654,7 +659,6 @@ private:
                        ms(t.kernel).count(), ms(sorting + t.deciding + t.recording).count(), ms(sorting).count(),
                        ms(t.deciding).count(), ms(t.recording).count());
         }
-        if (!t.report.empty()) post_(std::move(t.report));
     }
     struct Retry {
         unsigned failures = 0;
@@ -670,7 +674,6 @@ private:
     TableView& view_;   // changes to slots_ hold its mutex; its counts are published after each
     std::size_t desired_n_ = 0;  // slots with a desired route
     std::size_t ours_n_ = 0;     // slots with our route in the kernel
-    std::function<void(Report)> post_;
     std::atomic<std::int64_t>& heartbeat_;
     std::shared_ptr<spdlog::logger> log_;
     Applier applier_{table_};  // after table_
@@ -695,7 +698,9 @@ private:
 
 class Fib::Impl {
 public:
-    Impl(asio::io_context& ioc, FibConfig cfg) : ioc_{ioc}, cfg_{cfg}, io_{std::make_shared<IoState>()} {}
+    // The io_context is not used any more (the writer's counters are read, not posted back); the
+    // parameter stays so that a Fib is still made beside the loop it serves.
+    Impl([[maybe_unused]] asio::io_context& ioc, FibConfig cfg) : cfg_{cfg} {}
 
     ~Impl() { stop(); }
 
@@ -722,14 +727,8 @@ public:
         wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (wake_fd_ < 0) return unexpected(std::string("fib: eventfd: ") + std::strerror(errno));
 
-        std::weak_ptr<IoState> weak = io_;
-        auto post = [&ioc = ioc_, weak](Report r) {
-            asio::post(ioc, [weak, r = std::move(r)]() mutable {
-                if (auto s = weak.lock()) apply_report(*s, r);
-            });
-        };
         writer_ = std::make_unique<Writer>(cfg_, std::move(*table), std::move(*events), wake_fd_, inbox_,
-                                           std::move(slots), view_, std::move(post), heartbeat_);
+                                           std::move(slots), view_, heartbeat_);
         try {
             thread_ = std::thread([w = writer_.get()] { w->run(); });
         } catch (const std::system_error& e) {
@@ -772,8 +771,8 @@ public:
     void remove_route(const Prefix& prefix) { send(prefix, std::nullopt); }
 
     void enable_stale_sweep() {
-        if (io_->sweep) return;
-        io_->sweep = true;
+        if (sweep_) return;
+        sweep_ = true;
         {
             std::lock_guard lock(inbox_.mutex);
             inbox_.sweep = true;
@@ -790,16 +789,18 @@ public:
     // The snapshot without its route lists (cheap: for metrics).
     [[nodiscard]] FibSnapshot counters() const {
         FibSnapshot s;
-        s.writes = io_->writes;
-        s.errors = io_->errors;
-        s.last_error = io_->last_error;
-        s.sweep_enabled = io_->sweep;
-        s.desired_routes = view_.desired.load(std::memory_order_relaxed);
-        s.kernel_routes = view_.ours.load(std::memory_order_relaxed);
-        s.repairs = io_->repairs;
-        s.reconciles = io_->reconciles;
-        s.reconcile_seconds = io_->reconcile_seconds;
-        s.last_reconcile_seconds = io_->last_reconcile_seconds;
+        s.sweep_enabled = sweep_;
+        std::lock_guard lock(view_.stats_mutex);
+        const Stats& st = view_.stats;
+        s.writes = st.writes;
+        s.errors = st.errors;
+        s.last_error = st.last_error;
+        s.desired_routes = st.desired;
+        s.kernel_routes = st.ours;
+        s.repairs = st.repairs;
+        s.reconciles = st.reconciles;
+        s.reconcile_seconds = st.reconcile_seconds;
+        s.last_reconcile_seconds = st.last_reconcile_seconds;
         return s;
     }
 
@@ -815,7 +816,7 @@ public:
         wake();
     }
 
-    [[nodiscard]] std::size_t desired_count() const { return view_.desired.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::size_t desired_count() const { return counters().desired_routes; }
 
 private:
     void send(const Prefix& prefix, std::optional<FibRoute> route) {
@@ -834,11 +835,10 @@ private:
         (void)::write(wake_fd_, &one, sizeof one);
     }
 
-    asio::io_context& ioc_;
     const FibConfig cfg_;
-    std::shared_ptr<IoState> io_;
+    bool sweep_ = false;
     Inbox inbox_;
-    TableView view_;
+    mutable TableView view_;  // read by the const snapshot()/counters(): its mutexes lock
     std::unique_ptr<Writer> writer_;  // after start(); its thread_ is joined before it goes
     int wake_fd_ = -1;
     std::thread thread_;

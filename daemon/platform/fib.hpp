@@ -2,8 +2,8 @@
 // (set_route / remove_route); a writer thread of Fib's own turns the differences into batched
 // netlink requests (libnl-route-3) and listens to kernel route/link events, so that a million kernel
 // writes never stall BGP. The writer alone holds the per-prefix table (what the RIB wants, what the
-// kernel has); the io_context thread keeps counters, posted back by the writer, and reads the
-// table's counts (atomics) or, for snapshot(), its lists under the writer's lock.
+// kernel has); the io_context thread reads its counters (under a lock held only for a copy) or,
+// for snapshot(), its lists under the writer's lock.
 //
 // Every route written carries `protocol` (kroute's own rtm_protocol, default 52): kroute only ever
 // reads, replaces or deletes routes with that protocol, and never touches anyone else's.
@@ -78,8 +78,8 @@ public:
     // io_context thread only. Copies the writer's lists under its lock: waits while the writer
     // changes its table (up to about a second while a million routes are being written).
     [[nodiscard]] FibSnapshot snapshot() const;
-    // snapshot() without the route lists (cheap with a million routes, never waits); io_context
-    // thread only. The counts follow the writer's table, updated after each of its batches.
+    // snapshot() without the route lists (cheap with a million routes, never waits for a batch);
+    // any thread. The counters follow the writer's table, updated with each change to it.
     [[nodiscard]] FibSnapshot counters() const;
     // Any thread: when the writer thread last went round its loop (it does at least every second
     // while it runs, idle or not); the epoch when it is not running. For /healthz.
